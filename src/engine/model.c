@@ -1,0 +1,256 @@
+/* Model loading (file -> IR -> finalized graph) and model queries. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "engine_impl.h"
+
+size_t jalad_dtype_size(enum jalad_dtype dtype)
+{
+	switch (dtype) {
+	case JALAD_DTYPE_FLOAT32: case JALAD_DTYPE_INT32: return 4;
+	case JALAD_DTYPE_INT64: return 8;
+	case JALAD_DTYPE_UINT8: case JALAD_DTYPE_INT8: case JALAD_DTYPE_BOOL: return 1;
+	default: return 0;
+	}
+}
+
+const char *jalad_dtype_name(enum jalad_dtype dtype)
+{
+	switch (dtype) {
+	case JALAD_DTYPE_FLOAT32: return "float32";
+	case JALAD_DTYPE_UINT8: return "uint8";
+	case JALAD_DTYPE_INT8: return "int8";
+	case JALAD_DTYPE_INT32: return "int32";
+	case JALAD_DTYPE_INT64: return "int64";
+	case JALAD_DTYPE_BOOL: return "bool";
+	default: return "unknown";
+	}
+}
+
+int64_t jalad_tensor_numel(const struct jalad_tensor *t)
+{
+	return jalad_numel(t->ndim, t->dims);
+}
+
+void jalad_tensor_release(struct jalad_tensor *t)
+{
+	if (!t)
+		return;
+	free(t->data);
+	memset(t, 0, sizeof *t);
+}
+
+/* Map a whole file read-only. */
+static enum jalad_status map_file(const char *path, uint64_t max_bytes, void **buf, size_t *len)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	JALAD_RETURN_IF(fd < 0, JALAD_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return jalad_fail(JALAD_ERR_IO, "'%s' is not a regular file", path);
+	}
+	if ((uint64_t)sb.st_size > max_bytes) {
+		close(fd);
+		return jalad_fail(JALAD_ERR_LIMIT, "'%s' has %lld bytes, above the limit %llu", path,
+				  (long long)sb.st_size, (unsigned long long)max_bytes);
+	}
+	*len = (size_t)sb.st_size;
+	if (*len == 0) {
+		close(fd);
+		*buf = NULL;
+		return JALAD_OK;
+	}
+	*buf = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	JALAD_RETURN_IF(*buf == MAP_FAILED, JALAD_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_tensor_read_pb(const char *path, struct jalad_tensor *out)
+{
+	return jalad_tensor_read_pb_named(path, out, NULL, 0);
+}
+
+enum jalad_status jalad_tensor_read_pb_named(const char *path, struct jalad_tensor *out, char *name,
+					     size_t name_cap)
+{
+	void *buf;
+	size_t len;
+	memset(out, 0, sizeof *out);
+	JALAD_FORWARD(map_file(path, (uint64_t)1 << 32, &buf, &len));
+	enum jalad_status st = jalad_tensor_parse_pb(buf ? buf : "", len, out, name, name_cap);
+	if (buf)
+		munmap(buf, len);
+	if (st != JALAD_OK)
+		jalad_error_prefix("%s: ", path);
+	return st;
+}
+
+static enum jalad_status bind_consts(struct jalad_graph *g, const struct jalad_load_opts *o)
+{
+	for (int c = 0; o && c < o->n_consts; c++) {
+		const struct jalad_tensor *v = &o->consts[c];
+		int found = -1;
+		for (int i = 0; i < g->n_inputs; i++)
+			if (strcmp(g->tensors[g->inputs[i]].name, o->const_names[c]) == 0)
+				found = i;
+		JALAD_RETURN_IF(found < 0, JALAD_ERR_NOT_FOUND, "no graph input named '%s' to bind", o->const_names[c]);
+		struct jalad_tensor_ir *t = &g->tensors[g->inputs[found]];
+		JALAD_RETURN_IF(v->dtype != t->dtype || v->ndim != t->ndim ||
+				memcmp(v->dims, t->dims, (size_t)v->ndim * sizeof(int64_t)) != 0,
+				JALAD_ERR_SHAPE, "constant for input '%s' does not match its declared type/shape", t->name);
+		size_t bytes = (size_t)jalad_tensor_numel(v) * jalad_dtype_size(v->dtype);
+		t->data = malloc(bytes ? bytes : 1);
+		JALAD_RETURN_IF(!t->data, JALAD_ERR_NOMEM, "%zu bytes", bytes);
+		if (bytes)
+			memcpy(t->data, v->data, bytes);
+		t->is_input = 0;
+		memmove(&g->inputs[found], &g->inputs[found + 1], (size_t)(g->n_inputs - found - 1) * sizeof(int));
+		g->n_inputs--;
+	}
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_model_load_buffer(const void *buf, size_t len, const struct jalad_load_opts *opts,
+					  struct jalad_model **out)
+{
+	enum jalad_status st;
+	struct jalad_model *m;
+	*out = NULL;
+	JALAD_RETURN_IF(!buf && len, JALAD_ERR_INVALID_ARG, "NULL model buffer");
+	JALAD_RETURN_IF(len == 0, JALAD_ERR_FORMAT, "not an ONNX model: the file is empty");
+	m = calloc(1, sizeof *m);
+	JALAD_RETURN_IF(!m, JALAD_ERR_NOMEM, "model");
+	EVP_Digest(buf, len, m->sha256, NULL, EVP_sha256(), NULL);
+	st = jalad_onnx_parse(buf, len, &m->g);
+	if (st == JALAD_OK)
+		st = bind_consts(&m->g, opts);
+	if (st == JALAD_OK)
+		st = jalad_graph_finalize(&m->g);
+	if (st != JALAD_OK) {
+		jalad_model_free(m);
+		return st;
+	}
+	*out = m;
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_model_load(const char *path, const struct jalad_load_opts *opts,
+				   struct jalad_model **out)
+{
+	void *buf;
+	size_t len;
+	uint64_t max = opts && opts->max_file_bytes ? opts->max_file_bytes : (uint64_t)4 << 30;
+	*out = NULL;
+	JALAD_FORWARD(map_file(path, max, &buf, &len));
+	enum jalad_status st = jalad_model_load_buffer(buf, len, opts, out);
+	if (buf)
+		munmap(buf, len);
+	if (st != JALAD_OK)
+		jalad_error_prefix("%s: ", path);
+	return st;
+}
+
+void jalad_model_free(struct jalad_model *model)
+{
+	if (!model)
+		return;
+	jalad_graph_free(&model->g);
+	free(model);
+}
+
+void jalad_model_sha256(const struct jalad_model *model, uint8_t out[32])
+{
+	memcpy(out, model->sha256, 32);
+}
+
+const char *jalad_model_metadata(const struct jalad_model *model, const char *key)
+{
+	for (int i = 0; i < model->g.n_meta; i++)
+		if (strcmp(model->g.meta_keys[i], key) == 0)
+			return model->g.meta_values[i];
+	return NULL;
+}
+
+int jalad_model_node_count(const struct jalad_model *model)
+{
+	return model->g.n_nodes;
+}
+
+enum jalad_status jalad_model_node_info(const struct jalad_model *model, int node, struct jalad_node_info *info)
+{
+	const struct jalad_graph *g = &model->g;
+	JALAD_RETURN_IF(node < 0 || node >= g->n_nodes, JALAD_ERR_INVALID_ARG, "node %d out of range", node);
+	const struct jalad_node *n = &g->nodes[node];
+	memset(info, 0, sizeof *info);
+	info->name = n->name;
+	info->op_type = n->op_type;
+	info->n_outputs = n->n_out;
+	info->output = n->n_out ? n->out[0] : -1;
+	for (int o = 0; o < n->n_out; o++)
+		info->out_bytes += (int64_t)jalad_ir_bytes(&g->tensors[n->out[o]]);
+	for (int i = 0; i < n->n_in; i++)
+		if (n->in[i] >= 0 && g->tensors[n->in[i]].data)
+			info->params += jalad_ir_numel(&g->tensors[n->in[i]]);
+	info->flops = n->op->flops ? n->op->flops(g, n) : 0;
+	return JALAD_OK;
+}
+
+int jalad_model_tensor_count(const struct jalad_model *model)
+{
+	return model->g.n_tensors;
+}
+
+enum jalad_status jalad_model_tensor_desc(const struct jalad_model *model, int tensor, struct jalad_tensor_desc *d)
+{
+	JALAD_RETURN_IF(tensor < 0 || tensor >= model->g.n_tensors, JALAD_ERR_INVALID_ARG,
+			"tensor %d out of range", tensor);
+	const struct jalad_tensor_ir *t = &model->g.tensors[tensor];
+	memset(d, 0, sizeof *d);
+	d->name = t->name;
+	d->dtype = t->dtype;
+	d->ndim = t->ndim < 0 ? 0 : t->ndim;
+	memcpy(d->dims, t->dims, sizeof d->dims);
+	return JALAD_OK;
+}
+
+int jalad_model_input_count(const struct jalad_model *model) { return model->g.n_inputs; }
+int jalad_model_input(const struct jalad_model *model, int i)
+{
+	return i >= 0 && i < model->g.n_inputs ? model->g.inputs[i] : -1;
+}
+int jalad_model_output_count(const struct jalad_model *model) { return model->g.n_outputs; }
+int jalad_model_output(const struct jalad_model *model, int i)
+{
+	return i >= 0 && i < model->g.n_outputs ? model->g.outputs[i] : -1;
+}
+
+enum jalad_status jalad_model_crossing(const struct jalad_model *model, int k, int *ids, int cap, int *count)
+{
+	const struct jalad_graph *g = &model->g;
+	JALAD_RETURN_IF(k < 0 || k > g->n_nodes, JALAD_ERR_INVALID_ARG, "cut %d out of range 0..%d", k, g->n_nodes);
+	int n = 0;
+	for (int t = 0; t < g->n_tensors; t++) {
+		const struct jalad_tensor_ir *ti = &g->tensors[t];
+		if (ti->data)
+			continue; /* constants are on both sides */
+		int made_before = ti->is_input || (ti->producer >= 0 && ti->producer < k);
+		if (!made_before || ti->last_use < k)
+			continue;
+		/* last_use >= k: some node >= k reads it, or it is an output. */
+		if (n < cap && ids)
+			ids[n] = t;
+		n++;
+	}
+	*count = n;
+	return JALAD_OK;
+}

@@ -1,0 +1,413 @@
+/*
+ * ONNX protobuf -> graph IR, through protobuf-c code generated at build time
+ * from Debian's onnx.proto.
+ *
+ * Weights are held once: the bytes protobuf-c unpacked for each raw_data
+ * field are taken over by the graph (our allocator is plain malloc, so the
+ * graph can free them) instead of being copied again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_impl.h"
+#include "onnx.pb-c.h"
+
+static void *pb_alloc(void *data, size_t size)
+{
+	(void)data;
+	return malloc(size ? size : 1);
+}
+
+static void pb_free(void *data, void *ptr)
+{
+	(void)data;
+	free(ptr);
+}
+
+static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
+
+static int dtype_supported(int32_t dt)
+{
+	switch (dt) {
+	case JALAD_DTYPE_FLOAT32: case JALAD_DTYPE_UINT8: case JALAD_DTYPE_INT8:
+	case JALAD_DTYPE_INT32: case JALAD_DTYPE_INT64: case JALAD_DTYPE_BOOL:
+		return 1;
+	}
+	return 0;
+}
+
+static const char *onnx_dtype_name(int32_t dt)
+{
+	static const char *names[] = { "undefined", "float32", "uint8", "int8", "uint16", "int16",
+				       "int32", "int64", "string", "bool", "float16", "double",
+				       "uint32", "uint64", "complex64", "complex128", "bfloat16" };
+	return dt >= 0 && dt < (int32_t)(sizeof names / sizeof names[0]) ? names[dt] : "unknown";
+}
+
+/* Convert a TensorProto into dtype/dims/data. With steal, raw_data's buffer
+ * is taken from the message instead of copied. */
+static enum jalad_status tensor_from_proto(Onnx__TensorProto *tp, int steal, enum jalad_dtype *dtype,
+					   int *ndim, int64_t *dims, void **data)
+{
+	const char *name = tp->name ? tp->name : "";
+	int32_t dt = tp->has_data_type ? tp->data_type : 0;
+	*data = NULL;
+	JALAD_RETURN_IF(!dtype_supported(dt), JALAD_ERR_UNSUPPORTED, "tensor '%s': dtype %s is not supported",
+			name, onnx_dtype_name(dt));
+	JALAD_RETURN_IF(tp->n_external_data > 0 || (tp->has_data_location && tp->data_location == 1),
+			JALAD_ERR_UNSUPPORTED, "tensor '%s': external data files are not supported", name);
+	JALAD_RETURN_IF(tp->n_dims > JALAD_MAX_DIMS, JALAD_ERR_UNSUPPORTED, "tensor '%s': rank %zu above %d",
+			name, tp->n_dims, JALAD_MAX_DIMS);
+	size_t numel = 1, esize = jalad_dtype_size((enum jalad_dtype)dt), bytes;
+	for (size_t i = 0; i < tp->n_dims; i++) {
+		JALAD_RETURN_IF(tp->dims[i] < 0, JALAD_ERR_FORMAT, "tensor '%s': negative dim %lld", name,
+				(long long)tp->dims[i]);
+		JALAD_RETURN_IF(jalad_mul_size(numel, (size_t)tp->dims[i], &numel) ||
+				numel > ((size_t)1 << 40), JALAD_ERR_FORMAT, "tensor '%s': size overflows", name);
+		dims[i] = tp->dims[i];
+	}
+	bytes = numel * esize;
+	*dtype = (enum jalad_dtype)dt;
+	*ndim = (int)tp->n_dims;
+	if (tp->has_raw_data && (tp->raw_data.len > 0 || numel == 0)) {
+		JALAD_RETURN_IF(tp->raw_data.len != bytes, JALAD_ERR_FORMAT,
+				"tensor '%s': raw_data has %zu bytes, its shape needs %zu", name,
+				tp->raw_data.len, bytes);
+		if (steal && tp->raw_data.data && bytes > 0) {
+			*data = tp->raw_data.data;
+			tp->raw_data.data = NULL;
+			tp->raw_data.len = 0;
+			return JALAD_OK;
+		}
+		*data = malloc(bytes ? bytes : 1);
+		JALAD_RETURN_IF(!*data, JALAD_ERR_NOMEM, "tensor '%s': %zu bytes", name, bytes);
+		if (bytes)
+			memcpy(*data, tp->raw_data.data, bytes);
+		return JALAD_OK;
+	}
+	*data = malloc(bytes ? bytes : 1);
+	JALAD_RETURN_IF(!*data, JALAD_ERR_NOMEM, "tensor '%s': %zu bytes", name, bytes);
+	size_t have;
+	switch (dt) {
+	case JALAD_DTYPE_FLOAT32:
+		have = tp->n_float_data;
+		if (have == numel && numel)
+			memcpy(*data, tp->float_data, bytes);
+		break;
+	case JALAD_DTYPE_INT64:
+		have = tp->n_int64_data;
+		if (have == numel && numel)
+			memcpy(*data, tp->int64_data, bytes);
+		break;
+	default: /* int32, uint8, int8, bool all travel in int32_data */
+		have = tp->n_int32_data;
+		if (have == numel) {
+			for (size_t i = 0; i < numel; i++) {
+				int32_t v = tp->int32_data[i];
+				if (dt == JALAD_DTYPE_INT32)
+					((int32_t *)*data)[i] = v;
+				else
+					((uint8_t *)*data)[i] = (uint8_t)v;
+			}
+		}
+		break;
+	}
+	if (have != numel) {
+		free(*data);
+		*data = NULL;
+		return jalad_fail(JALAD_ERR_FORMAT, "tensor '%s': has %zu values, its shape needs %zu", name,
+				  have, numel);
+	}
+	return JALAD_OK;
+}
+
+static enum jalad_status add_const(struct jalad_graph *g, Onnx__TensorProto *tp, const char *name, int *id)
+{
+	enum jalad_status st;
+	int t;
+	JALAD_FORWARD(jalad_graph_add_tensor(g, name, &t));
+	struct jalad_tensor_ir *ir = &g->tensors[t];
+	st = tensor_from_proto(tp, 1, &ir->dtype, &ir->ndim, ir->dims, &ir->data);
+	if (st != JALAD_OK)
+		return st;
+	if (id)
+		*id = t;
+	return JALAD_OK;
+}
+
+/* Tensor id for a name used as a node input or output, creating it. */
+static enum jalad_status ref_tensor(struct jalad_graph *g, const char *name, int *id)
+{
+	if (!name || !*name) {
+		*id = -1;
+		return JALAD_OK;
+	}
+	int t = jalad_graph_find_tensor(g, name);
+	if (t >= 0) {
+		*id = t;
+		return JALAD_OK;
+	}
+	return jalad_graph_add_tensor(g, name, id);
+}
+
+static enum jalad_status convert_attr(struct jalad_graph *g, struct jalad_node *n, Onnx__AttributeProto *ap,
+				      struct jalad_attr *a)
+{
+	memset(a, 0, sizeof *a);
+	a->tensor = -1;
+	a->name = strdup(ap->name ? ap->name : "");
+	JALAD_RETURN_IF(!a->name, JALAD_ERR_NOMEM, "attribute name");
+	JALAD_RETURN_IF(ap->ref_attr_name && *ap->ref_attr_name, JALAD_ERR_UNSUPPORTED,
+			"node '%s' (%s): attribute '%s' refers to a function attribute", n->name, n->op_type, a->name);
+	a->type = (enum jalad_attr_type)ap->type;
+	switch (ap->type) {
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
+		a->f = ap->f;
+		break;
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT:
+		a->i = ap->i;
+		break;
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
+		a->s = malloc(ap->s.len + 1);
+		JALAD_RETURN_IF(!a->s, JALAD_ERR_NOMEM, "attribute string");
+		if (ap->s.len)
+			memcpy(a->s, ap->s.data, ap->s.len);
+		a->s[ap->s.len] = 0;
+		break;
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
+		JALAD_RETURN_IF(ap->n_floats > 1u << 24, JALAD_ERR_LIMIT, "attribute '%s' too long", a->name);
+		a->n = (int)ap->n_floats;
+		a->floats = malloc((ap->n_floats ? ap->n_floats : 1) * sizeof(float));
+		JALAD_RETURN_IF(!a->floats, JALAD_ERR_NOMEM, "attribute floats");
+		if (ap->n_floats)
+			memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
+		break;
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
+		JALAD_RETURN_IF(ap->n_ints > 1u << 24, JALAD_ERR_LIMIT, "attribute '%s' too long", a->name);
+		a->n = (int)ap->n_ints;
+		a->ints = malloc((ap->n_ints ? ap->n_ints : 1) * sizeof(int64_t));
+		JALAD_RETURN_IF(!a->ints, JALAD_ERR_NOMEM, "attribute ints");
+		if (ap->n_ints)
+			memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
+		break;
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
+		char name[300];
+		JALAD_RETURN_IF(!ap->t, JALAD_ERR_FORMAT, "node '%s': attribute '%s' has no tensor", n->name, a->name);
+		snprintf(name, sizeof name, "%s:%s", n->name, a->name);
+		enum jalad_status st = add_const(g, ap->t, name, &a->tensor);
+		if (st != JALAD_OK) {
+			jalad_error_prefix("node '%s' (%s) attribute '%s': ", n->name, n->op_type, a->name);
+			return st;
+		}
+		break;
+	}
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS:
+		/* Kept as a count only; no supported op reads string lists. */
+		a->n = (int)ap->n_strings;
+		break;
+	default:
+		return jalad_fail(JALAD_ERR_UNSUPPORTED, "node '%s' (%s): attribute '%s' has unsupported type %d",
+				  n->name, n->op_type, a->name, (int)ap->type);
+	}
+	return JALAD_OK;
+}
+
+static enum jalad_status convert_node(struct jalad_graph *g, Onnx__NodeProto *np, int index)
+{
+	struct jalad_node *n;
+	char fallback[32];
+	JALAD_FORWARD(jalad_graph_add_node(g, &n));
+	snprintf(fallback, sizeof fallback, "#%d", index);
+	n->name = strdup(np->name && *np->name ? np->name : fallback);
+	n->op_type = strdup(np->op_type ? np->op_type : "");
+	JALAD_RETURN_IF(!n->name || !n->op_type, JALAD_ERR_NOMEM, "node");
+	JALAD_RETURN_IF(np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0, JALAD_ERR_UNSUPPORTED,
+			"node '%s' (%s): operator domain '%s' is not supported", n->name, n->op_type, np->domain);
+	JALAD_RETURN_IF(!*n->op_type, JALAD_ERR_FORMAT, "node '%s' has no op_type", n->name);
+	JALAD_RETURN_IF(np->n_input > 1024 || np->n_output > 1024 || np->n_attribute > 1024, JALAD_ERR_LIMIT,
+			"node '%s' (%s): too many inputs, outputs or attributes", n->name, n->op_type);
+	n->n_in = (int)np->n_input;
+	n->n_out = (int)np->n_output;
+	n->in = malloc((np->n_input ? np->n_input : 1) * sizeof(int));
+	n->out = malloc((np->n_output ? np->n_output : 1) * sizeof(int));
+	n->attrs = calloc(np->n_attribute ? np->n_attribute : 1, sizeof *n->attrs);
+	JALAD_RETURN_IF(!n->in || !n->out || !n->attrs, JALAD_ERR_NOMEM, "node '%s'", n->name);
+	for (size_t i = 0; i < np->n_input; i++)
+		JALAD_FORWARD(ref_tensor(g, np->input[i], &n->in[i]));
+	for (size_t i = 0; i < np->n_output; i++) {
+		const char *on = np->output[i];
+		if (!on || !*on) {
+			char anon[300];
+			snprintf(anon, sizeof anon, "%s:out%zu", n->name, i);
+			JALAD_FORWARD(jalad_graph_add_tensor(g, anon, &n->out[i]));
+			continue;
+		}
+		int t = jalad_graph_find_tensor(g, on);
+		if (t >= 0 && (g->tensors[t].data || g->tensors[t].is_input))
+			return jalad_fail(JALAD_ERR_FORMAT, "node '%s' (%s): output '%s' is also a graph input or initializer",
+					  n->name, n->op_type, on);
+		if (t < 0)
+			JALAD_FORWARD(jalad_graph_add_tensor(g, on, &t));
+		n->out[i] = t;
+	}
+	for (size_t i = 0; i < np->n_attribute; i++) {
+		JALAD_FORWARD(convert_attr(g, n, np->attribute[i], &n->attrs[i]));
+		n->n_attr = (int)i + 1;
+	}
+	return JALAD_OK;
+}
+
+static enum jalad_status convert_input(struct jalad_graph *g, Onnx__ValueInfoProto *vi)
+{
+	const char *name = vi->name ? vi->name : "";
+	int t = jalad_graph_find_tensor(g, name);
+	if (t >= 0 && g->tensors[t].data)
+		return JALAD_OK; /* an initializer listed as input (IR < 4) */
+	JALAD_RETURN_IF(!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+			!vi->type->tensor_type, JALAD_ERR_UNSUPPORTED, "graph input '%s' is not a tensor", name);
+	Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
+	JALAD_RETURN_IF(!dtype_supported(tt->elem_type), JALAD_ERR_UNSUPPORTED,
+			"graph input '%s': dtype %s is not supported", name, onnx_dtype_name(tt->elem_type));
+	JALAD_RETURN_IF(!tt->shape, JALAD_ERR_UNSUPPORTED, "graph input '%s' has no static shape", name);
+	JALAD_RETURN_IF(tt->shape->n_dim > JALAD_MAX_DIMS, JALAD_ERR_UNSUPPORTED, "graph input '%s': rank %zu",
+			name, tt->shape->n_dim);
+	if (t < 0)
+		JALAD_FORWARD(jalad_graph_add_tensor(g, name, &t));
+	struct jalad_tensor_ir *ir = &g->tensors[t];
+	ir->is_input = 1;
+	ir->dtype = (enum jalad_dtype)tt->elem_type;
+	ir->ndim = (int)tt->shape->n_dim;
+	for (size_t d = 0; d < tt->shape->n_dim; d++) {
+		Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[d];
+		if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value >= 0) {
+			ir->dims[d] = dim->dim_value;
+		} else {
+			/* A symbolic dimension (usually the batch): jalad runs batch 1. */
+			ir->dims[d] = 1;
+			jalad_log(JALAD_LOG_INFO, "graph input '%s' dim %zu is symbolic; using 1", name, d);
+		}
+	}
+	int *ins = realloc(g->inputs, (size_t)(g->n_inputs + 1) * sizeof *ins);
+	JALAD_RETURN_IF(!ins, JALAD_ERR_NOMEM, "graph inputs");
+	g->inputs = ins;
+	g->inputs[g->n_inputs++] = t;
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_onnx_parse(const void *buf, size_t len, struct jalad_graph *g)
+{
+	enum jalad_status st = JALAD_OK;
+	Onnx__ModelProto *m = onnx__model_proto__unpack(&pb_allocator, len, buf);
+	memset(g, 0, sizeof *g);
+	JALAD_RETURN_IF(!m, JALAD_ERR_FORMAT,
+			"not an ONNX model: the protobuf does not parse (truncated or another kind of file)");
+	if (!m->graph || !m->has_ir_version) {
+		st = jalad_fail(JALAD_ERR_FORMAT, "not an ONNX model: %s is missing",
+				m->graph ? "ir_version" : "the graph");
+		goto fail;
+	}
+	Onnx__GraphProto *gp = m->graph;
+	g->opset = 0;
+	for (size_t i = 0; i < m->n_opset_import; i++) {
+		Onnx__OperatorSetIdProto *os = m->opset_import[i];
+		if (!os->domain || !*os->domain || strcmp(os->domain, "ai.onnx") == 0)
+			g->opset = (int)os->version;
+	}
+	if (g->opset == 0)
+		g->opset = 1; /* IR 1-2 files predate opset_import */
+	g->meta_keys = calloc(m->n_metadata_props + 1, sizeof(char *));
+	g->meta_values = calloc(m->n_metadata_props + 1, sizeof(char *));
+	if (!g->meta_keys || !g->meta_values) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "metadata");
+		goto fail;
+	}
+	for (size_t i = 0; i < m->n_metadata_props; i++) {
+		Onnx__StringStringEntryProto *e = m->metadata_props[i];
+		g->meta_keys[g->n_meta] = strdup(e->key ? e->key : "");
+		g->meta_values[g->n_meta] = strdup(e->value ? e->value : "");
+		g->n_meta++;
+	}
+	if (gp->n_sparse_initializer > 0) {
+		st = jalad_fail(JALAD_ERR_UNSUPPORTED, "sparse initializers are not supported");
+		goto fail;
+	}
+	for (size_t i = 0; i < gp->n_initializer; i++) {
+		Onnx__TensorProto *tp = gp->initializer[i];
+		st = add_const(g, tp, tp->name ? tp->name : "", NULL);
+		if (st != JALAD_OK)
+			goto fail;
+	}
+	for (size_t i = 0; i < gp->n_input; i++)
+		if ((st = convert_input(g, gp->input[i])) != JALAD_OK)
+			goto fail;
+	for (size_t i = 0; i < gp->n_node; i++)
+		if ((st = convert_node(g, gp->node[i], (int)i)) != JALAD_OK)
+			goto fail;
+	g->outputs = malloc((gp->n_output ? gp->n_output : 1) * sizeof(int));
+	if (!g->outputs) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "graph outputs");
+		goto fail;
+	}
+	for (size_t i = 0; i < gp->n_output; i++) {
+		const char *on = gp->output[i]->name ? gp->output[i]->name : "";
+		int t = jalad_graph_find_tensor(g, on);
+		if (t < 0) {
+			st = jalad_fail(JALAD_ERR_NOT_FOUND, "graph output '%s' is not produced by any node", on);
+			goto fail;
+		}
+		g->outputs[g->n_outputs++] = t;
+	}
+	if (g->n_outputs == 0)
+		st = jalad_fail(JALAD_ERR_FORMAT, "the graph has no outputs");
+fail:
+	onnx__model_proto__free_unpacked(m, &pb_allocator);
+	return st;
+}
+
+/* =========================================================== TensorProto files */
+
+enum jalad_status jalad_tensor_parse_pb(const void *buf, size_t len, struct jalad_tensor *out,
+				       char *name, size_t name_cap)
+{
+	memset(out, 0, sizeof *out);
+	if (name && name_cap)
+		name[0] = 0;
+	Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pb_allocator, len, buf);
+	JALAD_RETURN_IF(!tp, JALAD_ERR_FORMAT, "not a serialized ONNX TensorProto");
+	enum jalad_status st = tensor_from_proto(tp, 1, &out->dtype, &out->ndim, out->dims, &out->data);
+	if (name && name_cap)
+		snprintf(name, name_cap, "%s", tp->name ? tp->name : "");
+	onnx__tensor_proto__free_unpacked(tp, &pb_allocator);
+	return st;
+}
+
+enum jalad_status jalad_tensor_write_pb(const char *path, const struct jalad_tensor *t, const char *name)
+{
+	Onnx__TensorProto tp = ONNX__TENSOR_PROTO__INIT;
+	enum jalad_status st = JALAD_OK;
+	size_t esize = jalad_dtype_size(t->dtype);
+	JALAD_RETURN_IF(!esize || t->ndim < 0 || t->ndim > JALAD_MAX_DIMS, JALAD_ERR_INVALID_ARG,
+			"tensor to write has a bad dtype or rank");
+	int64_t dims[JALAD_MAX_DIMS];
+	memcpy(dims, t->dims, sizeof dims);
+	tp.n_dims = (size_t)t->ndim;
+	tp.dims = dims;
+	tp.has_data_type = 1;
+	tp.data_type = t->dtype;
+	tp.name = (char *)(name ? name : "");
+	tp.has_raw_data = 1;
+	tp.raw_data.len = (size_t)jalad_tensor_numel(t) * esize;
+	tp.raw_data.data = t->data;
+	size_t n = onnx__tensor_proto__get_packed_size(&tp);
+	uint8_t *buf = malloc(n ? n : 1);
+	JALAD_RETURN_IF(!buf, JALAD_ERR_NOMEM, "%zu bytes", n);
+	onnx__tensor_proto__pack(&tp, buf);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, n, f) != n)
+		st = jalad_fail(JALAD_ERR_IO, "cannot write '%s'", path);
+	if (f && fclose(f) != 0 && st == JALAD_OK)
+		st = jalad_fail(JALAD_ERR_IO, "cannot write '%s'", path);
+	free(buf);
+	return st;
+}

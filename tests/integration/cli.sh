@@ -1,0 +1,87 @@
+#!/bin/sh
+# The command line: accuracy of the bundled models against what PyTorch
+# measured, clear errors and exit codes for bad models, inputs and usage.
+set -u
+JALAD=${JALAD:-build/jalad}
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect CODE PATTERN CMD...: exit status CODE and stderr matching PATTERN.
+expect() {
+	code=$1; pat=$2; shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -ne "$code" ]; then
+		bad "$* exited $rc, expected $code; stderr: $(head -c 300 "$tmp/err")"
+	elif [ -n "$pat" ] && ! grep -qiE "$pat" "$tmp/err"; then
+		bad "$*: stderr does not match '$pat': $(head -c 300 "$tmp/err")"
+	else
+		ok
+	fi
+}
+
+for net in vgg resnet; do
+	model=models/fmnist-$net.onnx
+	want=$(/usr/bin/python3 -c "
+import re,sys
+for l in open('models/README.md'):
+    m = re.search(r'fmnist-$net.onnx.*?(0\.\d{4})', l)
+    if m: print(m.group(1)); break")
+	got=$("$JALAD" eval "$model" --data fmnist --json | sed -nE 's/.*"accuracy": ([0-9.]+).*/\1/p')
+	if [ -z "$got" ] || [ -z "$want" ]; then
+		bad "eval $model: got '$got', PyTorch '$want'"
+	elif /usr/bin/python3 -c "import sys; sys.exit(0 if abs($got-$want) <= 0.0005 and $got >= 0.92 else 1)"; then
+		ok; echo "eval $model: accuracy $got (PyTorch $want)"
+	else
+		bad "eval $model: accuracy $got, PyTorch measured $want"
+	fi
+	# The PyTorch reference outputs of the bundled test sets.
+	expect 0 "" "$JALAD" conform models/fmnist-$net
+done
+
+# Bad models: not ONNX, truncated, empty, missing, unsupported op.
+head -c 5000 /dev/urandom >"$tmp/garbage.onnx"
+expect 1 "not an ONNX model" "$JALAD" info "$tmp/garbage.onnx"
+head -c 20000 models/fmnist-vgg.onnx >"$tmp/trunc.onnx"
+expect 1 "format|truncated|ONNX" "$JALAD" run "$tmp/trunc.onnx"
+: >"$tmp/empty.onnx"
+expect 1 "empty" "$JALAD" info "$tmp/empty.onnx"
+expect 1 "cannot open" "$JALAD" info "$tmp/missing.onnx"
+# Unsupported op: rename Relu to a made-up op of the same length in the file.
+sed 's/Relu/Relx/g' models/fmnist-vgg.onnx >"$tmp/unsup.onnx"
+expect 1 "unsupported op 'Relx'" "$JALAD" info "$tmp/unsup.onnx"
+# Wrong input shape.
+/usr/bin/python3 - "$tmp/x.pb" <<'PY'
+import struct, sys
+# TensorProto: dims 1,1,27,28 float32 raw zeros
+dims = [1, 1, 27, 28]
+def varint(v):
+    out = b''
+    while True:
+        b = v & 0x7f; v >>= 7
+        if v: out += bytes([b | 0x80])
+        else: return out + bytes([b])
+msg = b''.join(b'\x08' + varint(d) for d in dims) + b'\x10\x01'
+raw = b'\0' * (4 * 27 * 28)
+msg += b'\x4a' + varint(len(raw)) + raw
+open(sys.argv[1], 'wb').write(msg)
+PY
+expect 1 "shape" "$JALAD" run models/fmnist-vgg.onnx --input "$tmp/x.pb"
+expect 1 "" "$JALAD" run models/fmnist-vgg.onnx --input "$tmp/garbage.onnx"
+# Usage errors exit 2.
+expect 2 "unknown command" "$JALAD" frobnicate
+expect 2 "no model" "$JALAD" run
+expect 2 "threads" "$JALAD" run models/fmnist-vgg.onnx --threads zero
+expect 2 "data" "$JALAD" eval models/fmnist-vgg.onnx
+expect 1 "dataset|spec|unknown" "$JALAD" eval models/fmnist-vgg.onnx --data nosuchset
+expect 0 "" "$JALAD" info models/fmnist-resnet.onnx --json
+"$JALAD" run models/fmnist-vgg.onnx --random --repeat 3 --json >"$tmp/run.json" 2>&1 &&
+	grep -q '"median_ms"' "$tmp/run.json" && grep -q '"runs": 3' "$tmp/run.json" && ok || bad "run --json"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,154 @@
+/* The jalad command: one subcommand per file, dispatched here. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "tools.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "info", cmd_info, "per-node ops, shapes, bytes, FLOPs, parameters of a model" },
+	{ "run", cmd_run, "run a model on an input and time it" },
+	{ "eval", cmd_eval, "accuracy of a classifier over a dataset" },
+	{ "conform", cmd_conform, "run ONNX backend test cases (model.onnx + test_data_set_*)" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: jalad COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "  %-14s %s\n", "help", "this text; `jalad COMMAND --help` for a command");
+	fprintf(f, "  %-14s %s\n", "version", "print the version");
+}
+
+int tool_error(const char *cmd, enum jalad_status st)
+{
+	const char *d = jalad_last_error();
+	fprintf(stderr, "jalad %s: %s%s%s\n", cmd, jalad_status_str(st), *d ? ": " : "", d);
+	return EXIT_FAIL;
+}
+
+int tool_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "jalad %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see `jalad %s --help`)\n", cmd);
+	return EXIT_USAGE;
+}
+
+int tool_parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int tool_parse_float(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int tool_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[*i], name, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != 0)
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+void tool_shape_str(int ndim, const int64_t *dims, char *buf, size_t cap)
+{
+	size_t p = 0;
+	buf[0] = 0;
+	if (ndim == 0)
+		snprintf(buf, cap, "scalar");
+	for (int d = 0; d < ndim && p + 1 < cap; d++)
+		p += (size_t)snprintf(buf + p, cap - p, "%s%lld", d ? "x" : "", (long long)dims[d]);
+}
+
+void tool_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double tool_median(double *v, int n)
+{
+	if (n <= 0)
+		return 0;
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		if (argc > 2) {
+			char *hargv[] = { argv[2], "--help", NULL };
+			for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+				if (!strcmp(commands[i].name, argv[2]))
+					return commands[i].fn(2, hargv);
+		}
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("jalad %s\n", JALAD_VERSION_STRING);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i].name, cmd))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "jalad: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,56 @@
+/* Shared declarations of the jalad command's subcommands. Tools use only
+ * the public API in include/jalad/. */
+#ifndef JALAD_TOOLS_H
+#define JALAD_TOOLS_H
+
+#include <stdio.h>
+
+#include "jalad/jalad.h"
+#include "jalad/data.h"
+
+/* Exit statuses. */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_conform(int argc, char **argv);
+
+/* Print "jalad CMD: <status>: <detail>" on stderr and return EXIT_FAIL. */
+int tool_error(const char *cmd, enum jalad_status st);
+/* Print a usage error and return EXIT_USAGE. */
+int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse helpers: return 0 on success, -1 on a bad value. */
+int tool_parse_int(const char *s, long lo, long hi, long *out);
+int tool_parse_float(const char *s, double *out);
+/* Strictly parse "--name VALUE" / "--name=VALUE" at argv[*i]; on success
+ * *val is set and *i advanced. Returns 1 if matched, 0 if not this option,
+ * -1 if the value is missing. */
+int tool_opt(int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Format a shape as "1x3x224x224". */
+void tool_shape_str(int ndim, const int64_t *dims, char *buf, size_t cap);
+/* JSON string with escapes. */
+void tool_json_str(FILE *f, const char *s);
+
+/* Median of n doubles (sorts v). */
+double tool_median(double *v, int n);
+
+/* Preprocessing for a model's input 0: from the ONNX metadata written by
+ * jalad's exporters, overridden by --scale/--mean/--std (comma lists) when
+ * given (NULL = not given). */
+int tool_preprocess(const char *cmd, const struct jalad_model *m, const char *scale, const char *mean,
+		    const char *std, struct jalad_preprocess *pp);
+/* Fill a model input tensor from FILE.pb, .png/.jpg/.jpeg, or random data
+ * (path NULL); data is malloc'd (free with jalad_tensor_release). */
+int tool_load_input(const char *cmd, const struct jalad_model *m, const char *path,
+		    const struct jalad_preprocess *pp, struct jalad_tensor *out);
+/* Monotonic clock, ns. */
+uint64_t jalad_now_ns_tool(void);
+/* Index of the largest of n floats. */
+int tool_argmax(const float *v, int64_t n);
+
+#endif
