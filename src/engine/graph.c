@@ -440,7 +440,12 @@ enum jalad_status jalad_graph_finalize(struct jalad_graph *g)
 		for (int j = 0; j < n->n_in; j++)
 			if (n->in[j] >= 0 && !is_const(g, n->in[j]))
 				foldable = 0;
-		/* Random ops and such are never registered, so every op is pure. */
+		/* Shape reads only its input's (static) shape, never its data:
+		 * folding it lets Shape->Gather->Concat->Reshape chains of
+		 * PyTorch exports fold away. Random ops are never registered,
+		 * so every op is pure. */
+		if (!strcmp(n->op_type, "Shape"))
+			foldable = 1;
 		if (foldable) {
 			JALAD_FORWARD(fold_node(g, n));
 			node_clear(n);

@@ -252,8 +252,9 @@ static enum jalad_status convert_node(struct jalad_graph *g, Onnx__NodeProto *np
 		n->out[i] = t;
 	}
 	for (size_t i = 0; i < np->n_attribute; i++) {
-		JALAD_FORWARD(convert_attr(g, n, np->attribute[i], &n->attrs[i]));
+		/* Counted first so a half-converted attribute is freed too. */
 		n->n_attr = (int)i + 1;
+		JALAD_FORWARD(convert_attr(g, n, np->attribute[i], &n->attrs[i]));
 	}
 	return JALAD_OK;
 }
