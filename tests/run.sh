@@ -12,11 +12,12 @@ logdir=$BUILD/test-logs
 mkdir -p "$logdir"
 
 run_one() {
-	name=$(basename "$1")
+	for last in "$@"; do :; done
+	name=$(basename "$last" .sh)
 	log="$logdir/$name.log"
 	"$@" >"$log" 2>&1
 	rc=$?
-	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	line=$(grep -aE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	p=$(printf '%s\n' "$line" | sed -nE 's/.*([^0-9]|^)([0-9]+) passed, ([0-9]+) failed.*/\2/p')
 	f=$(printf '%s\n' "$line" | sed -nE 's/.*([^0-9]|^)([0-9]+) passed, ([0-9]+) failed.*/\3/p')
 	[ -n "$p" ] || p=0
@@ -28,7 +29,7 @@ run_one() {
 	total_f=$((total_f + f))
 	if [ "$f" -ne 0 ]; then
 		echo "FAIL $name ($p passed, $f failed, exit $rc); last lines of $log:"
-		tail -n 25 "$log" | sed 's/^/    /'
+		grep -a -E 'FAIL|fail|error' "$log" | tail -n 25 | cut -c1-400 | sed 's/^/    /'
 	else
 		echo "ok   $name ($p passed)"
 	fi

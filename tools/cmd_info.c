@@ -69,11 +69,25 @@ int cmd_info(int argc, char **argv)
 			       (long long)ni.out_bytes, (long long)ni.flops, (long long)ni.params, cross);
 		}
 	}
-	if (json)
-		printf("], \"total_flops\": %lld, \"total_params\": %lld}\n", (long long)tf, (long long)tp);
-	else
+	int nm = jalad_model_metadata_count(m);
+	if (json) {
+		printf("], \"total_flops\": %lld, \"total_params\": %lld, \"metadata\": {", (long long)tf, (long long)tp);
+		for (int i = 0; i < nm; i++) {
+			const char *k = jalad_model_metadata_key(m, i);
+			printf("%s", i ? ", " : "");
+			tool_json_str(stdout, k);
+			printf(": ");
+			tool_json_str(stdout, jalad_model_metadata(m, k));
+		}
+		printf("}}\n");
+	} else {
+		for (int i = 0; i < nm; i++) {
+			const char *k = jalad_model_metadata_key(m, i);
+			printf("metadata: %s = %s\n", k, jalad_model_metadata(m, k));
+		}
 		printf("total: %d nodes, %.3f GFLOPs, %lld parameters (%.2f MB)\n", n, (double)tf / 1e9,
 		       (long long)tp, (double)tp * 4 / 1e6);
+	}
 	jalad_model_free(m);
 	return EXIT_OK;
 }

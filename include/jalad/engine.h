@@ -114,6 +114,11 @@ JALAD_API void jalad_model_sha256(const struct jalad_model *model, uint8_t out[3
  *  Owned by the model. */
 JALAD_API const char *jalad_model_metadata(const struct jalad_model *model, const char *key);
 
+/*! Number of metadata_props entries, and entry i's key and value (owned by
+ *  the model; NULL if i is out of range). */
+JALAD_API int jalad_model_metadata_count(const struct jalad_model *model);
+JALAD_API const char *jalad_model_metadata_key(const struct jalad_model *model, int i);
+
 /* Number of nodes after folding, i.e. of cuts minus one. */
 JALAD_API int jalad_model_node_count(const struct jalad_model *model);
 

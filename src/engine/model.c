@@ -181,6 +181,16 @@ const char *jalad_model_metadata(const struct jalad_model *model, const char *ke
 	return NULL;
 }
 
+int jalad_model_metadata_count(const struct jalad_model *model)
+{
+	return model->g.n_meta;
+}
+
+const char *jalad_model_metadata_key(const struct jalad_model *model, int i)
+{
+	return i >= 0 && i < model->g.n_meta ? model->g.meta_keys[i] : NULL;
+}
+
 int jalad_model_node_count(const struct jalad_model *model)
 {
 	return model->g.n_nodes;
