@@ -22,13 +22,13 @@ WARN += -Werror
 endif
 OPT ?= -O2 -g
 CFLAGS_ALL := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fopenmp \
-	-DJALAD_BUILD -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(CFLAGS)
+	-DJALAD_BUILD -DJALAD_HAVE_DNNL -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS) -fopenmp
 ifneq ($(SANITIZE),)
 CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_ALL += -fsanitize=$(SANITIZE)
 endif
-LIBS := -lprotobuf-c -ldnnl -lhtscodecs -lzstd -lpng -ljpeg -lz -lcjson -lssl -lcrypto -lm -lpthread
+LIBS := -lprotobuf-c -ldnnl -lhtscodecs -lzstd -lpng -ljpeg -lz -lcjson -lssl -lcrypto -lnetfilter_queue -lm -lpthread
 
 SRC := $(sort $(wildcard src/*/*.c src/engine/backends/*/*.c))
 OBJ := $(SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o

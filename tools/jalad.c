@@ -17,6 +17,13 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "run a model on an input and time it" },
 	{ "eval", cmd_eval, "accuracy of a classifier over a dataset" },
 	{ "conform", cmd_conform, "run ONNX backend test cases (model.onnx + test_data_set_*)" },
+	{ "profile", cmd_profile, "per-node latency profile of a model on this machine (JSON)" },
+	{ "calibrate", cmd_calibrate, "accuracy and bytes at every cut x bit width x coder (JSON)" },
+	{ "plan", cmd_plan, "best cut, bits and coder for a bandwidth, baselines, sweep" },
+	{ "codec-bench", cmd_codec_bench, "feature-map codec sizes, entropy and speed at every cut" },
+	{ "serve", cmd_serve, "the cloud server: runs [k, n) for edges over TCP/TLS" },
+	{ "edge", cmd_edge, "the edge: runs [0, k), sends the cut, adapts to the uplink" },
+	{ "delay", cmd_delay, "hold packets of an NFQUEUE for a fixed delay (emulated links)" },
 };
 
 static void usage(FILE *f)

@@ -17,6 +17,13 @@ int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_conform(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_codec_bench(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_edge(int argc, char **argv);
+int cmd_delay(int argc, char **argv);
 
 /* Print "jalad CMD: <status>: <detail>" on stderr and return EXIT_FAIL. */
 int tool_error(const char *cmd, enum jalad_status st);

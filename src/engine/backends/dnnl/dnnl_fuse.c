@@ -1,0 +1,181 @@
+/*
+ * Fusion: Conv or Gemm at node i followed, at i+1 (and i+2), by
+ *   - an activation              -> eltwise post-op
+ *   - a residual Add             -> sum post-op (Conv only)
+ *   - a residual Add, activation -> sum then eltwise post-ops (Conv only)
+ * becomes one fused unit, used by run_range() only when the whole group
+ * lies inside the range. Each node keeps its own unit for ranges that cut
+ * the group, so results never depend on where a range starts or ends.
+ *
+ * Conditions, checked once here:
+ *   - the group's nodes are consecutive in the order and each has a native
+ *     unit; every intermediate tensor has one consumer (the next node of
+ *     the group) and is not a graph output, so nothing outside the group
+ *     ever needs it;
+ *   - sum: the Add's other operand o is last used by the Add, is not a
+ *     graph output, is not an input of the convolution, has the convolution's output shape and home layout.
+ *     The convolution then adds its result onto o in place, so o, the Add's
+ *     output and the group's output share one home buffer (an alias set),
+ *     and the unfused Add and activation also run in place on it;
+ *   - the fused primitive is the same oneDNN implementation as the unfused
+ *     one, so results are bit-identical whichever variant runs.
+ */
+#ifdef JALAD_HAVE_DNNL
+#include <omp.h>
+#include <string.h>
+
+#include "dnnl_impl.h"
+
+static int find_root(struct dn_state *s, int t)
+{
+	while (s->t[t].alias != t)
+		t = s->t[t].alias;
+	return t;
+}
+
+/* Tensor t is needed only by node `next` (one consumer, not an output). */
+static int only_feeds(const struct dn_state *s, int t, int next)
+{
+	const struct jalad_tensor_ir *ti = &s->g->tensors[t];
+	return !ti->is_output && ti->n_consumers == 1 && ti->last_use == next;
+}
+
+/* The node's unit is native and its main step reads t as its only
+ * activation input; returns the main step or NULL. */
+static struct dn_step *main_step(struct dn_unit *u)
+{
+	if (!u || u->fallback || u->nsteps < 1)
+		return NULL;
+	return &u->step[u->nsteps - 1];
+}
+
+static struct dn_ref *step_ref(struct dn_step *st, int arg)
+{
+	for (int k = 0; k < st->nargs; k++)
+		if (st->arg[k] == arg)
+			return &st->ref[k];
+	return NULL;
+}
+
+/* Node i (an Add of y and another tensor): the other operand, or -1. */
+static int add_other(const struct jalad_graph *g, const struct jalad_node *n, int y)
+{
+	if (strcmp(n->op_type, "Add") != 0 || n->n_in != 2)
+		return -1;
+	if (n->in[0] == y && n->in[1] != y)
+		return n->in[1];
+	if (n->in[1] == y && n->in[0] != y)
+		return n->in[0];
+	(void)g;
+	return -1;
+}
+
+static enum jalad_status fuse_at(struct dn_state *s, int i)
+{
+	const struct jalad_graph *g = s->g;
+	struct dn_unit *head = s->unit[i];
+	if (!head || head->fallback || !head->has_od)
+		return JALAD_OK;
+	int is_conv = head->od.conv.primitive_kind == dnnl_convolution;
+	int y = head->out, end = i + 1, o = -1, out = y;
+	struct dn_act act;
+	int have_act = 0;
+	const dnnl_memory_desc_t *ymd = &s->t[y].home_md;
+
+	if (end < g->n_nodes && is_conv && only_feeds(s, y, end) && main_step(s->unit[end])) {
+		const struct jalad_node *an = &g->nodes[end];
+		int other = add_other(g, an, y);
+		/* o must not feed the convolution: it is overwritten in place */
+		for (int k = 0; other >= 0 && k < g->nodes[i].n_in; k++)
+			if (g->nodes[i].in[k] == other)
+				other = -1;
+		if (other >= 0 && s->t[other].native_out && !g->tensors[other].is_output &&
+		    g->tensors[other].last_use == end && dn_md_equal(&s->t[other].home_md, ymd) &&
+		    s->unit[end]->out == an->out[0] && dn_md_equal(&s->t[an->out[0]].home_md, ymd) &&
+		    s->unit[end]->nsteps == 1) {
+			o = other;
+			out = an->out[0];
+			end++;
+		}
+	}
+	if (end < g->n_nodes && only_feeds(s, out, end) && main_step(s->unit[end]) &&
+	    dn_node_act(g, &g->nodes[end], &act) && s->unit[end]->nsteps == 1 &&
+	    g->nodes[end].in[0] == out) {
+		have_act = 1;
+		out = g->nodes[end].out[0];
+		end++;
+	}
+	if (end == i + 1)
+		return JALAD_OK;
+
+	dnnl_post_ops_t po = NULL;
+	dnnl_primitive_desc_t pd = NULL;
+	struct dn_unit *fu = NULL;
+	int prim;
+	enum jalad_status st = dn_check(dnnl_post_ops_create(&po), "post-ops");
+	if (st == JALAD_OK && o >= 0)
+		st = dn_check(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
+	if (st == JALAD_OK && have_act)
+		st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, act.alg, act.alpha, act.beta),
+			      "eltwise post-op");
+	if (st == JALAD_OK) {
+		/* made for the head's thread count, like the head */
+		s->nthr = head->nthr;
+		omp_set_num_threads(s->nthr);
+		st = dn_make_prim(s, &head->od, po, &pd, &prim);
+		s->nthr = s->threads;
+		omp_set_num_threads(s->nthr);
+	}
+	if (po)
+		dnnl_post_ops_destroy(po);
+	if (st == JALAD_ERR_UNSUPPORTED)
+		return JALAD_OK;
+	JALAD_FORWARD(st);
+	/* Bit-identical results need the same kernel with or without the
+	 * post-ops (they are applied to the final sums, after the bias). */
+	if (strcmp(dn_pd_impl(pd), head->impl) != 0) {
+		jalad_log(JALAD_LOG_DEBUG, "dnnl: no fusion at node %d: %s fused vs %s", i, dn_pd_impl(pd),
+			  head->impl);
+		return JALAD_OK;
+	}
+	JALAD_FORWARD(dn_unit_clone(head, &fu));
+	fu->end = end;
+	fu->out = out;
+	struct dn_step *ms = &fu->step[fu->nsteps - 1];
+	ms->prim = prim;
+	struct dn_ref *dr = step_ref(ms, DNNL_ARG_DST);
+	if (!dr) {
+		dn_unit_free(fu);
+		return jalad_fail(JALAD_ERR_INTERNAL, "dnnl: fused unit at node %d has no destination", i);
+	}
+	dr->id = out;
+	s->fused[i] = fu;
+	s->t[out].group_out = 1;
+	if (o >= 0) {
+		/* One home for o, the Add's output and the group's output; the
+		 * unfused Add reads o as src0 so that it runs in place. */
+		int root = find_root(s, o);
+		int add_out = g->nodes[i + 1].out[0];
+		s->t[add_out].alias = root;
+		if (out != add_out)
+			s->t[out].alias = root;
+		struct dn_step *as = main_step(s->unit[i + 1]);
+		struct dn_ref *r0 = step_ref(as, DNNL_ARG_SRC_0), *r1 = step_ref(as, DNNL_ARG_SRC_1);
+		if (r0 && r1 && r0->kind == DN_REF_HOME && r0->id != o) {
+			struct dn_ref tmp = *r0;
+			*r0 = *r1;
+			*r1 = tmp;
+		}
+	}
+	return JALAD_OK;
+}
+
+enum jalad_status dn_fuse_all(struct dn_state *s)
+{
+	if (!s->fuse)
+		return JALAD_OK;
+	for (int i = 0; i < s->g->n_nodes; i++)
+		JALAD_FORWARD(fuse_at(s, i));
+	return JALAD_OK;
+}
+#endif /* JALAD_HAVE_DNNL */

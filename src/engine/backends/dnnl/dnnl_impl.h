@@ -1,0 +1,235 @@
+/*
+ * The oneDNN backend's internals (see dnnl_backend.c for the design).
+ *
+ * create() works in four passes over the graph:
+ *   1. units   every node gets its own unit: a oneDNN primitive with its
+ *              input reorders (dnnl_ops.c), or a fallback to the reference
+ *              kernel in plain layout. Each unit's arguments are symbolic
+ *              references (a tensor's home buffer, a temporary, a prepared
+ *              memory) because no buffer exists yet.
+ *   2. fusion  Conv/Gemm followed by an activation and/or a residual Add
+ *              get a second, fused unit (post-ops) used only when the whole
+ *              group runs inside one range (dnnl_fuse.c).
+ *   3. storage every tensor gets a home: the session's plain view, a slot
+ *              of this backend's arena, or constant data; the arena is
+ *              planned from lifetimes (dnnl_backend.c).
+ *   4. binding memory objects are made on the homes and the argument lists
+ *              are filled in, so run_range() only sets view pointers and
+ *              executes.
+ */
+#ifndef JALAD_DNNL_IMPL_H
+#define JALAD_DNNL_IMPL_H
+
+#include <dnnl.h>
+
+#include "engine/engine_impl.h"
+
+/* Where a tensor's home buffer lives. */
+enum dn_store {
+	DN_STORE_NONE = 0, /* not a float32 tensor oneDNN can hold */
+	DN_STORE_VIEW,     /* the session's plain buffer (views[t].data) */
+	DN_STORE_ARENA,    /* a slot of this backend's arena, in home_md */
+	DN_STORE_CONST,    /* graph constant data, plain */
+};
+
+struct dn_tensor {
+	int f32;                     /* float32 with >= 1 element: oneDNN can hold it */
+	enum dn_store store;
+	int native_out;              /* made by a native unit (home_md chosen by it) */
+	int plain_consumer;          /* a fallback node reads it (needs the view) */
+	int group_out;               /* written early by a fused group's head */
+	int alias;                   /* alias-set root (tensor id): shares its home */
+	int start, end;              /* live over node indices [start, end] */
+	int slot;                    /* arena slot, -1 */
+	dnnl_memory_desc_t home_md;  /* layout of the home buffer */
+	dnnl_memory_desc_t plain_md; /* row-major */
+	dnnl_memory_t home;          /* memory on the home buffer (home_md) */
+	dnnl_memory_t view;          /* plain memory on the session view */
+	int to_plain, from_plain;    /* reorder primitive ids (home <-> view), -1 */
+};
+
+/* A symbolic argument, resolved to a memory object in pass 4. */
+enum dn_ref_kind {
+	DN_REF_HOME = 1, /* tensor id's home buffer, seen through md */
+	DN_REF_TEMP,     /* unit temporary id, in md */
+	DN_REF_MEM,      /* a memory made in pass 1 (weights, constants) */
+};
+
+struct dn_ref {
+	enum dn_ref_kind kind;
+	int id;                      /* tensor or temp id */
+	dnnl_memory_desc_t md;
+	dnnl_memory_t mem;           /* DN_REF_MEM: owned by the backend's list */
+};
+
+struct dn_step {
+	int prim;                    /* primitive id */
+	int nargs, cap;
+	int *arg;                    /* DNNL_ARG_* */
+	struct dn_ref *ref;
+	dnnl_exec_arg_t *exec;       /* filled in pass 4 */
+};
+
+/* The op descriptor of a Conv or Gemm unit with its layouts made concrete,
+ * kept so that fusion can make the same primitive with post-ops. */
+union dn_opdesc {
+	dnnl_convolution_desc_t conv;
+	dnnl_inner_product_desc_t ip;
+};
+
+struct dn_unit {
+	int first, end;              /* nodes [first, end) */
+	int fallback;                /* run the reference kernel on views */
+	int pooled;                  /* fallback: worth the thread pool */
+	int nthr;                    /* OpenMP threads it was made for and runs on */
+	int nsteps, cap;
+	struct dn_step *step;        /* input reorders, then the main primitive, last */
+	int out;                     /* the tensor the unit leaves in its home (native), -1 */
+	const char *impl;            /* oneDNN implementation of the main step */
+	int has_od;                  /* od holds a Conv/Gemm descriptor */
+	union dn_opdesc od;
+};
+
+struct dn_temp {
+	dnnl_memory_desc_t md;
+	int node;                    /* live only while this node runs */
+	int slot;
+};
+
+struct dn_slot {
+	size_t size, off;
+	int start, end;
+};
+
+struct dn_viewmem {
+	dnnl_memory_t mem;           /* memory whose handle follows views[t] */
+	int t;
+	void *cur;
+};
+
+struct dn_prim {
+	dnnl_primitive_t p;
+	dnnl_primitive_desc_t pd;    /* kept for queries (reorder dedup, impl names) */
+};
+
+struct dn_state {
+	const struct jalad_graph *g;
+	int threads;
+	int nthr;                    /* OpenMP threads of what is being made now */
+	dnnl_engine_t eng;
+	dnnl_stream_t strm;
+
+	struct dn_tensor *t;         /* per tensor */
+	struct dn_unit **unit;       /* per node: its own unit */
+	struct dn_unit **fused;      /* per node: a fused group starting here, or NULL */
+	int **consumers;             /* per tensor: node ids reading it (-1 ended) */
+
+	struct dn_prim *prims;       /* every primitive, by id */
+	int n_prims, cap_prims;
+
+	dnnl_memory_t *mems;         /* memories to destroy */
+	int n_mems, cap_mems;
+	void **owned;                /* buffers to free (weights) */
+	int n_owned, cap_owned;
+
+	struct dn_temp *temps;
+	int n_temps, cap_temps;
+
+	struct dn_viewmem *viewmems;
+	int n_viewmems, cap_viewmems;
+
+	struct dn_slot *slots;
+	int n_slots, cap_slots;
+	uint8_t *arena;
+	size_t arena_bytes;
+
+	void *scratchpad;            /* oneDNN user scratchpad, shared (owned list) */
+	size_t scratchpad_bytes;
+	dnnl_memory_t scratch_mem;   /* a 1-D u8 memory on it, passed to every step */
+
+	void *ref_scratch;           /* largest fallback node scratch */
+	struct jalad_pool *pool;     /* fallback kernels' threads, may be NULL */
+	struct jalad_tensor *ins, *outs;
+	int max_args;
+
+	int fuse;                    /* fusion allowed (JALAD_DNNL_NOFUSE unset) */
+	int winograd;                /* Winograd 3x3 allowed (JALAD_DNNL_NOWINOGRAD unset) */
+};
+
+/* ------------------------------------------------------------ util (dnnl_mem.c) */
+
+/* Map a dnnl_status_t: unimplemented/invalid -> JALAD_ERR_UNSUPPORTED
+ * without recording an error (the caller falls back), else a recorded error. */
+enum jalad_status dn_check(dnnl_status_t s, const char *what);
+#define DN_TRY(expr, what) JALAD_FORWARD(dn_check((expr), (what)))
+
+/* Row-major md of ndim dims (ndim 0 is treated as [1]). */
+void dn_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
+/* md with dims and the given format tag (any / a / ab ...). */
+void dn_md_tag(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag);
+/* Dense row-major (unit dims may have any stride), no padding, no offset. */
+int dn_md_is_plain(const dnnl_memory_desc_t *md);
+int dn_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
+size_t dn_md_bytes(const dnnl_memory_desc_t *md);
+
+/* Register a primitive made from pd (pd is destroyed unless keep). */
+enum jalad_status dn_prim_add(struct dn_state *s, dnnl_primitive_desc_t pd, int keep, int *id);
+/* A reorder src -> dst, shared by all users of the same pair of mds. */
+enum jalad_status dn_reorder_get(struct dn_state *s, const dnnl_memory_desc_t *src,
+				 const dnnl_memory_desc_t *dst, int *id);
+/* Make a memory object (handle may be NULL) and keep it for destruction. */
+enum jalad_status dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, void *handle,
+			     dnnl_memory_t *out);
+/* Keep an aligned buffer of bytes for the state's life. */
+enum jalad_status dn_buf_new(struct dn_state *s, size_t bytes, void **out);
+/* Grow the shared scratchpad request to the pd's scratchpad size. */
+void dn_scratchpad_note(struct dn_state *s, const_dnnl_primitive_desc_t pd);
+/* A new temp for node, returns its id. */
+enum jalad_status dn_temp_new(struct dn_state *s, int node, const dnnl_memory_desc_t *md, int *id);
+/* Attributes every primitive gets: user scratchpad, plus post-ops if any. */
+enum jalad_status dn_attr_new(dnnl_primitive_attr_t *attr, const_dnnl_post_ops_t po);
+
+/* ------------------------------------------------------------ units (dnnl_ops.c) */
+
+struct dn_unit *dn_unit_new(int first, int end);
+void dn_unit_free(struct dn_unit *u);
+/* Append a step running prim; *out is the step to add arguments to (valid
+ * until the next dn_unit_step on u). */
+enum jalad_status dn_unit_step(struct dn_unit *u, int prim, struct dn_step **out);
+enum jalad_status dn_step_arg(struct dn_step *st, int arg, const struct dn_ref *ref);
+/* Copy a unit (steps and arguments) for a fused variant. */
+enum jalad_status dn_unit_clone(const struct dn_unit *u, struct dn_unit **out);
+/* Make input tensor t available to unit u (run at node) in layout want:
+ * its home directly, its plain buffer seen through want, or a reorder step
+ * into a temp (appended to u). *out is the reference to pass. */
+enum jalad_status dn_input_ref(struct dn_state *s, struct dn_unit *u, int node, int t,
+			       const dnnl_memory_desc_t *want, struct dn_ref *out);
+/* References to a tensor's home and to a prepared memory. */
+void dn_ref_home(struct dn_ref *r, int t, const dnnl_memory_desc_t *md);
+void dn_ref_mem(struct dn_ref *r, dnnl_memory_t mem);
+
+/* Make a primitive (registered in s) from an op descriptor with post-ops
+ * (po may be NULL); *pd is kept by s, borrowed by the caller. */
+enum jalad_status dn_make_prim(struct dn_state *s, const void *od, const_dnnl_post_ops_t po,
+			       dnnl_primitive_desc_t *pd, int *prim);
+/* oneDNN's implementation name of pd ("brg:avx512_core"...). */
+const char *dn_pd_impl(const_dnnl_primitive_desc_t pd);
+
+/* Build node i's own native unit. JALAD_ERR_UNSUPPORTED: use the fallback.
+ * On success sets the output tensor's home_md. */
+enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out);
+
+/* Description of an activation that can become an eltwise post-op. */
+struct dn_act {
+	dnnl_alg_kind_t alg;
+	float alpha, beta;
+};
+/* Is node n an activation dnnl can run (and fuse)? */
+int dn_node_act(const struct jalad_graph *g, const struct jalad_node *n, struct dn_act *act);
+
+/* ------------------------------------------------------------ fusion (dnnl_fuse.c) */
+
+/* Find fusable groups and build their fused units; sets alias sets. */
+enum jalad_status dn_fuse_all(struct dn_state *s);
+
+#endif /* JALAD_DNNL_IMPL_H */

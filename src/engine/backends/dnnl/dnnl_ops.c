@@ -1,0 +1,785 @@
+/*
+ * Native units: one oneDNN primitive per ONNX node.
+ *
+ * Layouts: Conv chooses its own (format "any": NHWC for the direct brgconv
+ * kernels, nChw16c for Winograd), pools, activations, BatchNormalization
+ * and Add keep their input's layout, Gemm and Softmax work on plain
+ * buffers. A builder that cannot express a node returns
+ * JALAD_ERR_UNSUPPORTED and the node runs the reference kernel.
+ */
+#ifdef JALAD_HAVE_DNNL
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "dnnl_impl.h"
+#include "engine/backends/ref/ref_ops_nn.h"
+
+#define UNSUPPORTED JALAD_ERR_UNSUPPORTED
+
+/* ------------------------------------------------------------ helpers */
+
+/* A non-constant float32 input (the activations oneDNN runs on), or -1. */
+static int act_input(const struct dn_state *s, const struct jalad_node *n, int k)
+{
+	if (k >= n->n_in || n->in[k] < 0)
+		return -1;
+	int t = n->in[k];
+	if (!s->t[t].f32 || s->g->tensors[t].data)
+		return -1;
+	return t;
+}
+
+/* A float32 input (constant or not), or -1. */
+static int f32_input(const struct dn_state *s, const struct jalad_node *n, int k)
+{
+	if (k >= n->n_in || n->in[k] < 0 || !s->t[n->in[k]].f32)
+		return -1;
+	return n->in[k];
+}
+
+/* The single output of a node (others absent), float32, or -1. */
+static int single_output(const struct dn_state *s, const struct jalad_node *n)
+{
+	if (n->n_out < 1 || n->out[0] < 0 || !s->t[n->out[0]].f32)
+		return -1;
+	for (int k = 1; k < n->n_out; k++)
+		if (n->out[k] >= 0 && s->g->tensors[n->out[k]].name[0])
+			return -1;
+	return n->out[0];
+}
+
+/* Make a primitive from an op descriptor with post-ops (may be NULL). */
+enum jalad_status dn_make_prim(struct dn_state *s, const void *od, const_dnnl_post_ops_t po,
+			       dnnl_primitive_desc_t *pd_out, int *prim)
+{
+	dnnl_primitive_attr_t attr;
+	dnnl_primitive_desc_t pd = NULL;
+	JALAD_FORWARD(dn_attr_new(&attr, po));
+	dnnl_status_t ds = dnnl_primitive_desc_create(&pd, od, attr, s->eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	DN_TRY(ds, "primitive descriptor");
+	/* Keep the pd for the caller's queries; dn_prim_add keeps it too. */
+	JALAD_FORWARD(dn_prim_add(s, pd, 1, prim));
+	*pd_out = pd;
+	return JALAD_OK;
+}
+
+static const dnnl_memory_desc_t *pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t q)
+{
+	return dnnl_primitive_desc_query_md(pd, q, 0);
+}
+
+const char *dn_pd_impl(const_dnnl_primitive_desc_t pd)
+{
+	const char *name = NULL;
+	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success)
+		return "?";
+	return name;
+}
+
+/* Memory on constant data, seen through md (plain). */
+static enum jalad_status const_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *md,
+				   dnnl_memory_t *out)
+{
+	return dn_mem_new(s, md, s->g->tensors[t].data, out);
+}
+
+/* Weights in the layout want: the constant itself when it already is, else
+ * a reordered copy owned by the backend. */
+static enum jalad_status weights_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *user,
+				     const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+	if (dn_md_equal(user, want))
+		return const_mem(s, t, user, out);
+	void *buf;
+	dnnl_memory_t src = NULL;
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_primitive_t p = NULL;
+	JALAD_FORWARD(dn_buf_new(s, dn_md_bytes(want), &buf));
+	JALAD_FORWARD(dn_mem_new(s, want, buf, out));
+	DN_TRY(dnnl_memory_create(&src, user, s->eng, s->g->tensors[t].data), "weights memory");
+	/* One thread: a one-off copy is not worth waking OpenMP's workers,
+	 * and Winograd's weight transform runs many small parallel regions
+	 * that each wait for a worker when another process holds the core
+	 * (20 ms per layer instead of 3). */
+	omp_set_num_threads(1);
+	enum jalad_status st = dn_check(dnnl_reorder_primitive_desc_create(&pd, user, s->eng, want, s->eng, NULL),
+					"weights reorder");
+	if (st == JALAD_OK)
+		st = dn_check(dnnl_primitive_create(&p, pd), "weights reorder");
+	if (st == JALAD_OK) {
+		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, *out}};
+		st = dn_check(dnnl_primitive_execute(p, s->strm, 2, args), "weights reorder");
+		if (st == JALAD_OK)
+			st = dn_check(dnnl_stream_wait(s->strm), "weights reorder");
+	}
+	omp_set_num_threads(s->nthr);
+	if (p)
+		dnnl_primitive_destroy(p);
+	if (pd)
+		dnnl_primitive_desc_destroy(pd);
+	dnnl_memory_destroy(src);
+	return st;
+}
+
+/* A parameter input (weights, bias, statistics) in layout want: prepared
+ * once when it is a constant (user: its plain layout), else read from its
+ * home at run time like an activation. */
+static enum jalad_status param_ref(struct dn_state *s, struct dn_unit *u, int node, int t,
+				   const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
+				   struct dn_ref *out)
+{
+	if (s->g->tensors[t].data) {
+		dnnl_memory_t m;
+		JALAD_FORWARD(weights_mem(s, t, user, want, &m));
+		dn_ref_mem(out, m);
+		return JALAD_OK;
+	}
+	if (!dn_md_is_plain(&s->t[t].home_md))
+		return dn_input_ref(s, u, node, t, want, out);
+	if (dn_md_equal(user, want)) {
+		dn_ref_home(out, t, want);
+		return JALAD_OK;
+	}
+	/* A plain home seen as user (grouped weights have one more dim),
+	 * reordered into a temp on every run. */
+	int prim, tmp;
+	struct dn_step *st;
+	struct dn_ref r;
+	JALAD_FORWARD(dn_reorder_get(s, user, want, &prim));
+	JALAD_FORWARD(dn_temp_new(s, node, want, &tmp));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	dn_ref_home(&r, t, user);
+	JALAD_FORWARD(dn_step_arg(st, DNNL_ARG_FROM, &r));
+	memset(out, 0, sizeof *out);
+	out->kind = DN_REF_TEMP;
+	out->id = tmp;
+	out->md = *want;
+	return dn_step_arg(st, DNNL_ARG_TO, out);
+}
+
+static enum jalad_status add_ref(struct dn_step *st, int arg, const struct dn_ref *r)
+{
+	return dn_step_arg(st, arg, r);
+}
+
+static enum jalad_status add_home(struct dn_step *st, int arg, int t, const dnnl_memory_desc_t *md)
+{
+	struct dn_ref r;
+	dn_ref_home(&r, t, md);
+	return dn_step_arg(st, arg, &r);
+}
+
+/* The unit's result: output tensor y lives in home md. */
+static void set_out(struct dn_state *s, struct dn_unit *u, int y, const dnnl_memory_desc_t *md,
+		    const_dnnl_primitive_desc_t pd)
+{
+	s->t[y].home_md = *md;
+	s->t[y].native_out = 1;
+	u->out = y;
+	u->impl = pd ? dn_pd_impl(pd) : "";
+}
+
+/* ------------------------------------------------------------ Conv */
+
+/* Node i+1 adds y (node i's output) to a tensor made before: that tensor,
+ * or -1. */
+static int residual_partner(const struct dn_state *s, int i, int y)
+{
+	const struct jalad_graph *g = s->g;
+	if (i + 1 >= g->n_nodes)
+		return -1;
+	const struct jalad_node *an = &g->nodes[i + 1];
+	if (strcmp(an->op_type, "Add") != 0 || an->n_in != 2)
+		return -1;
+	int o = an->in[0] == y ? an->in[1] : an->in[1] == y ? an->in[0] : -1;
+	if (o < 0 || o == y || !s->t[o].native_out || g->tensors[o].producer >= i ||
+	    g->tensors[o].ndim != g->tensors[y].ndim ||
+	    memcmp(g->tensors[o].dims, g->tensors[y].dims, (size_t)g->tensors[y].ndim * sizeof(int64_t)) != 0)
+		return -1;
+	return o;
+}
+
+static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), w = f32_input(s, n, 1), y = single_output(s, n);
+	int b = n->n_in > 2 && n->in[2] >= 0 ? f32_input(s, n, 2) : -2;
+	if (x < 0 || w < 0 || y < 0 || b == -1)
+		return UNSUPPORTED;
+	const struct jalad_tensor_ir *xi = &g->tensors[x], *wi = &g->tensors[w], *yi = &g->tensors[y];
+	int nsp = xi->ndim - 2;
+	if (nsp < 1 || nsp > NN_MAX_SP || wi->ndim != xi->ndim)
+		return UNSUPPORTED;
+	int64_t group = jalad_attr_int(n, "group", 1);
+	struct nn_spatial sp;
+	if (nn_spatial_infer(n, nsp, xi->dims + 2, wi->dims + 2, 0, &sp) != JALAD_OK)
+		return UNSUPPORTED;
+
+	dnnl_memory_desc_t src, wt, wuser, bias, dst;
+	int64_t wd[JALAD_MAX_DIMS + 1];
+	int wn = 0;
+	if (group > 1)
+		wd[wn++] = group;
+	wd[wn++] = wi->dims[0] / group;
+	for (int k = 1; k < wi->ndim; k++)
+		wd[wn++] = wi->dims[k];
+	dn_md_tag(&src, xi->ndim, xi->dims, dnnl_format_tag_any);
+	dn_md_tag(&wt, wn, wd, dnnl_format_tag_any);
+	dn_md_plain(&wuser, wn, wd);
+	dn_md_tag(&dst, yi->ndim, yi->dims, dnnl_format_tag_any);
+	if (b >= 0)
+		dn_md_plain(&bias, 1, &wi->dims[0]);
+	dnnl_dims_t strides, dil, pl, pr;
+	int off = NN_MAX_SP - nsp;
+	for (int k = 0; k < nsp; k++) {
+		strides[k] = sp.s[off + k];
+		dil[k] = sp.d[off + k] - 1;
+		pl[k] = sp.pb[off + k];
+		pr[k] = sp.pe[off + k];
+	}
+	union dn_opdesc od;
+	dnnl_primitive_desc_t pd = NULL;
+	int prim = -1;
+	/* 3x3 stride-1 convolutions with 16+ channels each way: Winograd
+	 * (F(4x4,3x3) or F(2x2,3x3)) takes 0.25-0.8x the time of the direct
+	 * kernel on this class of CPU, measured per layer from 7x7 to 224x224,
+	 * at errors of about 1e-6 of the output's range; fewer channels or
+	 * another shape: direct (brgconv, NHWC). */
+	if (s->winograd && nsp == 2 && group == 1 && sp.k[1] == 3 && sp.k[2] == 3 && sp.s[1] == 1 &&
+	    sp.s[2] == 1 && sp.d[1] == 1 && sp.d[2] == 1 && xi->dims[1] >= 16 && yi->dims[1] >= 16 &&
+	    dnnl_convolution_forward_desc_init(&od.conv, dnnl_forward_inference, dnnl_convolution_winograd, &src,
+					       &wt, b >= 0 ? &bias : NULL, &dst, strides, pl, pr) == dnnl_success) {
+		enum jalad_status st = dn_make_prim(s, &od, NULL, &pd, &prim);
+		if (st != JALAD_OK && st != UNSUPPORTED)
+			return st;
+		if (st != JALAD_OK)
+			prim = -1;
+	}
+	/* A residual Add right after: write in the other operand's layout so
+	 * that the Add can become a sum post-op (dnnl_fuse.c) and never
+	 * mixes layouts, if a real kernel takes it. */
+	int o = residual_partner(s, i, y);
+	if (prim < 0 && o >= 0 && !dn_md_is_plain(&s->t[o].home_md) &&
+	    dnnl_dilated_convolution_forward_desc_init(&od.conv, dnnl_forward_inference, dnnl_convolution_direct,
+						       &src, &wt, b >= 0 ? &bias : NULL, &s->t[o].home_md, strides,
+						       dil, pl, pr) == dnnl_success) {
+		enum jalad_status st = dn_make_prim(s, &od, NULL, &pd, &prim);
+		if (st != JALAD_OK && st != UNSUPPORTED)
+			return st;
+		if (st == JALAD_OK && !strncmp(dn_pd_impl(pd), "ref", 3))
+			prim = -1; /* the primitive stays unused in the table */
+		else if (st != JALAD_OK)
+			prim = -1;
+	}
+	if (prim < 0) {
+		DN_TRY(dnnl_dilated_convolution_forward_desc_init(&od.conv, dnnl_forward_inference,
+								  dnnl_convolution_direct, &src, &wt,
+								  b >= 0 ? &bias : NULL, &dst, strides, dil, pl, pr),
+		       "convolution descriptor");
+		JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	}
+	/* Concrete layouts, so that a fused variant makes the same choice. */
+	od.conv.src_desc = *pd_md(pd, dnnl_query_src_md);
+	od.conv.weights_desc = *pd_md(pd, dnnl_query_weights_md);
+	od.conv.dst_desc = *pd_md(pd, dnnl_query_dst_md);
+	if (b >= 0)
+		od.conv.bias_desc = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+	u->od = od;
+	u->has_od = 1;
+
+	struct dn_ref xr, wr, br;
+	struct dn_step *st;
+	JALAD_FORWARD(param_ref(s, u, i, w, &wuser, &od.conv.weights_desc, &wr));
+	if (b >= 0)
+		JALAD_FORWARD(param_ref(s, u, i, b, &bias, &od.conv.bias_desc, &br));
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, &od.conv.src_desc, &xr));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_WEIGHTS, &wr));
+	if (b >= 0)
+		JALAD_FORWARD(add_ref(st, DNNL_ARG_BIAS, &br));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &od.conv.dst_desc));
+	set_out(s, u, y, &od.conv.dst_desc, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ Gemm */
+
+static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int a = act_input(s, n, 0), bw = f32_input(s, n, 1), y = single_output(s, n);
+	int c = n->n_in > 2 && n->in[2] >= 0 ? f32_input(s, n, 2) : -2;
+	if (a < 0 || bw < 0 || y < 0 || c == -1)
+		return UNSUPPORTED;
+	if (jalad_attr_int(n, "transA", 0) != 0 || jalad_attr_float(n, "alpha", 1.0f) != 1.0f ||
+	    (c >= 0 && jalad_attr_float(n, "beta", 1.0f) != 1.0f))
+		return UNSUPPORTED;
+	const struct jalad_tensor_ir *ai = &g->tensors[a], *bi = &g->tensors[bw], *yi = &g->tensors[y];
+	if (ai->ndim != 2 || bi->ndim != 2 || yi->ndim != 2)
+		return UNSUPPORTED;
+	int transb = jalad_attr_int(n, "transB", 0) != 0;
+	int64_t m = ai->dims[0], k = ai->dims[1], nn = yi->dims[1];
+	if ((transb ? bi->dims[1] : bi->dims[0]) != k || (transb ? bi->dims[0] : bi->dims[1]) != nn)
+		return UNSUPPORTED;
+	if (c >= 0) {
+		const struct jalad_tensor_ir *ci = &g->tensors[c];
+		int ok = (ci->ndim == 1 && ci->dims[0] == nn) ||
+			 (ci->ndim == 2 && ci->dims[0] == 1 && ci->dims[1] == nn);
+		if (!ok)
+			return UNSUPPORTED;
+	}
+	dnnl_memory_desc_t src, wt, bias, dst;
+	int64_t sd[2] = {m, k}, wd[2] = {nn, k}, dd[2] = {m, nn};
+	dn_md_plain(&src, 2, sd);
+	dn_md_tag(&wt, 2, wd, transb ? dnnl_ab : dnnl_ba);
+	dn_md_plain(&bias, 1, &nn);
+	dn_md_plain(&dst, 2, dd);
+	union dn_opdesc od;
+	DN_TRY(dnnl_inner_product_forward_desc_init(&od.ip, dnnl_forward_inference, &src, &wt,
+						    c >= 0 ? &bias : NULL, &dst),
+	       "inner product descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	u->od = od;
+	u->has_od = 1;
+	struct dn_ref ar, wr, cr;
+	struct dn_step *st;
+	/* The weights stay where the model holds them (no copy): at batch 1
+	 * the product streams them once either way. */
+	JALAD_FORWARD(param_ref(s, u, i, bw, &wt, pd_md(pd, dnnl_query_weights_md), &wr));
+	if (c >= 0)
+		JALAD_FORWARD(param_ref(s, u, i, c, &bias, &bias, &cr));
+	JALAD_FORWARD(dn_input_ref(s, u, i, a, &src, &ar));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &ar));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_WEIGHTS, &wr));
+	if (c >= 0)
+		JALAD_FORWARD(add_ref(st, DNNL_ARG_BIAS, &cr));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dst));
+	set_out(s, u, y, &dst, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ pools */
+
+static enum jalad_status build_pool(struct dn_state *s, int i, struct dn_unit *u, int global, int max)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0)
+		return UNSUPPORTED;
+	const struct jalad_tensor_ir *xi = &g->tensors[x], *yi = &g->tensors[y];
+	int nsp = xi->ndim - 2;
+	if (nsp < 1 || nsp > NN_MAX_SP || yi->ndim != xi->ndim)
+		return UNSUPPORTED;
+	dnnl_dims_t strides, kern, dil, pl, pr;
+	dnnl_alg_kind_t alg = max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+	if (global) {
+		for (int k = 0; k < nsp; k++) {
+			strides[k] = 1;
+			kern[k] = xi->dims[2 + k];
+			dil[k] = pl[k] = pr[k] = 0;
+		}
+	} else {
+		const int64_t *ks;
+		int nks;
+		struct nn_spatial sp;
+		int ceil_mode = jalad_attr_int(n, "ceil_mode", 0) != 0;
+		int incl = !max && jalad_attr_int(n, "count_include_pad", 0) != 0;
+		jalad_attr_ints(n, "kernel_shape", &ks, &nks);
+		if (nks != nsp || nn_spatial_infer(n, nsp, xi->dims + 2, ks, ceil_mode, &sp) != JALAD_OK)
+			return UNSUPPORTED;
+		int off = NN_MAX_SP - nsp;
+		for (int k = 0; k < nsp; k++) {
+			int64_t dk = (sp.k[off + k] - 1) * sp.d[off + k] + 1;
+			/* ceil_mode: pad the end so that the last window fits. */
+			int64_t need = (yi->dims[2 + k] - 1) * sp.s[off + k] + dk - xi->dims[2 + k] - sp.pb[off + k];
+			strides[k] = sp.s[off + k];
+			kern[k] = sp.k[off + k];
+			dil[k] = sp.d[off + k] - 1;
+			pl[k] = sp.pb[off + k];
+			pr[k] = need > sp.pe[off + k] ? need : sp.pe[off + k];
+			/* With count_include_pad the extra end padding would
+			 * count in the divisor; the reference does not. */
+			if (incl && need > sp.pe[off + k])
+				return UNSUPPORTED;
+		}
+		if (incl)
+			alg = dnnl_pooling_avg_include_padding;
+	}
+	dnnl_memory_desc_t dst;
+	const dnnl_memory_desc_t *src = &s->t[x].home_md;
+	dn_md_tag(&dst, yi->ndim, yi->dims, dnnl_format_tag_any);
+	dnnl_pooling_v2_desc_t od;
+	DN_TRY(dnnl_pooling_v2_forward_desc_init(&od, dnnl_forward_inference, alg, src, &dst, strides, kern,
+						 dil, pl, pr),
+	       "pooling descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	dst = *pd_md(pd, dnnl_query_dst_md);
+	struct dn_ref xr;
+	struct dn_step *st;
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, src, &xr));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dst));
+	set_out(s, u, y, &dst, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ activations */
+
+/* A constant scalar float input k of n into *v; 0 if absent, 1 if read,
+ * -1 if present but not a constant float scalar. */
+static int const_scalar(const struct jalad_graph *g, const struct jalad_node *n, int k, float *v)
+{
+	if (k >= n->n_in || n->in[k] < 0)
+		return 0;
+	const struct jalad_tensor_ir *t = &g->tensors[n->in[k]];
+	if (!t->data || t->dtype != JALAD_DTYPE_FLOAT32 || jalad_ir_numel(t) != 1)
+		return -1;
+	*v = *(const float *)t->data;
+	return 1;
+}
+
+int dn_node_act(const struct jalad_graph *g, const struct jalad_node *n, struct dn_act *act)
+{
+	const char *op = n->op_type;
+	act->alpha = act->beta = 0.0f;
+	if (!strcmp(op, "Relu")) {
+		act->alg = dnnl_eltwise_relu;
+	} else if (!strcmp(op, "LeakyRelu")) {
+		act->alg = dnnl_eltwise_relu;
+		act->alpha = jalad_attr_float(n, "alpha", 0.01f);
+	} else if (!strcmp(op, "Sigmoid")) {
+		act->alg = dnnl_eltwise_logistic;
+	} else if (!strcmp(op, "Tanh")) {
+		act->alg = dnnl_eltwise_tanh;
+	} else if (!strcmp(op, "Exp")) {
+		act->alg = dnnl_eltwise_exp;
+	} else if (!strcmp(op, "Abs")) {
+		act->alg = dnnl_eltwise_abs;
+	} else if (!strcmp(op, "Log")) {
+		act->alg = dnnl_eltwise_log;
+	} else if (!strcmp(op, "Elu")) {
+		act->alg = dnnl_eltwise_elu;
+		act->alpha = jalad_attr_float(n, "alpha", 1.0f);
+	} else if (!strcmp(op, "HardSwish")) {
+		act->alg = dnnl_eltwise_hardswish;
+	} else if (!strcmp(op, "Softplus")) {
+		act->alg = dnnl_eltwise_soft_relu;
+	} else if (!strcmp(op, "Sqrt")) {
+		act->alg = dnnl_eltwise_sqrt;
+	} else if (!strcmp(op, "Neg")) {
+		act->alg = dnnl_eltwise_linear;
+		act->alpha = -1.0f;
+	} else if (!strcmp(op, "Clip")) {
+		float lo = -INFINITY, hi = INFINITY;
+		if (g->opset < 11) {
+			lo = jalad_attr_float(n, "min", -INFINITY);
+			hi = jalad_attr_float(n, "max", INFINITY);
+		} else if (const_scalar(g, n, 1, &lo) < 0 || const_scalar(g, n, 2, &hi) < 0) {
+			return 0;
+		}
+		/* oneDNN's clip differs from min(max(x, lo), hi) when lo > hi. */
+		if (!(lo <= hi))
+			return 0;
+		act->alg = dnnl_eltwise_clip;
+		act->alpha = lo;
+		act->beta = hi;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit *u, const struct dn_act *act)
+{
+	const struct jalad_node *n = &s->g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0)
+		return UNSUPPORTED;
+	const dnnl_memory_desc_t *md = &s->t[x].home_md;
+	dnnl_eltwise_desc_t od;
+	DN_TRY(dnnl_eltwise_forward_desc_init(&od, dnnl_forward_inference, act->alg, md, act->alpha, act->beta),
+	       "eltwise descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	struct dn_ref xr;
+	struct dn_step *st;
+	dnnl_memory_desc_t dmd = *md;
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, md, &xr));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dmd));
+	set_out(s, u, y, &dmd, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ binary */
+
+/* t's dims right-aligned to rank r (leading ones). */
+static void pad_dims(const struct jalad_tensor_ir *t, int r, int64_t *out)
+{
+	int lead = r - t->ndim;
+	for (int k = 0; k < r; k++)
+		out[k] = k < lead ? 1 : t->dims[k - lead];
+}
+
+static enum jalad_status build_binary(struct dn_state *s, int i, struct dn_unit *u, dnnl_alg_kind_t alg,
+				      int commutative)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int y = single_output(s, n);
+	if (n->n_in != 2 || y < 0)
+		return UNSUPPORTED;
+	int a = n->in[0], b = n->in[1];
+	if (a < 0 || b < 0 || !s->t[a].f32 || !s->t[b].f32)
+		return UNSUPPORTED;
+	const struct jalad_tensor_ir *yi = &g->tensors[y];
+	int r = yi->ndim;
+	int64_t ad[JALAD_MAX_DIMS], bd[JALAD_MAX_DIMS];
+	pad_dims(&g->tensors[a], r, ad);
+	pad_dims(&g->tensors[b], r, bd);
+	int a_full = !memcmp(ad, yi->dims, (size_t)r * sizeof *ad) && g->tensors[a].ndim == r;
+	int b_full = !memcmp(bd, yi->dims, (size_t)r * sizeof *bd) && g->tensors[b].ndim == r;
+	if (!a_full && b_full && commutative) {
+		int tmp = a;
+		a = b;
+		b = tmp;
+		memcpy(ad, bd, sizeof ad);
+		pad_dims(&g->tensors[b], r, bd);
+		a_full = 1;
+	}
+	if (!a_full)
+		return UNSUPPORTED;
+	/* src0 keeps its layout (a constant src0 is plain); src1 too when it
+	 * has the full shape, else it is read plain with broadcast dims. */
+	dnnl_memory_desc_t md0 = s->t[a].store == DN_STORE_CONST || g->tensors[a].data ? s->t[a].plain_md
+										    : s->t[a].home_md;
+	/* A full-shape src1 is read in src0's layout (reordered if it has
+	 * another: oneDNN's binary on mixed layouts is its slow reference
+	 * kernel); a broadcast src1 is read plain. */
+	dnnl_memory_desc_t md1;
+	if (g->tensors[b].ndim == r && !memcmp(bd, yi->dims, (size_t)r * sizeof *bd))
+		md1 = md0;
+	else
+		dn_md_plain(&md1, r, bd);
+	dnnl_binary_desc_t od;
+	DN_TRY(dnnl_binary_desc_init(&od, alg, &md0, &md1, &md0), "binary descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	struct dn_ref ar, br;
+	struct dn_step *st;
+	JALAD_FORWARD(dn_input_ref(s, u, i, a, &md0, &ar));
+	JALAD_FORWARD(dn_input_ref(s, u, i, b, &md1, &br));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC_0, &ar));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC_1, &br));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &md0));
+	set_out(s, u, y, &md0, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ Concat */
+
+#define DN_MAX_CONCAT 256
+
+static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int y = single_output(s, n);
+	if (y < 0 || n->n_in < 1 || n->n_in > DN_MAX_CONCAT)
+		return UNSUPPORTED;
+	int r = g->tensors[y].ndim;
+	int64_t axis = jalad_attr_int(n, "axis", 1);
+	if (axis < 0)
+		axis += r;
+	if (axis < 0 || axis >= r)
+		return UNSUPPORTED;
+	dnnl_memory_desc_t mds[DN_MAX_CONCAT];
+	for (int k = 0; k < n->n_in; k++) {
+		int t = n->in[k];
+		if (t < 0 || !s->t[t].f32 || g->tensors[t].ndim != r)
+			return UNSUPPORTED;
+		mds[k] = s->t[t].store == DN_STORE_CONST || g->tensors[t].data ? s->t[t].plain_md : s->t[t].home_md;
+	}
+	dnnl_primitive_attr_t attr;
+	dnnl_primitive_desc_t pd = NULL;
+	JALAD_FORWARD(dn_attr_new(&attr, NULL));
+	dnnl_status_t ds = dnnl_concat_primitive_desc_create(&pd, NULL, n->n_in, (int)axis, mds, attr, s->eng);
+	dnnl_primitive_attr_destroy(attr);
+	DN_TRY(ds, "concat descriptor");
+	int prim;
+	JALAD_FORWARD(dn_prim_add(s, pd, 1, &prim));
+	dnnl_memory_desc_t dst = *pd_md(pd, dnnl_query_dst_md);
+	struct dn_ref refs[DN_MAX_CONCAT];
+	for (int k = 0; k < n->n_in; k++)
+		JALAD_FORWARD(dn_input_ref(s, u, i, n->in[k], &mds[k], &refs[k]));
+	struct dn_step *st;
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	for (int k = 0; k < n->n_in; k++)
+		JALAD_FORWARD(add_ref(st, DNNL_ARG_MULTIPLE_SRC + k, &refs[k]));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dst));
+	set_out(s, u, y, &dst, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ Softmax */
+
+static enum jalad_status build_softmax(struct dn_state *s, int i, struct dn_unit *u, int logsm)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0)
+		return UNSUPPORTED;
+	const struct jalad_tensor_ir *xi = &g->tensors[x];
+	int r = xi->ndim;
+	int64_t axis = jalad_attr_int(n, "axis", g->opset < 13 ? 1 : -1);
+	if (axis < 0)
+		axis += r;
+	if (axis < 0 || axis >= r)
+		return UNSUPPORTED;
+	dnnl_memory_desc_t md;
+	int dax = (int)axis;
+	if (g->opset < 13) {
+		/* Softmax-1/11: over all dims from axis on, as a 2-D problem. */
+		int64_t d2[2] = {1, 1};
+		for (int k = 0; k < r; k++)
+			d2[k < axis ? 0 : 1] *= xi->dims[k];
+		dn_md_plain(&md, 2, d2);
+		dax = 1;
+	} else {
+		dn_md_plain(&md, r, xi->dims);
+	}
+	dnnl_softmax_v2_desc_t od;
+	DN_TRY(dnnl_softmax_v2_forward_desc_init(&od, dnnl_forward_inference,
+						 logsm ? dnnl_softmax_log : dnnl_softmax_accurate, &md, &md, dax),
+	       "softmax descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	struct dn_ref xr;
+	struct dn_step *st;
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, &md, &xr));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &md));
+	set_out(s, u, y, &s->t[y].plain_md, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ BatchNormalization */
+
+static enum jalad_status build_bn(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0 || n->n_in != 5 || jalad_attr_int(n, "training_mode", 0) != 0)
+		return UNSUPPORTED;
+	const struct jalad_tensor_ir *xi = &g->tensors[x];
+	if (xi->ndim < 2 || xi->ndim > 5)
+		return UNSUPPORTED;
+	int64_t c = xi->dims[1];
+	int p[4];
+	for (int k = 0; k < 4; k++) {
+		p[k] = f32_input(s, n, 1 + k);
+		if (p[k] < 0 || jalad_ir_numel(&g->tensors[p[k]]) != c)
+			return UNSUPPORTED;
+	}
+	const dnnl_memory_desc_t *md = &s->t[x].home_md;
+	dnnl_batch_normalization_desc_t od;
+	float eps = jalad_attr_float(n, "epsilon", 1e-5f);
+	DN_TRY(dnnl_batch_normalization_forward_desc_init(&od, dnnl_forward_inference, md, eps,
+							  dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift),
+	       "batch normalization descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	dnnl_memory_desc_t cmd;
+	dn_md_plain(&cmd, 1, &c);
+	static const int args[4] = {DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
+	struct dn_ref pr[4];
+	for (int k = 0; k < 4; k++)
+		JALAD_FORWARD(param_ref(s, u, i, p[k], &cmd, &cmd, &pr[k]));
+	struct dn_ref xr;
+	struct dn_step *st;
+	dnnl_memory_desc_t dmd = *md;
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, md, &xr));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
+	for (int k = 0; k < 4; k++)
+		JALAD_FORWARD(add_ref(st, args[k], &pr[k]));
+	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dmd));
+	set_out(s, u, y, &dmd, pd);
+	return JALAD_OK;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
+{
+	const struct jalad_node *n = &s->g->nodes[i];
+	const char *op = n->op_type;
+	struct dn_act act;
+	enum jalad_status st;
+	struct dn_unit *u = dn_unit_new(i, i + 1);
+	*out = NULL;
+	JALAD_RETURN_IF(!u, JALAD_ERR_NOMEM, "dnnl backend: unit");
+	u->nthr = s->nthr;
+	if (!strcmp(op, "Conv"))
+		st = build_conv(s, i, u);
+	else if (!strcmp(op, "Gemm"))
+		st = build_gemm(s, i, u);
+	else if (!strcmp(op, "MaxPool"))
+		st = build_pool(s, i, u, 0, 1);
+	else if (!strcmp(op, "AveragePool"))
+		st = build_pool(s, i, u, 0, 0);
+	else if (!strcmp(op, "GlobalMaxPool"))
+		st = build_pool(s, i, u, 1, 1);
+	else if (!strcmp(op, "GlobalAveragePool"))
+		st = build_pool(s, i, u, 1, 0);
+	else if (!strcmp(op, "Add") || (!strcmp(op, "Sum") && n->n_in == 2))
+		st = build_binary(s, i, u, dnnl_binary_add, 1);
+	else if ((!strcmp(op, "Max") || !strcmp(op, "Min")) && n->n_in == 2)
+		st = build_binary(s, i, u, op[1] == 'a' ? dnnl_binary_max : dnnl_binary_min, 1);
+	else if (!strcmp(op, "Mul"))
+		st = build_binary(s, i, u, dnnl_binary_mul, 1);
+	else if (!strcmp(op, "Sub"))
+		st = build_binary(s, i, u, dnnl_binary_sub, 0);
+	else if (!strcmp(op, "Div"))
+		st = build_binary(s, i, u, dnnl_binary_div, 0);
+	else if (!strcmp(op, "Concat"))
+		st = build_concat(s, i, u);
+	else if (!strcmp(op, "Softmax"))
+		st = build_softmax(s, i, u, 0);
+	else if (!strcmp(op, "LogSoftmax"))
+		st = build_softmax(s, i, u, 1);
+	else if (!strcmp(op, "BatchNormalization"))
+		st = build_bn(s, i, u);
+	else if (dn_node_act(s->g, n, &act))
+		st = build_eltwise(s, i, u, &act);
+	else
+		st = UNSUPPORTED;
+	if (st != JALAD_OK) {
+		dn_unit_free(u);
+		return st;
+	}
+	*out = u;
+	return JALAD_OK;
+}
+#endif /* JALAD_HAVE_DNNL */

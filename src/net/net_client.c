@@ -1,0 +1,453 @@
+/* The edge's connection to the cloud: connect (TCP, TLS, HELLO) with a
+ * timeout, one request at a time with a deadline, reconnect with
+ * exponential backoff, and an optional token bucket in the sender. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net_impl.h"
+
+struct jalad_client {
+	struct jalad_client_opts o;
+	char host[256];
+	int port;
+	char name[JALAD_HELLO_NAME_MAX + 1];
+	uint8_t sha256[32];
+	struct jalad_tls *tls;
+	struct jalad_stream s;
+	int connected;
+	uint32_t server_max_frame;
+	uint64_t next_attempt_ns;  /* no connection attempt before this */
+	uint32_t backoff_ms;       /* next wait after a failed attempt */
+	uint64_t connect_ns;
+	uint8_t *wbuf;             /* the request frame */
+	size_t wcap;
+	/* the last response */
+	uint8_t *rbuf;
+	size_t rcap;
+	float *out;
+	size_t out_cap;
+	/* pacing: the emulated link is busy until link_free_ns */
+	double rate;               /* bytes per second, 0 = off */
+	double burst_ns;           /* idle credit */
+	uint64_t link_free_ns;
+};
+
+/* Bytes a chunk of payload occupies on an Ethernet link (TCP/IP with
+ * timestamps + Ethernet headers per 1448-byte segment), so that paced
+ * goodput matches a shaped link of the same rate (about 0.956 x rate). */
+#define PACE_SEGMENT 1448
+#define PACE_OVERHEAD 66
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void disconnect(struct jalad_client *c)
+{
+	if (!c->connected)
+		return;
+	jalad_tls_conn_free(c->s.tls);
+	close(c->s.fd);
+	c->s.tls = NULL;
+	c->s.fd = -1;
+	c->connected = 0;
+}
+
+/* A failed attempt to reach the server: wait longer before the next. */
+static void backoff(struct jalad_client *c)
+{
+	c->next_attempt_ns = jalad_now_ns() + (uint64_t)c->backoff_ms * 1000000u;
+	c->backoff_ms = c->backoff_ms * 2 > c->o.backoff_max_ms ? c->o.backoff_max_ms : c->backoff_ms * 2;
+}
+
+/* Wait until fd is ready for the direction I/O asked for, or the deadline
+ * (0 = none). @return JALAD_OK or JALAD_ERR_TIMEOUT / JALAD_ERR_IO. */
+static enum jalad_status io_wait(struct jalad_client *c, long want, uint64_t deadline)
+{
+	for (;;) {
+		int ms = -1;
+		if (deadline) {
+			uint64_t now = jalad_now_ns();
+			if (now >= deadline)
+				return jalad_fail(JALAD_ERR_TIMEOUT, "no progress before the deadline");
+			ms = (int)((deadline - now + 999999) / 1000000);
+		}
+		struct pollfd p = { c->s.fd, want == JALAD_IO_WANT_WRITE ? POLLOUT : POLLIN, 0 };
+		int rc = poll(&p, 1, ms);
+		if (rc > 0)
+			return JALAD_OK;
+		if (rc < 0 && errno != EINTR)
+			return jalad_fail(JALAD_ERR_IO, "poll: %s", strerror(errno));
+	}
+}
+
+/* Convert a JALAD_IO_* result of a stream operation into a status. */
+static enum jalad_status io_status(long r, const char *what)
+{
+	if (r == JALAD_IO_EOF)
+		return jalad_fail(JALAD_ERR_CLOSED, "the server closed the connection while %s", what);
+	jalad_error_prefix("%s: ", what); /* keeps the detail the stream recorded */
+	return JALAD_ERR_IO;
+}
+
+static enum jalad_status write_all(struct jalad_client *c, const uint8_t *p, size_t n, uint64_t deadline,
+				   int shaped)
+{
+	while (n) {
+		size_t chunk = n;
+		if (shaped && c->rate > 0) {
+			/* Serialize like a link of this rate: a segment is handed to
+			 * the socket once the link would have carried it. */
+			chunk = n < PACE_SEGMENT ? n : PACE_SEGMENT;
+			uint64_t now = jalad_now_ns();
+			uint64_t credit = (uint64_t)c->burst_ns, earliest = now > credit ? now - credit : 0;
+			uint64_t start = c->link_free_ns > earliest ? c->link_free_ns : earliest;
+			uint64_t done = start + (uint64_t)((double)(chunk + PACE_OVERHEAD) / c->rate * 1e9);
+			if (deadline && done >= deadline)
+				return jalad_fail(JALAD_ERR_TIMEOUT, "sending: the deadline passed");
+			c->link_free_ns = done;
+			if (done > now)
+				sleep_ns(done - now);
+		}
+		long r = jalad_stream_write(&c->s, p, chunk);
+		if (r == JALAD_IO_WANT_WRITE || r == JALAD_IO_WANT_READ) {
+			JALAD_FORWARD(io_wait(c, r, deadline));
+			continue;
+		}
+		if (r < 0)
+			return io_status(r, "sending");
+		if (shaped && c->rate > 0 && (size_t)r < chunk) /* the rest goes as a new segment */
+			c->link_free_ns -= (uint64_t)((double)(chunk - (size_t)r) / c->rate * 1e9);
+		p += r;
+		n -= (size_t)r;
+	}
+	return JALAD_OK;
+}
+
+static enum jalad_status read_exact(struct jalad_client *c, uint8_t *p, size_t n, uint64_t deadline)
+{
+	while (n) {
+		long r = jalad_stream_read(&c->s, p, n);
+		if (r == JALAD_IO_WANT_WRITE || r == JALAD_IO_WANT_READ) {
+			JALAD_FORWARD(io_wait(c, r, deadline));
+			continue;
+		}
+		if (r < 0)
+			return io_status(r, "receiving");
+		p += r;
+		n -= (size_t)r;
+	}
+	return JALAD_OK;
+}
+
+/* Read one frame into c->rbuf. *payload points into it. */
+static enum jalad_status read_frame(struct jalad_client *c, uint64_t deadline, struct jalad_frame_hdr *h,
+				    const uint8_t **payload)
+{
+	uint8_t hdr[JALAD_FRAME_HDR];
+	JALAD_FORWARD(read_exact(c, hdr, sizeof hdr, deadline));
+	enum jalad_status st = jalad_frame_hdr_parse(hdr, c->o.max_frame_bytes, h);
+	if (st != JALAD_OK) {
+		jalad_error_prefix("from the server: ");
+		return JALAD_ERR_PROTOCOL;
+	}
+	size_t need = (size_t)h->length + JALAD_FRAME_TRAILER;
+	if (need > c->rcap) {
+		uint8_t *nb = realloc(c->rbuf, need);
+		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "client: out of memory for a %zu-byte frame", need);
+		c->rbuf = nb;
+		c->rcap = need;
+	}
+	JALAD_FORWARD(read_exact(c, c->rbuf, need, deadline));
+	st = jalad_frame_check(hdr, c->rbuf, h->length, c->rbuf + h->length);
+	if (st != JALAD_OK) {
+		jalad_error_prefix("from the server: ");
+		return JALAD_ERR_PROTOCOL;
+	}
+	*payload = c->rbuf;
+	return JALAD_OK;
+}
+
+/* An ERROR frame: its code and message become this call's error. */
+static enum jalad_status peer_error(const uint8_t *p, size_t len)
+{
+	struct jalad_msg_error e;
+	if (jalad_msg_error_parse(p, len, &e) != JALAD_OK)
+		return jalad_fail(JALAD_ERR_PROTOCOL, "the server sent a malformed ERROR frame");
+	return jalad_fail(jalad_net_status_from_wire(e.code), "server: %s", e.message);
+}
+
+static enum jalad_status do_connect(struct jalad_client *c, uint64_t deadline)
+{
+	uint64_t now = jalad_now_ns();
+	uint64_t cdl = now + (uint64_t)c->o.connect_timeout_ms * 1000000u;
+	if (deadline && deadline < cdl)
+		cdl = deadline;
+	JALAD_RETURN_IF(cdl <= now, JALAD_ERR_TIMEOUT, "no time left to connect");
+	int fd;
+	enum jalad_status st = jalad_net_connect(c->host, c->port, (uint32_t)((cdl - now + 999999) / 1000000), &fd,
+						 &c->connect_ns);
+	if (st != JALAD_OK)
+		return st;
+	c->s.fd = fd;
+	c->s.tls = NULL;
+	c->connected = 1;
+	if (c->tls) {
+		const char *sn = c->o.tls->server_name ? c->o.tls->server_name : c->host;
+		if ((st = jalad_tls_conn_create(c->tls, fd, sn, &c->s.tls)) != JALAD_OK)
+			goto fail;
+		for (;;) {
+			int r = jalad_tls_handshake(c->s.tls);
+			if (r == 0)
+				break;
+			if (r != JALAD_IO_WANT_READ && r != JALAD_IO_WANT_WRITE) {
+				st = JALAD_ERR_IO; /* the handshake recorded why */
+				goto fail;
+			}
+			if ((st = io_wait(c, r, cdl)) != JALAD_OK)
+				goto fail;
+		}
+	}
+	struct jalad_msg_hello h;
+	uint8_t frame[JALAD_FRAME_OVERHEAD + JALAD_HELLO_MAX];
+	size_t n;
+	memset(&h, 0, sizeof h);
+	h.protocol = JALAD_NET_PROTOCOL;
+	memcpy(h.sha256, c->sha256, 32);
+	h.caps = JALAD_CAP_CRC | ((1u << JALAD_CODER_COUNT) - 1);
+	h.max_frame = c->o.max_frame_bytes;
+	h.dict_digest = c->o.dict_digest;
+	memcpy(h.name, c->name, sizeof h.name);
+	if ((st = jalad_msg_hello_write(&h, frame, sizeof frame, &n)) != JALAD_OK ||
+	    (st = write_all(c, frame, n, cdl, 0)) != JALAD_OK)
+		goto fail;
+	struct jalad_frame_hdr fh;
+	const uint8_t *p;
+	if ((st = read_frame(c, cdl, &fh, &p)) != JALAD_OK)
+		goto fail;
+	if (fh.type == JALAD_FRAME_ERROR) {
+		st = peer_error(p, fh.length);
+		goto fail;
+	}
+	if (fh.type != JALAD_FRAME_HELLO) {
+		st = jalad_fail(JALAD_ERR_PROTOCOL, "the server answered HELLO with frame type %u", fh.type);
+		goto fail;
+	}
+	struct jalad_msg_hello sh;
+	if ((st = jalad_msg_hello_parse(p, fh.length, &sh)) != JALAD_OK)
+		goto fail;
+	if (sh.protocol != JALAD_NET_PROTOCOL || memcmp(sh.sha256, c->sha256, 32) != 0) {
+		st = jalad_fail(JALAD_ERR_MISMATCH, "the server runs protocol %u with a different model", sh.protocol);
+		goto fail;
+	}
+	if (c->o.dict_digest && sh.dict_digest != c->o.dict_digest)
+		jalad_log(JALAD_LOG_WARN, "the server holds other shared dictionaries (digest %08x, ours %08x): "
+			  "huffman-shared requests may fail", sh.dict_digest, c->o.dict_digest);
+	c->server_max_frame = sh.max_frame;
+	c->backoff_ms = c->o.backoff_min_ms;
+	return JALAD_OK;
+fail:
+	disconnect(c);
+	return st;
+}
+
+enum jalad_status jalad_client_create(const struct jalad_client_opts *opts, const uint8_t model_sha256[32],
+				      struct jalad_client **out)
+{
+	enum jalad_status st;
+	*out = NULL;
+	JALAD_RETURN_IF(!opts || !opts->address, JALAD_ERR_INVALID_ARG, "client: no server address");
+	struct jalad_client *c = calloc(1, sizeof *c);
+	JALAD_RETURN_IF(!c, JALAD_ERR_NOMEM, "client: out of memory");
+	c->o = *opts;
+	c->s.fd = -1;
+	if ((st = jalad_net_parse_addr(opts->address, c->host, sizeof c->host, &c->port)) != JALAD_OK)
+		goto fail;
+	if (!c->o.connect_timeout_ms)
+		c->o.connect_timeout_ms = 2000;
+	if (!c->o.backoff_min_ms)
+		c->o.backoff_min_ms = 100;
+	if (!c->o.backoff_max_ms)
+		c->o.backoff_max_ms = 5000;
+	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
+		c->o.backoff_max_ms = c->o.backoff_min_ms;
+	if (!c->o.max_frame_bytes)
+		c->o.max_frame_bytes = JALAD_NET_DEFAULT_MAX_FRAME;
+	c->backoff_ms = c->o.backoff_min_ms;
+	snprintf(c->name, sizeof c->name, "%s", opts->name ? opts->name : "jalad-edge");
+	c->o.address = NULL;
+	c->o.name = NULL;
+	memcpy(c->sha256, model_sha256, 32);
+	if (opts->shape_bps) {
+		c->rate = (double)opts->shape_bps / 8.0;
+		c->burst_ns = (double)opts->shape_burst_bytes / c->rate * 1e9;
+	}
+	if (opts->tls && (st = jalad_tls_create(opts->tls, 0, &c->tls)) != JALAD_OK)
+		goto fail;
+	*out = c;
+	return JALAD_OK;
+fail:
+	jalad_client_free(c);
+	return st;
+}
+
+int jalad_client_connected(const struct jalad_client *c)
+{
+	return c->connected;
+}
+
+/* Copy the outputs of a response into c->out and point res at them. */
+static enum jalad_status take_outputs(struct jalad_client *c, const struct jalad_msg_response *m,
+				      struct jalad_client_result *res)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < m->n_outputs; i++)
+		total += m->out[i].count;
+	if (total > c->out_cap) {
+		float *nb = realloc(c->out, (size_t)total * sizeof *nb);
+		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "client: out of memory for %llu output values",
+				(unsigned long long)total);
+		c->out = nb;
+		c->out_cap = (size_t)total;
+	}
+	size_t off = 0;
+	res->n_outputs = m->n_outputs;
+	for (int i = 0; i < m->n_outputs; i++) {
+		struct jalad_tensor *t = &res->outputs[i];
+		t->dtype = JALAD_DTYPE_FLOAT32;
+		t->ndim = m->out[i].ndim;
+		memcpy(t->dims, m->out[i].dims, sizeof t->dims);
+		t->data = c->out + off;
+		for (uint64_t j = 0; j < m->out[i].count; j++)
+			c->out[off + j] = jalad_get_f32(m->out[i].data + 4 * j);
+		off += (size_t)m->out[i].count;
+	}
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_client_request(struct jalad_client *c, uint64_t id, int k, const uint8_t *container,
+				       size_t len, uint32_t timeout_ms, struct jalad_client_result *res)
+{
+	enum jalad_status st;
+	uint64_t now = jalad_now_ns();
+	uint64_t deadline = timeout_ms ? now + (uint64_t)timeout_ms * 1000000u : 0;
+	memset(res, 0, sizeof *res);
+	res->id = id;
+	JALAD_RETURN_IF(k < 0 || !container || !len, JALAD_ERR_INVALID_ARG, "client: bad request arguments");
+	if (!c->connected) {
+		if (now < c->next_attempt_ns)
+			return jalad_fail(JALAD_ERR_CLOSED, "the cloud is unreachable; next attempt in %llu ms",
+					  (unsigned long long)((c->next_attempt_ns - now) / 1000000u));
+		st = do_connect(c, deadline);
+		if (st != JALAD_OK) {
+			backoff(c);
+			return st;
+		}
+		res->connected_now = 1;
+		res->connect_ns = c->connect_ns;
+	}
+	size_t frame = JALAD_FRAME_OVERHEAD + JALAD_REQUEST_FIXED + len;
+	JALAD_RETURN_IF(frame - JALAD_FRAME_OVERHEAD > c->server_max_frame, JALAD_ERR_LIMIT,
+			"request of %zu bytes exceeds the server's frame limit of %u bytes", frame, c->server_max_frame);
+	struct jalad_msg_request rq = { .id = id, .k = (uint32_t)k, .edge_ts = now,
+					.container = container, .container_len = len };
+	/* One buffer, one write: with TCP_NODELAY three writes would be three
+	 * packets, each with its own headers, which a slow link notices. */
+	if (frame > c->wcap) {
+		uint8_t *nb = realloc(c->wbuf, frame);
+		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "client: out of memory for a %zu-byte request", frame);
+		c->wbuf = nb;
+		c->wcap = frame;
+	}
+	jalad_msg_request_head(&rq, c->wbuf);
+	memcpy(c->wbuf + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, container, len);
+	jalad_put_u32(c->wbuf + frame - JALAD_FRAME_TRAILER, jalad_msg_request_crc(c->wbuf, container, len));
+	res->send_start_ns = jalad_now_ns();
+	if ((st = write_all(c, c->wbuf, frame, deadline, 1)) != JALAD_OK) {
+		/* A frame cut in the middle cannot be resumed: start over. */
+		disconnect(c);
+		c->next_attempt_ns = 0;
+		return st;
+	}
+	res->send_end_ns = jalad_now_ns();
+	res->bytes_sent = frame;
+	for (;;) {
+		struct jalad_frame_hdr h;
+		const uint8_t *p;
+		st = read_frame(c, deadline, &h, &p);
+		if (st == JALAD_ERR_TIMEOUT)
+			return jalad_fail(JALAD_ERR_TIMEOUT, "no answer to request %llu within %u ms",
+					  (unsigned long long)id, timeout_ms); /* a late answer is skipped by id */
+		if (st != JALAD_OK) {
+			disconnect(c);
+			c->next_attempt_ns = 0;
+			return st;
+		}
+		if (h.type == JALAD_FRAME_ERROR) {
+			st = peer_error(p, h.length);
+			disconnect(c);
+			backoff(c);
+			return st;
+		}
+		if (h.type == JALAD_FRAME_BYE) {
+			disconnect(c);
+			c->next_attempt_ns = 0;
+			return jalad_fail(JALAD_ERR_CLOSED, "the server is shutting down");
+		}
+		if (h.type != JALAD_FRAME_RESPONSE) {
+			disconnect(c);
+			backoff(c);
+			return jalad_fail(JALAD_ERR_PROTOCOL, "unexpected frame type %u from the server", h.type);
+		}
+		struct jalad_msg_response m;
+		if ((st = jalad_msg_response_parse(p, h.length, &m)) != JALAD_OK) {
+			disconnect(c);
+			backoff(c);
+			jalad_error_prefix("bad RESPONSE: ");
+			return JALAD_ERR_PROTOCOL;
+		}
+		if (m.id != id)
+			continue; /* the answer to a request we gave up on */
+		res->recv_end_ns = jalad_now_ns();
+		res->bytes_received = JALAD_FRAME_OVERHEAD + h.length;
+		res->srv_recv_first_ns = m.recv_first_ns;
+		res->srv_recv_last_ns = m.recv_last_ns;
+		res->srv_send_ns = m.send_ns;
+		res->srv_first_read_bytes = m.first_read_bytes;
+		res->srv_queue_ns = m.queue_ns;
+		res->srv_decode_ns = m.decode_ns;
+		res->srv_compute_ns = m.compute_ns;
+		res->tcp_min_rtt_us = jalad_net_min_rtt_us(c->s.fd);
+		res->status = m.status;
+		if (m.status != 0) {
+			snprintf(res->message, sizeof res->message, "%s", m.message);
+			return jalad_fail(jalad_net_status_from_wire(m.status), "server: %s", m.message);
+		}
+		return take_outputs(c, &m, res);
+	}
+}
+
+void jalad_client_free(struct jalad_client *c)
+{
+	if (!c)
+		return;
+	if (c->connected) {
+		uint8_t bye[JALAD_FRAME_OVERHEAD];
+		size_t n = jalad_msg_bye_write(bye);
+		(void)write_all(c, bye, n, jalad_now_ns() + 100000000u, 0);
+	}
+	disconnect(c);
+	jalad_tls_free(c->tls);
+	free(c->wbuf);
+	free(c->rbuf);
+	free(c->out);
+	free(c);
+}

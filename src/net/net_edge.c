@@ -1,0 +1,535 @@
+/* The adaptive edge: run [0, k), encode the crossing tensors, ask the cloud
+ * for [k, n), fall back to computing [k, n) locally when the cloud fails,
+ * and choose the next plan from the measured uplink with hysteresis. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net_impl.h"
+
+struct plan_cut {
+	int count;
+	int ids[JALAD_CODEC_MAX_TENSORS];
+	size_t offset[JALAD_CODEC_MAX_TENSORS]; /* floats into xbuf */
+	struct jalad_tensor_desc desc[JALAD_CODEC_MAX_TENSORS];
+	const struct jalad_codec_dict *dict;
+};
+
+struct jalad_edge {
+	const struct jalad_model *m;
+	struct jalad_edge_opts o;
+	int n_nodes, n_outputs;
+	struct jalad_edge_plan *plans;
+	struct plan_cut *cuts;   /* one per plan */
+	int n_plans;
+	int cur;                 /* the plan chosen for steady use */
+	int next;                /* the plan of the next request (cur, or an exploration) */
+	int next_explore;
+	int prev_used;           /* the last non-exploration plan used, -1 before the first */
+	int edge_only_run;
+	struct jalad_session *s;
+	struct jalad_codec_ctx *ctx;
+	struct jalad_client *cl;
+	struct jalad_estimator *est;
+	double bw, rtt;          /* current estimates (priors until measured) */
+	int have_bw;
+	/* Per plan, measured / predicted compute as decayed sums: profiles are
+	 * medians of a hot loop, a real edge runs cold, shares its CPU, or is
+	 * not the device profiled. Per plan, because the overheads differ: a
+	 * 5-microsecond encode may take four times its profile where a whole
+	 * model run takes twice. */
+	struct plan_learn {
+		double edge_meas, edge_pred, cloud_meas, cloud_pred;
+	} *learn;
+	float *xbuf;             /* copies of the crossing tensors */
+	size_t xcap;
+	uint8_t *cbuf;           /* the container */
+	size_t ccap;
+	float *lout;             /* local copies of outputs (verify) */
+	size_t lcap;
+	uint64_t next_id;
+};
+
+static void sleep_ms(double ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = { (time_t)(ms / 1e3), (long)(fmod(ms, 1e3) * 1e6) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+#define COMPUTE_DECAY 0.9
+
+/* measured / predicted, within [0.25, 8]; 1 until enough was measured. */
+static double scale(double meas, double pred)
+{
+	if (pred < 0.05)
+		return 1; /* no (or too little) predicted work seen yet to judge */
+	double r = meas / pred;
+	return r < 0.25 ? 0.25 : r > 8 ? 8 : r;
+}
+
+static double ms_since(uint64_t t0)
+{
+	return (double)(jalad_now_ns() - t0) / 1e6;
+}
+
+/* Make a piece of edge work take F times as long as measured: sleeping
+ * (F-1) x its time stands in for a slower device (an approximation: it
+ * ignores that a slower device's caches and memory differ). */
+static void slow_down(const struct jalad_edge *e, uint64_t t0)
+{
+	if (e->o.slowdown > 1)
+		sleep_ms((e->o.slowdown - 1) * ms_since(t0));
+}
+
+double jalad_edge_plan_predict(const struct jalad_edge *e, int i, double bw_bps, double rtt_ms)
+{
+	if (i < 0 || i >= e->n_plans)
+		return -1;
+	const struct jalad_edge_plan *p = &e->plans[i];
+	if (p->edge_ms < 0 || p->cloud_ms < 0)
+		return -1;
+	const struct plan_learn *l = &e->learn[i];
+	double t = p->edge_ms * scale(l->edge_meas, l->edge_pred);
+	if (p->k < e->n_nodes)
+		t += p->cloud_ms * scale(l->cloud_meas, l->cloud_pred) + rtt_ms +
+		     (p->bytes > 0 && bw_bps > 0 ? 8e3 * p->bytes / bw_bps : 0);
+	return t;
+}
+
+/* Fold one request's measured compute into the correction ratios. */
+static void learn_compute(struct jalad_edge *e, int i, const struct jalad_edge_result *r)
+{
+	const struct jalad_edge_plan *p = &e->plans[i];
+	if (p->edge_ms < 0 || p->cloud_ms < 0)
+		return;
+	struct plan_learn *l = &e->learn[i];
+	l->edge_meas = COMPUTE_DECAY * l->edge_meas + r->edge_ms + r->encode_ms;
+	l->edge_pred = COMPUTE_DECAY * l->edge_pred + p->edge_ms;
+	if (p->k < e->n_nodes && !r->fallback) {
+		l->cloud_meas = COMPUTE_DECAY * l->cloud_meas + r->cloud_ms;
+		l->cloud_pred = COMPUTE_DECAY * l->cloud_pred + p->cloud_ms;
+	}
+}
+
+int jalad_edge_current_plan(const struct jalad_edge *e)
+{
+	return e->next;
+}
+
+static enum jalad_status setup_plan(struct jalad_edge *e, int i, size_t *max_x)
+{
+	const struct jalad_edge_plan *p = &e->plans[i];
+	struct plan_cut *c = &e->cuts[i];
+	JALAD_RETURN_IF(p->k < 0 || p->k > e->n_nodes, JALAD_ERR_INVALID_ARG, "edge: plan %d: cut %d is not in [0, %d]",
+			i, p->k, e->n_nodes);
+	if (p->k == e->n_nodes)
+		return JALAD_OK; /* edge-only */
+	JALAD_RETURN_IF(!(p->bits == 0 || (p->bits >= 1 && p->bits <= 8) || p->bits == 16), JALAD_ERR_INVALID_ARG,
+			"edge: plan %d: %d bits (0, 1..8 or 16)", i, p->bits);
+	JALAD_RETURN_IF((int)p->coder < 0 || (p->coder >= JALAD_CODER_COUNT && p->coder != JALAD_CODER_AUTO),
+			JALAD_ERR_INVALID_ARG, "edge: plan %d: unknown coder %d", i, (int)p->coder);
+	JALAD_FORWARD(jalad_model_crossing(e->m, p->k, c->ids, JALAD_CODEC_MAX_TENSORS, &c->count));
+	JALAD_RETURN_IF(c->count > JALAD_CODEC_MAX_TENSORS || c->count < 1, JALAD_ERR_UNSUPPORTED,
+			"edge: cut %d is crossed by %d tensors (1..%d can be sent)", p->k, c->count,
+			JALAD_CODEC_MAX_TENSORS);
+	size_t off = 0;
+	for (int t = 0; t < c->count; t++) {
+		JALAD_FORWARD(jalad_model_tensor_desc(e->m, c->ids[t], &c->desc[t]));
+		JALAD_RETURN_IF(c->desc[t].dtype != JALAD_DTYPE_FLOAT32, JALAD_ERR_UNSUPPORTED,
+				"edge: cut %d is crossed by '%s' of type %s; only float32 tensors can be sent", p->k,
+				c->desc[t].name, jalad_dtype_name(c->desc[t].dtype));
+		int64_t n = 1;
+		for (int a = 0; a < c->desc[t].ndim; a++)
+			n *= c->desc[t].dims[a];
+		c->offset[t] = off;
+		off += (size_t)n;
+	}
+	if (off > *max_x)
+		*max_x = off;
+	c->dict = p->dict;
+	JALAD_RETURN_IF(p->coder == JALAD_CODER_HUFFMAN_SHARED && !c->dict, JALAD_ERR_NOT_FOUND,
+			"edge: plan %d uses huffman-shared but has no dictionary", i);
+	JALAD_RETURN_IF(c->dict && jalad_codec_dict_bits(c->dict) != p->bits, JALAD_ERR_MISMATCH,
+			"edge: plan %d: its dictionary is for %d bits, the plan uses %d", i,
+			jalad_codec_dict_bits(c->dict), p->bits);
+	return JALAD_OK;
+}
+
+/* One untimed run of the model and one encode per plan: first runs pay for
+ * JIT compilation, page faults and buffer growth, which a slowdown factor
+ * would multiply into seconds. */
+static enum jalad_status warm_up(struct jalad_edge *e, const struct jalad_tensor_desc *in)
+{
+	int64_t n = 1;
+	for (int a = 0; a < in->ndim; a++)
+		n *= in->dims[a];
+	JALAD_RETURN_IF(in->dtype != JALAD_DTYPE_FLOAT32 || n <= 0, JALAD_ERR_UNSUPPORTED,
+			"edge: the model's input '%s' is not a float32 tensor", in->name);
+	float *x = calloc((size_t)n, sizeof *x);
+	JALAD_RETURN_IF(!x, JALAD_ERR_NOMEM, "edge: out of memory");
+	struct jalad_tensor t = { JALAD_DTYPE_FLOAT32, in->ndim, { 0 }, x };
+	memcpy(t.dims, in->dims, sizeof t.dims);
+	enum jalad_status st = jalad_session_run(e->s, &t, 1);
+	for (int i = 0; st == JALAD_OK && i < e->n_plans; i++) {
+		const struct jalad_edge_plan *p = &e->plans[i];
+		const struct plan_cut *c = &e->cuts[i];
+		if (p->k == e->n_nodes)
+			continue;
+		struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
+		for (int k = 0; k < c->count; k++) {
+			ct[k].data = e->xbuf + c->offset[k];
+			ct[k].ndim = c->desc[k].ndim;
+			memcpy(ct[k].dims, c->desc[k].dims, sizeof ct[k].dims);
+		}
+		memset(e->xbuf, 0, e->xcap * sizeof *e->xbuf);
+		struct jalad_codec_params cp = { .bits = p->bits, .coder = p->coder, .per_channel = p->per_channel,
+						 .crc = 1, .dict = c->dict };
+		size_t cap = jalad_codec_bound(&cp, ct, c->count), len;
+		if (!cap) {
+			st = jalad_fail(JALAD_ERR_INVALID_ARG, "edge: the codec refuses plan %d (%d bits, %s)", i,
+					p->bits, jalad_coder_name(p->coder));
+			break;
+		}
+		if (cap > e->ccap) {
+			uint8_t *nb = realloc(e->cbuf, cap);
+			if (!nb) {
+				st = jalad_fail(JALAD_ERR_NOMEM, "edge: out of memory");
+				break;
+			}
+			e->cbuf = nb;
+			e->ccap = cap;
+		}
+		st = jalad_codec_encode(e->ctx, &cp, ct, c->count, e->cbuf, cap, &len, NULL);
+	}
+	free(x);
+	return st;
+}
+
+enum jalad_status jalad_edge_create(const struct jalad_model *model, const struct jalad_edge_opts *opts,
+				    const struct jalad_edge_plan *plans, int n_plans, struct jalad_edge **out)
+{
+	enum jalad_status st;
+	*out = NULL;
+	JALAD_RETURN_IF(!model || !opts || !plans || n_plans < 1, JALAD_ERR_INVALID_ARG, "edge: no model, options or plans");
+	JALAD_RETURN_IF(jalad_model_input_count(model) != 1, JALAD_ERR_UNSUPPORTED,
+			"edge: the model has %d inputs; one is supported", jalad_model_input_count(model));
+	struct jalad_edge *e = calloc(1, sizeof *e);
+	JALAD_RETURN_IF(!e, JALAD_ERR_NOMEM, "edge: out of memory");
+	e->m = model;
+	e->o = *opts;
+	e->n_nodes = jalad_model_node_count(model);
+	e->n_outputs = jalad_model_output_count(model);
+	e->n_plans = n_plans;
+	e->prev_used = -1;
+	if (e->o.hysteresis == 0)
+		e->o.hysteresis = 0.1;
+	if (e->o.explore_every <= 0)
+		e->o.explore_every = 20;
+	e->bw = e->o.init_bw_bps > 0 ? e->o.init_bw_bps : 10e6;
+	e->rtt = e->o.init_rtt_ms > 0 ? e->o.init_rtt_ms : 1.0;
+	if (e->n_outputs > JALAD_NET_MAX_OUTPUTS) {
+		st = jalad_fail(JALAD_ERR_UNSUPPORTED, "edge: %d outputs (max %d)", e->n_outputs, JALAD_NET_MAX_OUTPUTS);
+		goto fail;
+	}
+	e->plans = calloc((size_t)n_plans, sizeof *e->plans);
+	e->cuts = calloc((size_t)n_plans, sizeof *e->cuts);
+	e->learn = calloc((size_t)n_plans, sizeof *e->learn);
+	if (!e->plans || !e->cuts || !e->learn) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "edge: out of memory");
+		goto fail;
+	}
+	memcpy(e->plans, plans, (size_t)n_plans * sizeof *plans);
+	size_t max_x = 0;
+	int need_cloud = 0;
+	struct jalad_tensor_desc in;
+	if ((st = jalad_model_tensor_desc(model, jalad_model_input(model, 0), &in)) != JALAD_OK)
+		goto fail;
+	for (int i = 0; i < n_plans; i++) {
+		if ((st = setup_plan(e, i, &max_x)) != JALAD_OK)
+			goto fail;
+		need_cloud |= plans[i].k < e->n_nodes;
+	}
+	e->xcap = max_x ? max_x : 1;
+	e->xbuf = malloc(e->xcap * sizeof *e->xbuf);
+	if (!e->xbuf) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "edge: out of memory");
+		goto fail;
+	}
+	struct jalad_session_opts so = { .threads = e->o.threads > 0 ? e->o.threads : 1, .backend = e->o.backend };
+	if ((st = jalad_session_create(model, &so, &e->s)) != JALAD_OK ||
+	    (st = jalad_codec_ctx_create(&e->ctx)) != JALAD_OK || (st = jalad_estimator_create(3, &e->est)) != JALAD_OK)
+		goto fail;
+	if ((st = warm_up(e, &in)) != JALAD_OK)
+		goto fail;
+	/* Start with the best plan for the priors. */
+	for (int i = 0; i < n_plans; i++) {
+		double p = jalad_edge_plan_predict(e, i, e->bw, e->rtt), pc = jalad_edge_plan_predict(e, e->cur, e->bw, e->rtt);
+		if (p >= 0 && (pc < 0 || p < pc))
+			e->cur = i;
+	}
+	e->next = e->cur;
+	if (need_cloud) {
+		uint8_t sha[32];
+		jalad_model_sha256(model, sha);
+		if ((st = jalad_client_create(&e->o.client, sha, &e->cl)) != JALAD_OK)
+			goto fail;
+	}
+	*out = e;
+	return JALAD_OK;
+fail:
+	jalad_edge_free(e);
+	return st;
+}
+
+void jalad_edge_free(struct jalad_edge *e)
+{
+	if (!e)
+		return;
+	jalad_client_free(e->cl);
+	jalad_estimator_free(e->est);
+	jalad_codec_ctx_free(e->ctx);
+	jalad_session_free(e->s);
+	free(e->plans);
+	free(e->cuts);
+	free(e->learn);
+	free(e->xbuf);
+	free(e->cbuf);
+	free(e->lout);
+	free(e);
+}
+
+/* The crossing tensors of plan i as views of xbuf. */
+static void cut_views(const struct jalad_edge *e, int i, struct jalad_tensor *v)
+{
+	const struct plan_cut *c = &e->cuts[i];
+	for (int t = 0; t < c->count; t++) {
+		v[t].dtype = JALAD_DTYPE_FLOAT32;
+		v[t].ndim = c->desc[t].ndim;
+		memcpy(v[t].dims, c->desc[t].dims, sizeof v[t].dims);
+		v[t].data = e->xbuf + c->offset[t];
+	}
+}
+
+static enum jalad_status local_outputs(struct jalad_edge *e, struct jalad_edge_result *res)
+{
+	res->n_outputs = e->n_outputs;
+	for (int i = 0; i < e->n_outputs; i++)
+		JALAD_FORWARD(jalad_session_tensor(e->s, jalad_model_output(e->m, i), &res->outputs[i]));
+	return JALAD_OK;
+}
+
+/* verify: compute [k, n) locally too and compare with the cloud's outputs. */
+static enum jalad_status verify(struct jalad_edge *e, int i, struct jalad_edge_result *res)
+{
+	struct jalad_tensor v[JALAD_CODEC_MAX_TENSORS];
+	const struct plan_cut *c = &e->cuts[i];
+	cut_views(e, i, v);
+	JALAD_FORWARD(jalad_session_run_range(e->s, e->plans[i].k, e->n_nodes, c->ids, v, c->count));
+	double worst = 0;
+	for (int o = 0; o < res->n_outputs && o < e->n_outputs; o++) {
+		struct jalad_tensor t;
+		JALAD_FORWARD(jalad_session_tensor(e->s, jalad_model_output(e->m, o), &t));
+		int64_t n = jalad_tensor_numel(&t);
+		if (t.dtype != JALAD_DTYPE_FLOAT32 || n != jalad_tensor_numel(&res->outputs[o])) {
+			worst = INFINITY;
+			continue;
+		}
+		const float *a = t.data, *b = res->outputs[o].data;
+		for (int64_t j = 0; j < n; j++) {
+			double d = fabs((double)a[j] - (double)b[j]);
+			if (!(d <= worst)) /* NaN counts as the worst */
+				worst = isnan(d) ? INFINITY : d;
+		}
+	}
+	res->verify_max_abs = worst;
+	return JALAD_OK;
+}
+
+/* After a request: fold in the estimates and choose the next plan. */
+static void replan(struct jalad_edge *e)
+{
+	double bw = e->bw, rtt = e->rtt;
+	if (jalad_estimator_get(e->est, &bw, &rtt))
+		e->have_bw = 1;
+	e->bw = bw;
+	e->rtt = rtt;
+	int best = -1, best_split = -1;
+	double pb = 0, ps = 0;
+	for (int i = 0; i < e->n_plans; i++) {
+		double p = jalad_edge_plan_predict(e, i, bw, rtt);
+		if (p < 0)
+			continue;
+		if (best < 0 || p < pb)
+			best = i, pb = p;
+		if (e->plans[i].k < e->n_nodes && (best_split < 0 || p < ps))
+			best_split = i, ps = p;
+	}
+	if (best >= 0 && best != e->cur) {
+		double pc = jalad_edge_plan_predict(e, e->cur, bw, rtt);
+		if (pc < 0 || e->o.hysteresis < 0 || pb < pc * (1 - e->o.hysteresis))
+			e->cur = best;
+	}
+	e->next = e->cur;
+	e->next_explore = 0;
+	/* Edge-only sends nothing, so nothing is measured: now and then send
+	 * one real request with the best split plan to learn the link again. */
+	if (e->plans[e->cur].k == e->n_nodes && best_split >= 0) {
+		if (++e->edge_only_run >= e->o.explore_every) {
+			e->edge_only_run = 0;
+			e->next = best_split;
+			e->next_explore = 1;
+		}
+	} else {
+		e->edge_only_run = 0;
+	}
+}
+
+enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tensor *input,
+				   struct jalad_edge_result *res)
+{
+	enum jalad_status st;
+	int i = e->next;
+	const struct jalad_edge_plan *p = &e->plans[i];
+	const struct plan_cut *c = &e->cuts[i];
+	int in_id = jalad_model_input(e->m, 0);
+	memset(res, 0, sizeof *res);
+	res->id = ++e->next_id;
+	res->plan = i;
+	res->k = p->k;
+	res->bits = p->bits;
+	res->per_channel = p->per_channel;
+	res->coder = p->coder;
+	res->explored = e->next_explore;
+	res->switched = !res->explored && e->prev_used >= 0 && i != e->prev_used;
+	res->predicted_ms = jalad_edge_plan_predict(e, i, e->bw, e->rtt);
+	res->verify_max_abs = -1;
+	res->cloud_status = JALAD_OK;
+	if (!res->explored)
+		e->prev_used = i;
+	uint64_t t0 = jalad_now_ns();
+
+	if (p->k == e->n_nodes) { /* edge-only */
+		JALAD_FORWARD(jalad_session_run(e->s, input, 1));
+		slow_down(e, t0);
+		res->edge_ms = ms_since(t0);
+		JALAD_FORWARD(local_outputs(e, res));
+		res->total_ms = ms_since(t0);
+		learn_compute(e, i, res);
+		replan(e);
+		res->bw_bps = e->have_bw ? e->bw : -1;
+		res->rtt_ms = e->rtt;
+		res->edge_scale = scale(e->learn[i].edge_meas, e->learn[i].edge_pred);
+		res->cloud_scale = scale(e->learn[i].cloud_meas, e->learn[i].cloud_pred);
+		return JALAD_OK;
+	}
+
+	/* [0, k), then a copy of the crossing tensors: the fallback needs them
+	 * after the session has been reused. The input itself is the caller's
+	 * and stays put, so it is used in place. The slowdown stretches the
+	 * model's computation, not this bookkeeping. */
+	struct jalad_tensor v[JALAD_CODEC_MAX_TENSORS];
+	cut_views(e, i, v);
+	if (p->k > 0) {
+		JALAD_FORWARD(jalad_session_run_range(e->s, 0, p->k, &in_id, input, 1));
+		slow_down(e, t0);
+	}
+	for (int t = 0; t < c->count; t++) {
+		struct jalad_tensor src;
+		if (c->ids[t] == in_id)
+			src = *input;
+		else
+			JALAD_FORWARD(jalad_session_tensor(e->s, c->ids[t], &src));
+		int64_t n = jalad_tensor_numel(&v[t]);
+		JALAD_RETURN_IF(src.dtype != JALAD_DTYPE_FLOAT32 || jalad_tensor_numel(&src) != n, JALAD_ERR_SHAPE,
+				"edge: crossing tensor '%s' has an unexpected type or size", c->desc[t].name);
+		if (c->ids[t] == in_id)
+			v[t].data = src.data;
+		else
+			memcpy(v[t].data, src.data, (size_t)n * sizeof(float));
+	}
+	res->edge_ms = ms_since(t0);
+
+	/* Encode (the slowdown stretches the codec call itself). */
+	struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
+	for (int t = 0; t < c->count; t++) {
+		ct[t].data = v[t].data;
+		ct[t].ndim = v[t].ndim;
+		memcpy(ct[t].dims, v[t].dims, sizeof ct[t].dims);
+	}
+	struct jalad_codec_params cp = { .bits = p->bits, .coder = p->coder, .per_channel = p->per_channel,
+					 .crc = 1, .dict = c->dict };
+	size_t cap = jalad_codec_bound(&cp, ct, c->count), len = 0;
+	JALAD_RETURN_IF(!cap, JALAD_ERR_INVALID_ARG, "edge: the codec refuses plan %d (%d bits, %s)", i, p->bits,
+			jalad_coder_name(p->coder));
+	if (cap > e->ccap) {
+		uint8_t *nb = realloc(e->cbuf, cap);
+		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "edge: out of memory for a %zu-byte container", cap);
+		e->cbuf = nb;
+		e->ccap = cap;
+	}
+	uint64_t t1 = jalad_now_ns();
+	JALAD_FORWARD(jalad_codec_encode(e->ctx, &cp, ct, c->count, e->cbuf, cap, &len, NULL));
+	slow_down(e, t1);
+	res->encode_ms = ms_since(t1);
+	res->bytes = len + JALAD_NET_REQUEST_OVERHEAD;
+
+	/* Ask the cloud, within what is left of the deadline. */
+	struct jalad_client_result cr;
+	uint32_t timeout = 0;
+	memset(&cr, 0, sizeof cr);
+	st = JALAD_OK;
+	if (e->o.deadline_ms) {
+		double left = e->o.deadline_ms - ms_since(t0);
+		if (left < 1)
+			st = jalad_fail(JALAD_ERR_TIMEOUT, "the deadline passed before the request could be sent");
+		timeout = left < 1 ? 0 : (uint32_t)left;
+	}
+	if (st == JALAD_OK)
+		st = jalad_client_request(e->cl, res->id, p->k, e->cbuf, len, timeout, &cr);
+	if (st == JALAD_OK) {
+		uint64_t hold = cr.srv_send_ns > cr.srv_recv_last_ns ? cr.srv_send_ns - cr.srv_recv_last_ns : 0;
+		uint64_t rt = cr.recv_end_ns - cr.send_start_ns;
+		uint64_t net = rt > hold ? rt - hold : 0;
+		res->net_ms = (double)net / 1e6;
+		res->cloud_ms = (double)hold / 1e6;
+		res->n_outputs = cr.n_outputs;
+		memcpy(res->outputs, cr.outputs, sizeof res->outputs);
+		struct jalad_net_sample smp = {
+			.bytes = cr.bytes_sent,
+			.net_ns = net,
+			.srv_span_ns = cr.srv_recv_last_ns - cr.srv_recv_first_ns,
+			.srv_first_bytes = cr.srv_first_read_bytes,
+			.min_rtt_us = cr.tcp_min_rtt_us,
+			.connect_ns = cr.connected_now ? cr.connect_ns : 0,
+		};
+		jalad_estimator_add(e->est, &smp);
+		if (e->o.verify)
+			JALAD_FORWARD(verify(e, i, res));
+	} else {
+		/* Late, never lost: compute [k, n) here. */
+		res->fallback = 1;
+		res->cloud_status = st;
+		snprintf(res->reason, sizeof res->reason, "%s", jalad_last_error());
+		if (cr.send_start_ns && st != JALAD_ERR_CLOSED)
+			res->net_ms = ms_since(cr.send_start_ns);
+		uint64_t t2 = jalad_now_ns();
+		JALAD_FORWARD(jalad_session_run_range(e->s, p->k, e->n_nodes, c->ids, v, c->count));
+		slow_down(e, t2);
+		res->fallback_ms = ms_since(t2);
+		JALAD_FORWARD(local_outputs(e, res));
+	}
+	res->total_ms = ms_since(t0);
+	learn_compute(e, i, res);
+	replan(e);
+	res->bw_bps = e->have_bw ? e->bw : -1;
+	res->rtt_ms = e->rtt;
+	res->edge_scale = scale(e->learn[i].edge_meas, e->learn[i].edge_pred);
+	res->cloud_scale = scale(e->learn[i].cloud_meas, e->learn[i].cloud_pred);
+	return JALAD_OK;
+}

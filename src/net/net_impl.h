@@ -1,0 +1,210 @@
+/*
+ * Private parts of the net module: the wire format (frames and messages),
+ * socket + TLS helpers shared by the server and the client.
+ */
+#ifndef JALAD_NET_IMPL_H
+#define JALAD_NET_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "jalad/net.h"
+#include "common/common_impl.h"
+
+/* ================================================================ frames */
+
+#define JALAD_FRAME_MAGIC 0x4E444C4Au /* "JLDN" read as u32 LE */
+#define JALAD_FRAME_VERSION 1
+#define JALAD_FRAME_HDR 12u   /* magic, version, type, flags, length */
+#define JALAD_FRAME_TRAILER 4u /* CRC-32C of header + payload */
+#define JALAD_FRAME_OVERHEAD (JALAD_FRAME_HDR + JALAD_FRAME_TRAILER)
+
+enum jalad_frame_type {
+	JALAD_FRAME_HELLO = 1,
+	JALAD_FRAME_REQUEST = 2,
+	JALAD_FRAME_RESPONSE = 3,
+	JALAD_FRAME_ERROR = 4,
+	JALAD_FRAME_BYE = 5,
+};
+
+/* Small frames have their own, much lower limits than requests. */
+#define JALAD_HELLO_MAX 1024u
+#define JALAD_ERROR_MAX 1024u
+
+struct jalad_frame_hdr {
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;
+	uint32_t length; /* payload bytes */
+};
+
+/* Write a 12-byte header. */
+void jalad_frame_hdr_write(uint8_t *p, enum jalad_frame_type type, uint16_t flags, uint32_t length);
+
+/* Parse and validate a header: magic, version, a known type, flags 0, and
+ * length <= max_payload (and the per-type limits).
+ * @return JALAD_OK, JALAD_ERR_FORMAT (magic/type/flags), JALAD_ERR_UNSUPPORTED
+ * (version), JALAD_ERR_LIMIT (length). */
+enum jalad_status jalad_frame_hdr_parse(const uint8_t p[JALAD_FRAME_HDR], uint32_t max_payload,
+					struct jalad_frame_hdr *h);
+
+/* CRC of header + payload, as stored in the trailer. */
+uint32_t jalad_frame_crc(const uint8_t *hdr, const uint8_t *payload, size_t len);
+
+/* Check the trailer of a complete frame whose header and payload are given.
+ * @return JALAD_OK or JALAD_ERR_CHECKSUM. */
+enum jalad_status jalad_frame_check(const uint8_t *hdr, const uint8_t *payload, size_t len,
+				    const uint8_t trailer[JALAD_FRAME_TRAILER]);
+
+/* Parse a whole frame held in buf[0..len): header, payload view, CRC.
+ * @return JALAD_OK, JALAD_ERR_TRUNCATED (fewer bytes than declared; *need
+ * gets the full size when the header is complete), or a header error. */
+enum jalad_status jalad_frame_parse(const uint8_t *buf, size_t len, uint32_t max_payload,
+				    struct jalad_frame_hdr *h, const uint8_t **payload, size_t *need);
+
+/* ============================================================== messages */
+
+#define JALAD_HELLO_NAME_MAX 63
+#define JALAD_MSG_TEXT_MAX 255
+
+/* Capability bits of HELLO. Coders are bits 0..7 (1 << coder). */
+#define JALAD_CAP_CODERS_MASK 0xFFu
+#define JALAD_CAP_CRC (1u << 8) /* containers may carry a CRC */
+
+struct jalad_msg_hello {
+	uint32_t protocol;
+	uint8_t sha256[32];
+	uint32_t caps;
+	uint32_t max_frame;
+	uint32_t dict_digest;
+	char name[JALAD_HELLO_NAME_MAX + 1];
+};
+
+#define JALAD_REQUEST_FIXED 24u /* id, k, flags, edge_ts */
+struct jalad_msg_request {
+	uint64_t id;
+	uint32_t k;
+	uint32_t flags;
+	uint64_t edge_ts;
+	const uint8_t *container; /* view into the payload */
+	size_t container_len;
+};
+
+#define JALAD_RESPONSE_FIXED 72u
+struct jalad_msg_response {
+	uint64_t id;
+	int32_t status;
+	uint64_t edge_ts;
+	uint64_t recv_first_ns, recv_last_ns, send_ns;
+	uint32_t first_read_bytes;
+	uint64_t queue_ns, decode_ns, compute_ns;
+	/* status 0: outputs, with data pointing into the payload (unaligned,
+	 * little-endian floats: read with jalad_get_f32) */
+	int n_outputs;
+	struct {
+		int ndim;
+		int64_t dims[JALAD_MAX_DIMS];
+		uint64_t count;
+		const uint8_t *data;
+	} out[JALAD_NET_MAX_OUTPUTS];
+	/* status != 0 */
+	char message[JALAD_MSG_TEXT_MAX + 1];
+};
+
+struct jalad_msg_error {
+	uint64_t id;
+	int32_t code;
+	char message[JALAD_MSG_TEXT_MAX + 1];
+};
+
+/* Encoders write a complete frame (header, payload, CRC) into dst[0..cap)
+ * and return its size in *len; JALAD_ERR_LIMIT if cap is too small. */
+enum jalad_status jalad_msg_hello_write(const struct jalad_msg_hello *m, uint8_t *dst, size_t cap,
+					size_t *len);
+enum jalad_status jalad_msg_error_write(uint64_t id, int32_t code, const char *msg, uint8_t *dst,
+					size_t cap, size_t *len);
+size_t jalad_msg_bye_write(uint8_t dst[JALAD_FRAME_OVERHEAD]);
+
+/* A REQUEST frame is written in two parts so the container need not be
+ * copied: the header + fixed fields, then the container, then the CRC. */
+void jalad_msg_request_head(const struct jalad_msg_request *m, uint8_t dst[JALAD_FRAME_HDR + JALAD_REQUEST_FIXED]);
+uint32_t jalad_msg_request_crc(const uint8_t head[JALAD_FRAME_HDR + JALAD_REQUEST_FIXED],
+			       const uint8_t *container, size_t len);
+
+/* Size of a RESPONSE frame carrying these outputs (float32). */
+size_t jalad_msg_response_size(int n_outputs, const struct jalad_tensor *outs);
+/* Write a RESPONSE frame. Outputs must be float32. For status != 0 pass
+ * n_outputs 0 and a message. */
+enum jalad_status jalad_msg_response_write(const struct jalad_msg_response *m,
+					   const struct jalad_tensor *outs, const char *message,
+					   uint8_t *dst, size_t cap, size_t *len);
+
+/* Decoders take a frame payload (already CRC-checked) and validate every
+ * field against its end. @return JALAD_OK, JALAD_ERR_TRUNCATED,
+ * JALAD_ERR_FORMAT, JALAD_ERR_LIMIT. */
+enum jalad_status jalad_msg_hello_parse(const uint8_t *p, size_t len, struct jalad_msg_hello *m);
+enum jalad_status jalad_msg_request_parse(const uint8_t *p, size_t len, struct jalad_msg_request *m);
+enum jalad_status jalad_msg_response_parse(const uint8_t *p, size_t len, struct jalad_msg_response *m);
+enum jalad_status jalad_msg_error_parse(const uint8_t *p, size_t len, struct jalad_msg_error *m);
+
+/* Map a status code received from a peer to a local status (unknown codes
+ * become JALAD_ERR_INTERNAL, never JALAD_OK). */
+enum jalad_status jalad_net_status_from_wire(int32_t code);
+
+/* ================================================================ sockets */
+
+/* Parse "HOST:PORT" or "[V6]:PORT" (HOST may be a name). */
+enum jalad_status jalad_net_parse_addr(const char *s, char *host, size_t host_cap, int *port);
+/* 1 if addr is a loopback address. */
+int jalad_net_is_loopback(const struct sockaddr *sa);
+/* Non-blocking, close-on-exec listening socket on host:port. */
+enum jalad_status jalad_net_listen(const char *host, int port, int backlog, int *fd_out, int *bound_port,
+				   int *loopback);
+/* Connect with a timeout; the socket is left non-blocking with TCP_NODELAY.
+ * *connect_ns gets the time the TCP handshake took. */
+enum jalad_status jalad_net_connect(const char *host, int port, uint32_t timeout_ms, int *fd_out,
+				    uint64_t *connect_ns);
+enum jalad_status jalad_net_set_nonblock(int fd);
+void jalad_net_set_nodelay(int fd);
+/* Kernel's min RTT for a TCP socket in microseconds, 0 if unknown. */
+uint32_t jalad_net_min_rtt_us(int fd);
+/* "1.2.3.4:5678" of the peer. */
+void jalad_net_peer_name(int fd, char *buf, size_t cap);
+
+/* ================================================================ TLS */
+
+struct jalad_tls;        /* an SSL_CTX plus the PSK */
+struct jalad_tls_conn;   /* an SSL */
+
+enum jalad_status jalad_tls_create(const struct jalad_tls_opts *o, int server, struct jalad_tls **out);
+void jalad_tls_free(struct jalad_tls *t);
+enum jalad_status jalad_tls_conn_create(struct jalad_tls *t, int fd, const char *server_name,
+					struct jalad_tls_conn **out);
+void jalad_tls_conn_free(struct jalad_tls_conn *c);
+
+/* Results of the non-blocking I/O primitives. */
+#define JALAD_IO_WANT_READ (-1001)
+#define JALAD_IO_WANT_WRITE (-1002)
+#define JALAD_IO_EOF (-1003)
+#define JALAD_IO_ERROR (-1004)
+
+/* One step of the handshake: 0 done, WANT_READ/WANT_WRITE, or ERROR (with
+ * jalad_last_error() set). */
+int jalad_tls_handshake(struct jalad_tls_conn *c);
+
+/* Send a close_notify alert if it can go without blocking (best effort). */
+void jalad_tls_close_notify(struct jalad_tls_conn *c);
+
+/* A connection's byte stream, plain or TLS. */
+struct jalad_stream {
+	int fd;
+	struct jalad_tls_conn *tls; /* NULL = plain */
+};
+/* Read/write up to n bytes: > 0 bytes done, or one of JALAD_IO_*. */
+long jalad_stream_read(struct jalad_stream *s, void *buf, size_t n);
+long jalad_stream_write(struct jalad_stream *s, const void *buf, size_t n);
+/* 1 if TLS holds decrypted bytes not read yet. */
+int jalad_stream_pending(const struct jalad_stream *s);
+
+#endif /* JALAD_NET_IMPL_H */

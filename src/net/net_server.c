@@ -1,0 +1,1248 @@
+/* The cloud server: one epoll event loop for every socket (redis ae.c
+ * style), N workers that each own a session, a bounded queue between them.
+ *
+ * Ownership: the loop thread owns every connection and all memory
+ * accounting. A request's buffer moves into a job, the job goes through the
+ * queue to a worker, which writes the response into the job and hands it
+ * back on the completion list; the loop then writes it out. A connection
+ * has at most one request in flight, and while it has one the loop does not
+ * read from it: a slow worker pool slows the readers down, it does not grow
+ * the memory. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net_impl.h"
+
+#define EV_LISTEN UINT64_MAX
+#define EV_WAKE (UINT64_MAX - 1)
+#define READ_CHUNK (64u << 10) /* first allocation for a payload; then doubling */
+
+/* ================================================================ types */
+
+struct job {
+	struct job *next;
+	uint32_t slot, gen;
+	uint64_t id;
+	int k;
+	uint64_t edge_ts;
+	uint8_t *frame;       /* the request payload + trailer, owned */
+	size_t frame_cap;     /* bytes accounted for it */
+	const uint8_t *container;
+	size_t container_len;
+	uint64_t recv_first, recv_last, enqueued;
+	uint32_t first_bytes;
+	/* filled by the worker */
+	uint8_t *resp;
+	size_t resp_len;
+	int status;
+	uint64_t work_ns;
+};
+
+enum conn_state { C_FREE = 0, C_TLS, C_HELLO, C_READY };
+
+struct conn {
+	enum conn_state state;
+	uint32_t gen;
+	struct jalad_stream s;
+	char peer[64];
+	uint64_t last_active;
+	uint32_t events;          /* epoll interest now */
+	int tls_want;             /* handshake or read blocked on: JALAD_IO_WANT_* or 0 */
+	/* reading one frame */
+	uint8_t hdr[JALAD_FRAME_HDR];
+	size_t hdr_got;
+	struct jalad_frame_hdr h;
+	uint8_t *buf;             /* payload + trailer */
+	size_t cap, got, need;
+	uint64_t t_first, t_last;
+	uint32_t first_bytes;
+	/* work */
+	int busy;                 /* a request is parked, queued or running */
+	struct job *parked;       /* waiting for room in the queue */
+	int starved;              /* waiting for room in the memory budget */
+	/* writing */
+	uint8_t *wbuf;
+	size_t wlen, woff, wcap;
+	int closing;              /* close once wbuf is flushed */
+	uint64_t linger_until;    /* != 0: output shut, discarding input until then */
+	uint64_t requests;
+};
+
+struct worker {
+	struct jalad_server *srv;
+	pthread_t tid;
+	int started;
+	struct jalad_session *sess;
+	struct jalad_codec_ctx *ctx;
+	float *in;                /* room for the largest crossing set */
+	size_t in_cap;
+};
+
+struct cut_info {
+	int count;
+	int *ids;
+	size_t *offset;           /* floats, into worker->in */
+	uint64_t elements;
+};
+
+struct jalad_server {
+	const struct jalad_model *model;
+	struct jalad_server_opts o;
+	int n_nodes;
+	struct cut_info *cuts;    /* [0, n) */
+	int n_outputs;
+	int listen_fd, ep, wake_fd, port;
+	struct jalad_tls *tls;
+	const struct jalad_codec_dict **dicts; /* (n_dicts), borrowed */
+	uint32_t *dict_ids;
+	uint32_t dict_digest;
+	uint8_t sha256[32];
+	/* connections */
+	struct conn *conns;
+	int *free_slots, n_free;
+	int n_starved;
+	/* workers and the queue */
+	struct worker *workers;
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv;
+	struct job **ring;
+	int qhead, qlen, qquit;
+	struct job *done;         /* completion list, under qmu */
+	/* stop */
+	atomic_int stop;
+	int draining;
+	/* stats, written by the loop thread under smu */
+	pthread_mutex_t smu;
+	struct jalad_server_stats st;
+	uint64_t last_stats_ns, last_stats_requests, last_scan_ns;
+};
+
+/* ================================================================ stats */
+
+#define STAT_ADD(srv, field, v)                          \
+	do {                                             \
+		pthread_mutex_lock(&(srv)->smu);         \
+		(srv)->st.field += (v);                  \
+		pthread_mutex_unlock(&(srv)->smu);       \
+	} while (0)
+
+static void mem_add(struct jalad_server *srv, size_t n)
+{
+	STAT_ADD(srv, mem_bytes, n);
+}
+
+static void mem_sub(struct jalad_server *srv, size_t n)
+{
+	STAT_ADD(srv, mem_bytes, -n);
+}
+
+static int mem_room(struct jalad_server *srv, size_t n)
+{
+	pthread_mutex_lock(&srv->smu);
+	int ok = srv->st.mem_bytes + n <= srv->o.mem_budget_bytes;
+	pthread_mutex_unlock(&srv->smu);
+	return ok;
+}
+
+void jalad_server_stats(struct jalad_server *srv, struct jalad_server_stats *st)
+{
+	pthread_mutex_lock(&srv->smu);
+	*st = srv->st;
+	pthread_mutex_unlock(&srv->smu);
+	pthread_mutex_lock(&srv->qmu);
+	st->queue_len = srv->qlen;
+	pthread_mutex_unlock(&srv->qmu);
+}
+
+/* ================================================================ jobs */
+
+static void job_free(struct jalad_server *srv, struct job *j)
+{
+	if (!j)
+		return;
+	if (j->frame)
+		mem_sub(srv, j->frame_cap);
+	free(j->frame);
+	free(j->resp);
+	free(j);
+}
+
+/* Queue a job unless the queue is full. Loop thread. */
+static int queue_push(struct jalad_server *srv, struct job *j)
+{
+	pthread_mutex_lock(&srv->qmu);
+	int ok = srv->qlen < srv->o.queue_cap;
+	if (ok) {
+		srv->ring[(srv->qhead + srv->qlen) % srv->o.queue_cap] = j;
+		srv->qlen++;
+		j->enqueued = jalad_now_ns();
+		pthread_cond_signal(&srv->qcv);
+	}
+	pthread_mutex_unlock(&srv->qmu);
+	return ok;
+}
+
+static void wake(struct jalad_server *srv)
+{
+	uint64_t one = 1;
+	ssize_t r;
+	do
+		r = write(srv->wake_fd, &one, sizeof one);
+	while (r < 0 && errno == EINTR);
+}
+
+/* ================================================================ workers */
+
+/* Decode the container of a request and run [k, n). On failure the job
+ * gets an error status and the message of jalad_last_error(). */
+static enum jalad_status work_run(struct worker *w, struct job *j, struct jalad_msg_response *m,
+				  struct jalad_tensor *outs)
+{
+	struct jalad_server *srv = w->srv;
+	const struct cut_info *cut = &srv->cuts[j->k];
+	struct jalad_codec_info info;
+	struct jalad_codec_limits lim;
+	jalad_codec_limits_default(&lim);
+	lim.max_tensors = cut->count;
+	lim.max_elements = cut->elements;
+	JALAD_FORWARD(jalad_codec_peek(j->container, j->container_len, &lim, &info));
+	JALAD_RETURN_IF(info.ntensors != cut->count, JALAD_ERR_MISMATCH,
+			"request %llu: cut %d is crossed by %d tensors, the container has %d",
+			(unsigned long long)j->id, j->k, cut->count, info.ntensors);
+	float *outp[JALAD_CODEC_MAX_TENSORS];
+	size_t caps[JALAD_CODEC_MAX_TENSORS];
+	struct jalad_tensor vals[JALAD_CODEC_MAX_TENSORS];
+	for (int i = 0; i < cut->count; i++) {
+		struct jalad_tensor_desc d;
+		JALAD_FORWARD(jalad_model_tensor_desc(srv->model, cut->ids[i], &d));
+		int same = d.ndim == info.tensor[i].ndim;
+		for (int a = 0; same && a < d.ndim; a++)
+			same = d.dims[a] == info.tensor[i].dims[a];
+		JALAD_RETURN_IF(!same, JALAD_ERR_SHAPE,
+				"request %llu: tensor %d of the container does not have the shape of '%s' at cut %d",
+				(unsigned long long)j->id, i, d.name, j->k);
+		outp[i] = w->in + cut->offset[i];
+		caps[i] = (size_t)info.tensor[i].count;
+		vals[i] = (struct jalad_tensor){ JALAD_DTYPE_FLOAT32, d.ndim, { 0 }, outp[i] };
+		memcpy(vals[i].dims, d.dims, sizeof vals[i].dims);
+	}
+	const struct jalad_codec_dict *dict = NULL;
+	if (info.has_dict) {
+		for (int i = 0; i < srv->o.n_dicts; i++)
+			if (srv->dict_ids[i] == info.dict_id)
+				dict = srv->dicts[i];
+		JALAD_RETURN_IF(!dict, JALAD_ERR_MISMATCH,
+				"request %llu: the container needs shared dictionary 0x%08x, which this server lacks",
+				(unsigned long long)j->id, info.dict_id);
+	}
+	uint64_t t0 = jalad_now_ns();
+	JALAD_FORWARD(jalad_codec_decode(w->ctx, j->container, j->container_len, &lim, dict, outp, caps,
+					 cut->count, NULL));
+	uint64_t t1 = jalad_now_ns();
+	JALAD_FORWARD(jalad_session_run_range(w->sess, j->k, srv->n_nodes, cut->ids, vals, cut->count));
+	uint64_t t2 = jalad_now_ns();
+	m->decode_ns = t1 - t0;
+	m->compute_ns = t2 - t1;
+	m->n_outputs = srv->n_outputs;
+	for (int i = 0; i < srv->n_outputs; i++) {
+		JALAD_FORWARD(jalad_session_tensor(w->sess, jalad_model_output(srv->model, i), &outs[i]));
+		JALAD_RETURN_IF(outs[i].dtype != JALAD_DTYPE_FLOAT32, JALAD_ERR_UNSUPPORTED,
+				"output %d is %s; only float32 outputs can be sent", i, jalad_dtype_name(outs[i].dtype));
+	}
+	return JALAD_OK;
+}
+
+static void work_one(struct worker *w, struct job *j)
+{
+	struct jalad_tensor outs[JALAD_NET_MAX_OUTPUTS];
+	struct jalad_msg_response m;
+	uint64_t t0 = jalad_now_ns();
+	memset(&m, 0, sizeof m);
+	m.id = j->id;
+	m.edge_ts = j->edge_ts;
+	m.recv_first_ns = j->recv_first;
+	m.recv_last_ns = j->recv_last;
+	m.first_read_bytes = j->first_bytes;
+	m.queue_ns = t0 - j->enqueued;
+	enum jalad_status st = work_run(w, j, &m, outs);
+	char msg[JALAD_MSG_TEXT_MAX + 1] = "";
+	if (st != JALAD_OK) {
+		snprintf(msg, sizeof msg, "%s", jalad_last_error());
+		m.status = st;
+		m.n_outputs = 0;
+	}
+	size_t cap = st == JALAD_OK ? jalad_msg_response_size(m.n_outputs, outs)
+				    : JALAD_FRAME_OVERHEAD + JALAD_RESPONSE_FIXED + 2 + JALAD_MSG_TEXT_MAX;
+	j->resp = malloc(cap);
+	j->work_ns = jalad_now_ns() - t0;
+	m.send_ns = jalad_now_ns();
+	if (!j->resp || jalad_msg_response_write(&m, outs, msg, j->resp, cap, &j->resp_len) != JALAD_OK) {
+		free(j->resp);
+		j->resp = NULL;
+		j->resp_len = 0;
+	}
+	j->status = st;
+	/* The request bytes are not needed any more; the loop thread frees
+	 * them (it does the accounting). */
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct jalad_server *srv = w->srv;
+	for (;;) {
+		pthread_mutex_lock(&srv->qmu);
+		while (!srv->qlen && !srv->qquit)
+			pthread_cond_wait(&srv->qcv, &srv->qmu);
+		if (!srv->qlen) {
+			pthread_mutex_unlock(&srv->qmu);
+			return NULL;
+		}
+		struct job *j = srv->ring[srv->qhead];
+		srv->qhead = (srv->qhead + 1) % srv->o.queue_cap;
+		srv->qlen--;
+		pthread_mutex_unlock(&srv->qmu);
+		work_one(w, j);
+		pthread_mutex_lock(&srv->qmu);
+		j->next = srv->done;
+		srv->done = j;
+		pthread_mutex_unlock(&srv->qmu);
+		wake(srv);
+	}
+}
+
+/* ================================================================ connections */
+
+static void conn_set_events(struct jalad_server *srv, struct conn *c, uint32_t ev)
+{
+	if (ev == c->events)
+		return;
+	struct epoll_event e = { .events = ev, .data.u64 = (uint64_t)(c - srv->conns) };
+	if (epoll_ctl(srv->ep, EPOLL_CTL_MOD, c->s.fd, &e) == 0)
+		c->events = ev;
+}
+
+/* The interest a connection has now, from its state. */
+static void conn_update(struct jalad_server *srv, struct conn *c)
+{
+	uint32_t ev = 0;
+	if (c->state == C_FREE)
+		return;
+	if (c->linger_until) {
+		ev = EPOLLIN;
+	} else if (c->state == C_TLS || c->tls_want) {
+		ev = c->tls_want == JALAD_IO_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+	} else {
+		if (c->woff < c->wlen)
+			ev |= EPOLLOUT;
+		if (!c->busy && !c->starved && !c->closing && !srv->draining)
+			ev |= EPOLLIN;
+	}
+	conn_set_events(srv, c, ev);
+}
+
+static void conn_close(struct jalad_server *srv, struct conn *c, const char *why)
+{
+	if (c->state == C_FREE)
+		return;
+	if (why)
+		jalad_log(JALAD_LOG_INFO, "conn %s: closed (%s) after %llu requests", c->peer, why,
+			  (unsigned long long)c->requests);
+	epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->s.fd, NULL);
+	close(c->s.fd);
+	jalad_tls_conn_free(c->s.tls);
+	if (c->buf)
+		mem_sub(srv, c->cap);
+	if (c->wbuf)
+		mem_sub(srv, c->wcap);
+	free(c->buf);
+	free(c->wbuf);
+	job_free(srv, c->parked);
+	if (c->starved)
+		srv->n_starved--;
+	uint32_t gen = c->gen + 1;
+	memset(c, 0, sizeof *c);
+	c->gen = gen; /* a job still in a worker finds its connection gone */
+	srv->free_slots[srv->n_free++] = (int)(c - srv->conns);
+	pthread_mutex_lock(&srv->smu);
+	srv->st.conns_open--;
+	pthread_mutex_unlock(&srv->smu);
+}
+
+/* Close after the last write without losing it: closing a socket that
+ * still holds unread input sends a reset, and the peer may then never see
+ * our ERROR. So shut the output down, discard input until the peer closes
+ * too or a second passes (nginx's lingering close), then close. */
+#define LINGER_NS 1000000000u
+
+static void linger(struct jalad_server *srv, struct conn *c)
+{
+	if (c->s.tls)
+		jalad_tls_close_notify(c->s.tls);
+	if (shutdown(c->s.fd, SHUT_WR) < 0) {
+		conn_close(srv, c, "done");
+		return;
+	}
+	c->linger_until = jalad_now_ns() + LINGER_NS;
+	conn_update(srv, c);
+}
+
+static void linger_read(struct jalad_server *srv, struct conn *c)
+{
+	char junk[4096];
+	for (int i = 0; i < 64; i++) {
+		ssize_t r = read(c->s.fd, junk, sizeof junk);
+		if (r > 0)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		conn_close(srv, c, "done");
+		return;
+	}
+}
+
+/* Append bytes to the write buffer. 0 on success, -1 out of memory. */
+static int conn_queue(struct jalad_server *srv, struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->woff == c->wlen)
+		c->woff = c->wlen = 0;
+	if (c->wlen + n > c->wcap) {
+		size_t cap = c->wcap ? c->wcap : 256;
+		while (cap < c->wlen + n)
+			cap *= 2;
+		uint8_t *nb = realloc(c->wbuf, cap);
+		if (!nb)
+			return -1;
+		mem_add(srv, cap - c->wcap);
+		c->wbuf = nb;
+		c->wcap = cap;
+	}
+	memcpy(c->wbuf + c->wlen, p, n);
+	c->wlen += n;
+	return 0;
+}
+
+/* Write what can be written. 0 ok (maybe more later), -1 closed. */
+static int conn_flush(struct jalad_server *srv, struct conn *c)
+{
+	while (c->woff < c->wlen) {
+		long r = jalad_stream_write(&c->s, c->wbuf + c->woff, c->wlen - c->woff);
+		if (r == JALAD_IO_WANT_WRITE)
+			break;
+		if (r == JALAD_IO_WANT_READ) { /* TLS wants to read first */
+			c->tls_want = JALAD_IO_WANT_READ;
+			return 0;
+		}
+		if (r < 0) {
+			conn_close(srv, c, "write failed");
+			return -1;
+		}
+		c->woff += (size_t)r;
+		STAT_ADD(srv, bytes_out, (uint64_t)r);
+		c->last_active = jalad_now_ns();
+	}
+	if (c->woff == c->wlen) {
+		c->woff = c->wlen = 0;
+		if (c->wcap > READ_CHUNK) { /* do not keep a big buffer per idle connection */
+			mem_sub(srv, c->wcap);
+			free(c->wbuf);
+			c->wbuf = NULL;
+			c->wcap = 0;
+		}
+		if (c->closing) {
+			linger(srv, c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A violation of the protocol: log it, answer ERROR, close. */
+static void conn_drop(struct jalad_server *srv, struct conn *c, enum jalad_status st, const char *what)
+{
+	uint8_t frame[JALAD_FRAME_OVERHEAD + 14 + JALAD_MSG_TEXT_MAX];
+	size_t n;
+	jalad_log(JALAD_LOG_WARN, "conn %s: %s: %s; dropping the connection", c->peer, what, jalad_last_error());
+	STAT_ADD(srv, conns_dropped, 1);
+	if (jalad_msg_error_write(0, st, jalad_last_error(), frame, sizeof frame, &n) == JALAD_OK)
+		conn_queue(srv, c, frame, n);
+	c->closing = 1;
+	if (c->buf) {
+		mem_sub(srv, c->cap);
+		free(c->buf);
+		c->buf = NULL;
+		c->cap = 0;
+	}
+	conn_flush(srv, c);
+}
+
+static void reset_read(struct jalad_server *srv, struct conn *c)
+{
+	if (c->buf) {
+		mem_sub(srv, c->cap);
+		free(c->buf);
+	}
+	c->buf = NULL;
+	c->cap = c->got = c->need = 0;
+	c->hdr_got = 0;
+	c->first_bytes = 0;
+}
+
+static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t *p, size_t len)
+{
+	struct jalad_msg_hello h;
+	char hex_a[17], hex_b[17];
+	enum jalad_status st = jalad_msg_hello_parse(p, len, &h);
+	if (st != JALAD_OK) {
+		conn_drop(srv, c, st, "bad HELLO");
+		return;
+	}
+	if (h.protocol != JALAD_NET_PROTOCOL) {
+		jalad_fail(JALAD_ERR_UNSUPPORTED, "protocol %u, this server speaks %u", h.protocol, JALAD_NET_PROTOCOL);
+		STAT_ADD(srv, conns_refused, 1);
+		conn_drop(srv, c, JALAD_ERR_UNSUPPORTED, "HELLO refused");
+		return;
+	}
+	if (memcmp(h.sha256, srv->sha256, 32) != 0) {
+		for (int i = 0; i < 8; i++) {
+			snprintf(hex_a + 2 * i, 3, "%02x", srv->sha256[i]);
+			snprintf(hex_b + 2 * i, 3, "%02x", h.sha256[i]);
+		}
+		jalad_fail(JALAD_ERR_MISMATCH, "model SHA-256 differs: server has %s..., client '%s' has %s...", hex_a,
+			   h.name, hex_b);
+		STAT_ADD(srv, conns_refused, 1);
+		conn_drop(srv, c, JALAD_ERR_MISMATCH, "HELLO refused");
+		return;
+	}
+	struct jalad_msg_hello me;
+	uint8_t frame[JALAD_FRAME_OVERHEAD + JALAD_HELLO_MAX];
+	size_t n;
+	memset(&me, 0, sizeof me);
+	me.protocol = JALAD_NET_PROTOCOL;
+	memcpy(me.sha256, srv->sha256, 32);
+	me.caps = JALAD_CAP_CRC | ((1u << JALAD_CODER_COUNT) - 1);
+	me.max_frame = srv->o.max_frame_bytes;
+	me.dict_digest = srv->dict_digest;
+	snprintf(me.name, sizeof me.name, "jalad-serve");
+	jalad_msg_hello_write(&me, frame, sizeof frame, &n);
+	if (conn_queue(srv, c, frame, n) < 0) {
+		conn_close(srv, c, "out of memory");
+		return;
+	}
+	c->state = C_READY;
+	jalad_log(JALAD_LOG_INFO, "conn %s: '%s' connected", c->peer, h.name);
+}
+
+static void push_parked(struct jalad_server *srv);
+
+/* A complete, CRC-checked frame is in c->hdr / c->buf. */
+static void frame_done(struct jalad_server *srv, struct conn *c)
+{
+	const uint8_t *p = c->buf;
+	size_t len = c->h.length;
+	switch (c->h.type) {
+	case JALAD_FRAME_HELLO:
+		if (c->state != C_HELLO) {
+			jalad_fail(JALAD_ERR_PROTOCOL, "a second HELLO");
+			conn_drop(srv, c, JALAD_ERR_PROTOCOL, "protocol");
+			return;
+		}
+		answer_hello(srv, c, p, len);
+		if (c->state != C_FREE && !c->closing)
+			reset_read(srv, c);
+		return;
+	case JALAD_FRAME_REQUEST: {
+		struct jalad_msg_request rq;
+		enum jalad_status st;
+		if (c->state != C_READY) {
+			jalad_fail(JALAD_ERR_PROTOCOL, "REQUEST before HELLO");
+			conn_drop(srv, c, JALAD_ERR_PROTOCOL, "protocol");
+			return;
+		}
+		if ((st = jalad_msg_request_parse(p, len, &rq)) != JALAD_OK) {
+			conn_drop(srv, c, st, "bad REQUEST");
+			return;
+		}
+		if (rq.k >= (uint32_t)srv->n_nodes) {
+			jalad_fail(JALAD_ERR_INVALID_ARG, "request %llu: cut %u is not in [0, %d)",
+				   (unsigned long long)rq.id, rq.k, srv->n_nodes);
+			conn_drop(srv, c, JALAD_ERR_INVALID_ARG, "bad REQUEST");
+			return;
+		}
+		struct job *j = calloc(1, sizeof *j);
+		if (!j) {
+			conn_close(srv, c, "out of memory");
+			return;
+		}
+		j->slot = (uint32_t)(c - srv->conns);
+		j->gen = c->gen;
+		j->id = rq.id;
+		j->k = (int)rq.k;
+		j->edge_ts = rq.edge_ts;
+		j->frame = c->buf;
+		j->frame_cap = c->cap;
+		j->container = rq.container;
+		j->container_len = rq.container_len;
+		j->recv_first = c->t_first;
+		j->recv_last = c->t_last;
+		j->first_bytes = c->first_bytes;
+		c->buf = NULL; /* the job owns it (and its accounting) now */
+		c->cap = 0;
+		reset_read(srv, c);
+		c->busy = 1;
+		c->requests++;
+		STAT_ADD(srv, requests, 1);
+		c->parked = j;
+		push_parked(srv);
+		return;
+	}
+	case JALAD_FRAME_BYE:
+		c->closing = 1;
+		reset_read(srv, c);
+		conn_flush(srv, c);
+		return;
+	default:
+		jalad_fail(JALAD_ERR_PROTOCOL, "unexpected frame type %u from a client", c->h.type);
+		conn_drop(srv, c, JALAD_ERR_PROTOCOL, "protocol");
+		return;
+	}
+}
+
+/* Read frames until the socket is empty, a request is in flight, or the
+ * connection closes. */
+static void conn_read(struct jalad_server *srv, struct conn *c)
+{
+	int started_here = 0;
+	while (c->state == C_HELLO || c->state == C_READY) {
+		if (c->busy || c->starved || c->closing || srv->draining)
+			return;
+		long r;
+		if (c->hdr_got < JALAD_FRAME_HDR) {
+			r = jalad_stream_read(&c->s, c->hdr + c->hdr_got, JALAD_FRAME_HDR - c->hdr_got);
+		} else {
+			if (c->got == c->cap) {
+				/* Grow with the data actually received, so a peer that
+				 * declares a big frame and sends little holds little. */
+				size_t ncap = c->cap ? c->cap * 2 : READ_CHUNK;
+				if (ncap > c->need)
+					ncap = c->need;
+				if (!mem_room(srv, ncap - c->cap)) {
+					if (!c->starved)
+						jalad_log(JALAD_LOG_WARN, "conn %s: memory budget of %zu bytes reached; pausing it",
+							  c->peer, srv->o.mem_budget_bytes);
+					c->starved = 1;
+					srv->n_starved++;
+					return;
+				}
+				uint8_t *nb = realloc(c->buf, ncap);
+				if (!nb) {
+					conn_close(srv, c, "out of memory");
+					return;
+				}
+				mem_add(srv, ncap - c->cap);
+				c->buf = nb;
+				c->cap = ncap;
+			}
+			r = jalad_stream_read(&c->s, c->buf + c->got, c->cap - c->got);
+		}
+		if (r == JALAD_IO_WANT_READ) {
+			c->tls_want = 0;
+			return;
+		}
+		if (r == JALAD_IO_WANT_WRITE) {
+			c->tls_want = JALAD_IO_WANT_WRITE;
+			return;
+		}
+		if (r == JALAD_IO_EOF) {
+			if (c->hdr_got)
+				jalad_log(JALAD_LOG_WARN, "conn %s: closed in the middle of a frame (%zu of %zu bytes)", c->peer,
+					  c->hdr_got + c->got, JALAD_FRAME_HDR + c->need);
+			conn_close(srv, c, "peer closed");
+			return;
+		}
+		if (r < 0) {
+			jalad_log(JALAD_LOG_WARN, "conn %s: %s", c->peer, jalad_last_error());
+			conn_close(srv, c, "read error");
+			return;
+		}
+		uint64_t now = jalad_now_ns();
+		STAT_ADD(srv, bytes_in, (uint64_t)r);
+		c->last_active = now;
+		if (c->hdr_got == 0) {
+			c->t_first = now;
+			c->first_bytes = 0;
+			started_here = 1;
+		}
+		if (started_here)
+			c->first_bytes += (uint32_t)r;
+		c->t_last = now;
+		if (c->hdr_got < JALAD_FRAME_HDR) {
+			c->hdr_got += (size_t)r;
+			if (c->hdr_got < JALAD_FRAME_HDR)
+				continue;
+			enum jalad_status st = jalad_frame_hdr_parse(c->hdr, srv->o.max_frame_bytes, &c->h);
+			if (st != JALAD_OK) {
+				conn_drop(srv, c, st, "bad frame header");
+				return;
+			}
+			c->need = (size_t)c->h.length + JALAD_FRAME_TRAILER;
+			c->got = 0;
+			continue;
+		}
+		c->got += (size_t)r;
+		if (c->got < c->need)
+			continue;
+		enum jalad_status st = jalad_frame_check(c->hdr, c->buf, c->h.length, c->buf + c->h.length);
+		if (st != JALAD_OK) {
+			conn_drop(srv, c, st, "bad frame");
+			return;
+		}
+		started_here = 0;
+		frame_done(srv, c);
+	}
+}
+
+static void conn_handshake(struct jalad_server *srv, struct conn *c)
+{
+	int r = jalad_tls_handshake(c->s.tls);
+	if (r == 0) {
+		c->state = C_HELLO;
+		c->tls_want = 0;
+		c->last_active = jalad_now_ns();
+		conn_read(srv, c);
+	} else if (r == JALAD_IO_WANT_READ || r == JALAD_IO_WANT_WRITE) {
+		c->tls_want = r;
+	} else {
+		jalad_log(JALAD_LOG_WARN, "conn %s: TLS handshake failed: %s", c->peer, jalad_last_error());
+		STAT_ADD(srv, conns_refused, 1);
+		conn_close(srv, c, "TLS handshake failed");
+	}
+}
+
+static void conn_event(struct jalad_server *srv, struct conn *c, uint32_t ev)
+{
+	if (c->linger_until) {
+		linger_read(srv, c);
+		return;
+	}
+	if (c->state == C_TLS) {
+		conn_handshake(srv, c);
+		conn_update(srv, c);
+		return;
+	}
+	if ((ev & (EPOLLERR | EPOLLHUP)) && !(ev & EPOLLIN)) {
+		conn_close(srv, c, "connection error");
+		return;
+	}
+	if (c->tls_want) { /* TLS I/O that waited on the other direction */
+		c->tls_want = 0;
+		if (conn_flush(srv, c) < 0)
+			return;
+		conn_read(srv, c);
+	} else {
+		if ((ev & EPOLLOUT) && conn_flush(srv, c) < 0)
+			return;
+		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+			if (c->busy || c->closing || srv->draining) {
+				if (ev & (EPOLLHUP | EPOLLERR)) {
+					conn_close(srv, c, "peer hung up");
+					return;
+				}
+			} else {
+				conn_read(srv, c);
+			}
+		}
+	}
+	conn_update(srv, c);
+}
+
+static void accept_all(struct jalad_server *srv)
+{
+	for (;;) {
+		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				jalad_log(JALAD_LOG_WARN, "accept: %s", strerror(errno));
+			return;
+		}
+		STAT_ADD(srv, conns_accepted, 1);
+		if (!srv->n_free || srv->draining) {
+			STAT_ADD(srv, conns_refused, 1);
+			jalad_log(JALAD_LOG_WARN, "refusing a connection: %s",
+				  srv->draining ? "draining" : "too many open connections");
+			close(fd);
+			continue;
+		}
+		int slot = srv->free_slots[--srv->n_free];
+		struct conn *c = &srv->conns[slot];
+		uint32_t gen = c->gen;
+		memset(c, 0, sizeof *c);
+		c->gen = gen;
+		c->s.fd = fd;
+		c->state = srv->tls ? C_TLS : C_HELLO;
+		c->last_active = jalad_now_ns();
+		jalad_net_set_nodelay(fd);
+		jalad_net_peer_name(fd, c->peer, sizeof c->peer);
+		if (srv->tls && jalad_tls_conn_create(srv->tls, fd, NULL, &c->s.tls) != JALAD_OK) {
+			close(fd);
+			c->state = C_FREE;
+			srv->free_slots[srv->n_free++] = slot;
+			continue;
+		}
+		struct epoll_event e = { .events = EPOLLIN, .data.u64 = (uint64_t)slot };
+		if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+			jalad_tls_conn_free(c->s.tls);
+			close(fd);
+			c->state = C_FREE;
+			srv->free_slots[srv->n_free++] = slot;
+			continue;
+		}
+		c->events = EPOLLIN;
+		pthread_mutex_lock(&srv->smu);
+		srv->st.conns_open++;
+		pthread_mutex_unlock(&srv->smu);
+		jalad_log(JALAD_LOG_DEBUG, "conn %s: accepted", c->peer);
+	}
+}
+
+/* Move parked requests into the queue while there is room (oldest slot
+ * first is not guaranteed; every parked connection gets its turn as
+ * completions free the queue). */
+static void push_parked(struct jalad_server *srv)
+{
+	for (int i = 0; i < srv->o.max_conns; i++) {
+		struct conn *c = &srv->conns[i];
+		if (c->state == C_FREE || !c->parked)
+			continue;
+		if (!queue_push(srv, c->parked))
+			return;
+		c->parked = NULL;
+	}
+}
+
+static void handle_done(struct jalad_server *srv)
+{
+	uint64_t v;
+	while (read(srv->wake_fd, &v, sizeof v) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&srv->qmu);
+	struct job *list = srv->done;
+	srv->done = NULL;
+	pthread_mutex_unlock(&srv->qmu);
+	for (struct job *j = list, *next; j; j = next) {
+		next = j->next;
+		pthread_mutex_lock(&srv->smu);
+		if (j->status == JALAD_OK)
+			srv->st.responses_ok++;
+		else
+			srv->st.responses_err++;
+		srv->st.compute_ns += j->work_ns;
+		pthread_mutex_unlock(&srv->smu);
+		struct conn *c = &srv->conns[j->slot];
+		if (c->state != C_FREE && c->gen == j->gen) {
+			if (j->status != JALAD_OK)
+				jalad_log(JALAD_LOG_INFO, "conn %s: request %llu failed: %s", c->peer,
+					  (unsigned long long)j->id, jalad_status_str(j->status));
+			c->busy = 0;
+			if (!j->resp || conn_queue(srv, c, j->resp, j->resp_len) < 0) {
+				conn_close(srv, c, "out of memory");
+			} else if (conn_flush(srv, c) == 0) {
+				if (srv->draining && !c->closing) {
+					uint8_t bye[JALAD_FRAME_OVERHEAD];
+					conn_queue(srv, c, bye, jalad_msg_bye_write(bye));
+					c->closing = 1;
+					conn_flush(srv, c);
+				} else {
+					conn_read(srv, c); /* bytes may wait in TLS or the kernel */
+				}
+				conn_update(srv, c);
+			}
+		}
+		job_free(srv, j);
+	}
+	push_parked(srv);
+	if (srv->n_starved) {
+		for (int i = 0; i < srv->o.max_conns && srv->n_starved; i++) {
+			struct conn *c = &srv->conns[i];
+			if (c->state == C_FREE || !c->starved)
+				continue;
+			c->starved = 0;
+			srv->n_starved--;
+			conn_read(srv, c);
+			conn_update(srv, c);
+		}
+	}
+}
+
+static void timers(struct jalad_server *srv, uint64_t now)
+{
+	uint64_t idle = (uint64_t)srv->o.idle_timeout_ms * 1000000u;
+	if (now - srv->last_scan_ns < 100000000u)
+		return; /* scan the connections ten times a second at most */
+	srv->last_scan_ns = now;
+	for (int i = 0; i < srv->o.max_conns; i++) {
+		struct conn *c = &srv->conns[i];
+		if (c->state != C_FREE && c->linger_until && now >= c->linger_until)
+			conn_close(srv, c, "done");
+		if (c->state == C_FREE || c->busy || c->linger_until || now - c->last_active < idle)
+			continue;
+		jalad_log(JALAD_LOG_INFO, "conn %s: idle for %u ms%s", c->peer, srv->o.idle_timeout_ms,
+			  c->hdr_got ? " in the middle of a frame" : "");
+		conn_close(srv, c, "idle timeout");
+	}
+	if (srv->o.stats_interval_ms && now - srv->last_stats_ns >= (uint64_t)srv->o.stats_interval_ms * 1000000u) {
+		struct jalad_server_stats s;
+		jalad_server_stats(srv, &s);
+		double secs = (double)(now - srv->last_stats_ns) / 1e9;
+		uint64_t done = s.responses_ok + s.responses_err;
+		jalad_log(JALAD_LOG_INFO,
+			  "stats: conns %d open, %llu accepted, %llu refused, %llu dropped; requests %llu (%.1f/s), "
+			  "ok %llu, err %llu; queue %d/%d; mem %.1f MiB; in %.2f MB, out %.2f MB; mean work %.2f ms",
+			  s.conns_open, (unsigned long long)s.conns_accepted, (unsigned long long)s.conns_refused,
+			  (unsigned long long)s.conns_dropped, (unsigned long long)s.requests,
+			  (double)(s.requests - srv->last_stats_requests) / secs, (unsigned long long)s.responses_ok,
+			  (unsigned long long)s.responses_err, s.queue_len, srv->o.queue_cap,
+			  (double)s.mem_bytes / 1048576.0, (double)s.bytes_in / 1e6, (double)s.bytes_out / 1e6,
+			  done ? (double)s.compute_ns / 1e6 / (double)done : 0.0);
+		srv->last_stats_ns = now;
+		srv->last_stats_requests = s.requests;
+	}
+}
+
+/* ================================================================ drain */
+
+static void start_drain(struct jalad_server *srv)
+{
+	srv->draining = 1;
+	jalad_log(JALAD_LOG_INFO, "stopping: no new connections or requests; finishing those in flight");
+	if (srv->listen_fd >= 0) {
+		epoll_ctl(srv->ep, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+	for (int i = 0; i < srv->o.max_conns; i++) {
+		struct conn *c = &srv->conns[i];
+		if (c->state == C_FREE || c->busy)
+			continue;
+		if (c->state == C_READY && !c->closing) {
+			uint8_t bye[JALAD_FRAME_OVERHEAD];
+			conn_queue(srv, c, bye, jalad_msg_bye_write(bye));
+			c->closing = 1;
+			if (conn_flush(srv, c) == 0)
+				conn_update(srv, c);
+		} else if (!c->closing) {
+			conn_close(srv, c, "server stopping");
+		}
+	}
+}
+
+/* ================================================================ API */
+
+enum jalad_status jalad_server_run(struct jalad_server *srv)
+{
+	struct epoll_event evs[64];
+	uint64_t drain_deadline = 0;
+	srv->last_stats_ns = jalad_now_ns();
+	for (;;) {
+		if (atomic_load(&srv->stop) && !srv->draining) {
+			start_drain(srv);
+			drain_deadline = jalad_now_ns() + (uint64_t)srv->o.drain_timeout_ms * 1000000u;
+		}
+		if (srv->draining) {
+			int open;
+			pthread_mutex_lock(&srv->smu);
+			open = srv->st.conns_open;
+			pthread_mutex_unlock(&srv->smu);
+			if (!open)
+				break;
+			if (jalad_now_ns() >= drain_deadline) {
+				jalad_log(JALAD_LOG_WARN, "stopping: %d connections still busy after %u ms; closing them", open,
+					  srv->o.drain_timeout_ms);
+				break;
+			}
+		}
+		int n = epoll_wait(srv->ep, evs, 64, srv->draining ? 50 : 250);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return jalad_fail(JALAD_ERR_IO, "epoll_wait: %s", strerror(errno));
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t d = evs[i].data.u64;
+			if (d == EV_LISTEN)
+				accept_all(srv);
+			else if (d == EV_WAKE)
+				handle_done(srv);
+			else if (d < (uint64_t)srv->o.max_conns && srv->conns[d].state != C_FREE)
+				conn_event(srv, &srv->conns[d], evs[i].events);
+		}
+		timers(srv, jalad_now_ns());
+	}
+	for (int i = 0; i < srv->o.max_conns; i++)
+		conn_close(srv, &srv->conns[i], srv->conns[i].state != C_FREE ? "server stopped" : NULL);
+	jalad_log(JALAD_LOG_INFO, "stopped");
+	return JALAD_OK;
+}
+
+void jalad_server_stop(struct jalad_server *srv)
+{
+	atomic_store(&srv->stop, 1);
+	uint64_t one = 1;
+	ssize_t r = write(srv->wake_fd, &one, sizeof one); /* async-signal-safe */
+	(void)r;
+}
+
+int jalad_server_port(const struct jalad_server *srv)
+{
+	return srv->port;
+}
+
+static enum jalad_status setup_cuts(struct jalad_server *srv, size_t *max_in)
+{
+	int n = srv->n_nodes;
+	*max_in = 0;
+	srv->cuts = calloc((size_t)n, sizeof *srv->cuts);
+	JALAD_RETURN_IF(!srv->cuts, JALAD_ERR_NOMEM, "server: out of memory");
+	for (int k = 0; k < n; k++) {
+		struct cut_info *c = &srv->cuts[k];
+		int ids[JALAD_CODEC_MAX_TENSORS];
+		JALAD_FORWARD(jalad_model_crossing(srv->model, k, ids, JALAD_CODEC_MAX_TENSORS, &c->count));
+		if (c->count > JALAD_CODEC_MAX_TENSORS)
+			c->count = 0; /* cannot be sent in one container: every request at k fails */
+		c->ids = calloc((size_t)c->count + 1, sizeof *c->ids);
+		c->offset = calloc((size_t)c->count + 1, sizeof *c->offset);
+		JALAD_RETURN_IF(!c->ids || !c->offset, JALAD_ERR_NOMEM, "server: out of memory");
+		size_t off = 0;
+		for (int i = 0; i < c->count; i++) {
+			struct jalad_tensor_desc d;
+			JALAD_FORWARD(jalad_model_tensor_desc(srv->model, ids[i], &d));
+			c->ids[i] = ids[i];
+			c->offset[i] = off;
+			uint64_t cnt = 1;
+			for (int a = 0; a < d.ndim; a++)
+				cnt *= (uint64_t)(d.dims[a] > 0 ? d.dims[a] : 0);
+			if (d.dtype != JALAD_DTYPE_FLOAT32)
+				cnt = 0; /* the codec carries float32 only; requests at k fail the shape check */
+			off += cnt;
+		}
+		c->elements = off;
+		if (off > *max_in)
+			*max_in = off;
+	}
+	return JALAD_OK;
+}
+
+/* One run per worker before serving: the first run of a session pays for
+ * JIT compilation and page faults, which should not land on a client. */
+static enum jalad_status warm_up(struct jalad_server *srv, struct worker *wk)
+{
+	const struct cut_info *c = &srv->cuts[0];
+	struct jalad_tensor v[JALAD_CODEC_MAX_TENSORS];
+	memset(wk->in, 0, wk->in_cap * sizeof *wk->in);
+	for (int i = 0; i < c->count; i++) {
+		struct jalad_tensor_desc d;
+		JALAD_FORWARD(jalad_model_tensor_desc(srv->model, c->ids[i], &d));
+		if (d.dtype != JALAD_DTYPE_FLOAT32)
+			return JALAD_OK; /* nothing to warm up with */
+		v[i] = (struct jalad_tensor){ JALAD_DTYPE_FLOAT32, d.ndim, { 0 }, wk->in + c->offset[i] };
+		memcpy(v[i].dims, d.dims, sizeof v[i].dims);
+	}
+	return jalad_session_run_range(wk->sess, 0, srv->n_nodes, c->ids, v, c->count);
+}
+
+enum jalad_status jalad_server_create(const struct jalad_model *model, const struct jalad_server_opts *opts,
+				      struct jalad_server **out)
+{
+	char host[256];
+	int port, loopback = 0;
+	enum jalad_status st;
+	struct jalad_server *srv;
+	size_t max_in;
+	*out = NULL;
+	JALAD_RETURN_IF(!model || !opts, JALAD_ERR_INVALID_ARG, "server: no model or options");
+	srv = calloc(1, sizeof *srv);
+	JALAD_RETURN_IF(!srv, JALAD_ERR_NOMEM, "server: out of memory");
+	srv->listen_fd = srv->ep = srv->wake_fd = -1;
+	pthread_mutex_init(&srv->qmu, NULL);
+	pthread_cond_init(&srv->qcv, NULL);
+	pthread_mutex_init(&srv->smu, NULL);
+	srv->model = model;
+	srv->o = *opts;
+	struct jalad_server_opts *o = &srv->o;
+	if (!o->listen)
+		o->listen = "127.0.0.1:7070";
+	if (o->workers <= 0) {
+		long nc = sysconf(_SC_NPROCESSORS_ONLN);
+		o->workers = nc > 0 ? (int)nc : 1;
+	}
+	if (o->threads_per_worker <= 0)
+		o->threads_per_worker = 1;
+	if (o->queue_cap <= 0)
+		o->queue_cap = 2 * o->workers;
+	if (o->max_conns <= 0)
+		o->max_conns = 1024;
+	if (!o->max_frame_bytes)
+		o->max_frame_bytes = JALAD_NET_DEFAULT_MAX_FRAME;
+	if (!o->mem_budget_bytes)
+		o->mem_budget_bytes = (size_t)512 << 20;
+	if (!o->idle_timeout_ms)
+		o->idle_timeout_ms = 60000;
+	if (!o->drain_timeout_ms)
+		o->drain_timeout_ms = 10000;
+	if (o->n_dicts < 0 || (o->n_dicts && !o->dicts)) {
+		st = jalad_fail(JALAD_ERR_INVALID_ARG, "server: bad dictionary list");
+		goto fail;
+	}
+	srv->dicts = calloc((size_t)o->n_dicts + 1, sizeof *srv->dicts);
+	srv->dict_ids = calloc((size_t)o->n_dicts + 1, sizeof *srv->dict_ids);
+	if (!srv->dicts || !srv->dict_ids) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "server: out of memory");
+		goto fail;
+	}
+	srv->dict_digest = jalad_net_dict_digest(o->dicts, o->n_dicts);
+	int nd = 0;
+	for (int i = 0; i < o->n_dicts; i++) {
+		if (!o->dicts[i])
+			continue; /* a calibration has no dict for some cells */
+		srv->dicts[nd] = o->dicts[i];
+		srv->dict_ids[nd++] = jalad_codec_dict_id(o->dicts[i]);
+	}
+	o->n_dicts = nd;
+	o->dicts = NULL;
+	jalad_model_sha256(model, srv->sha256);
+	srv->n_nodes = jalad_model_node_count(model);
+	srv->n_outputs = jalad_model_output_count(model);
+	if (srv->n_outputs > JALAD_NET_MAX_OUTPUTS || srv->n_nodes < 1) {
+		st = jalad_fail(JALAD_ERR_UNSUPPORTED, "server: the model has %d outputs (max %d) and %d nodes",
+				srv->n_outputs, JALAD_NET_MAX_OUTPUTS, srv->n_nodes);
+		goto fail;
+	}
+	if ((st = setup_cuts(srv, &max_in)) != JALAD_OK)
+		goto fail;
+	if ((st = jalad_net_parse_addr(o->listen, host, sizeof host, &port)) != JALAD_OK)
+		goto fail;
+	if (o->tls && (st = jalad_tls_create(o->tls, 1, &srv->tls)) != JALAD_OK)
+		goto fail;
+	if ((st = jalad_net_listen(host, port, 128, &srv->listen_fd, &srv->port, &loopback)) != JALAD_OK)
+		goto fail;
+	if (!loopback && !srv->tls && !o->allow_remote) {
+		st = jalad_fail(JALAD_ERR_UNSUPPORTED,
+				"server: refusing to listen on non-loopback %s without TLS (give TLS credentials, "
+				"or allow it explicitly)", o->listen);
+		goto fail;
+	}
+	if (!srv->tls)
+		jalad_log(JALAD_LOG_WARN, "listening on %s:%d without TLS%s", host, srv->port,
+			  loopback ? " (loopback only)" : ": traffic is neither encrypted nor authenticated");
+	srv->ep = epoll_create1(EPOLL_CLOEXEC);
+	srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->ep < 0 || srv->wake_fd < 0) {
+		st = jalad_fail(JALAD_ERR_IO, "server: epoll/eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = EV_LISTEN };
+	struct epoll_event w = { .events = EPOLLIN, .data.u64 = EV_WAKE };
+	if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, srv->listen_fd, &e) < 0 ||
+	    epoll_ctl(srv->ep, EPOLL_CTL_ADD, srv->wake_fd, &w) < 0) {
+		st = jalad_fail(JALAD_ERR_IO, "server: epoll_ctl: %s", strerror(errno));
+		goto fail;
+	}
+	srv->conns = calloc((size_t)o->max_conns, sizeof *srv->conns);
+	srv->free_slots = calloc((size_t)o->max_conns, sizeof *srv->free_slots);
+	srv->ring = calloc((size_t)o->queue_cap, sizeof *srv->ring);
+	srv->workers = calloc((size_t)o->workers, sizeof *srv->workers);
+	if (!srv->conns || !srv->free_slots || !srv->ring || !srv->workers) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "server: out of memory");
+		goto fail;
+	}
+	for (int i = o->max_conns - 1; i >= 0; i--)
+		srv->free_slots[srv->n_free++] = i;
+	struct jalad_session_opts so = { .threads = o->threads_per_worker, .backend = o->backend };
+	for (int i = 0; i < o->workers; i++) {
+		struct worker *wk = &srv->workers[i];
+		wk->srv = srv;
+		wk->in_cap = max_in ? max_in : 1;
+		wk->in = malloc(wk->in_cap * sizeof *wk->in);
+		if (!wk->in) {
+			st = jalad_fail(JALAD_ERR_NOMEM, "server: out of memory");
+			goto fail;
+		}
+		if ((st = jalad_session_create(model, &so, &wk->sess)) != JALAD_OK ||
+		    (st = jalad_codec_ctx_create(&wk->ctx)) != JALAD_OK || (st = warm_up(srv, wk)) != JALAD_OK)
+			goto fail;
+		if (pthread_create(&wk->tid, NULL, worker_main, wk) != 0) {
+			st = jalad_fail(JALAD_ERR_NOMEM, "server: cannot start worker %d", i);
+			goto fail;
+		}
+		wk->started = 1;
+	}
+	*out = srv;
+	return JALAD_OK;
+fail:
+	jalad_server_free(srv);
+	return st;
+}
+
+void jalad_server_free(struct jalad_server *srv)
+{
+	if (!srv)
+		return;
+	pthread_mutex_lock(&srv->qmu);
+	srv->qquit = 1;
+	/* Requests nobody will answer: drop them before the workers see them. */
+	while (srv->qlen) {
+		struct job *j = srv->ring[srv->qhead];
+		srv->qhead = (srv->qhead + 1) % srv->o.queue_cap;
+		srv->qlen--;
+		j->next = srv->done;
+		srv->done = j;
+	}
+	pthread_cond_broadcast(&srv->qcv);
+	pthread_mutex_unlock(&srv->qmu);
+	for (int i = 0; srv->workers && i < srv->o.workers; i++) {
+		struct worker *wk = &srv->workers[i];
+		if (wk->started)
+			pthread_join(wk->tid, NULL);
+		jalad_session_free(wk->sess);
+		jalad_codec_ctx_free(wk->ctx);
+		free(wk->in);
+	}
+	for (int i = 0; srv->conns && i < srv->o.max_conns; i++)
+		conn_close(srv, &srv->conns[i], NULL);
+	for (struct job *j = srv->done, *next; j; j = next) {
+		next = j->next;
+		job_free(srv, j);
+	}
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->ep >= 0)
+		close(srv->ep);
+	if (srv->wake_fd >= 0)
+		close(srv->wake_fd);
+	jalad_tls_free(srv->tls);
+	for (int k = 0; srv->cuts && k < srv->n_nodes; k++) {
+		free(srv->cuts[k].ids);
+		free(srv->cuts[k].offset);
+	}
+	free(srv->cuts);
+	free(srv->dicts);
+	free(srv->dict_ids);
+	free(srv->conns);
+	free(srv->free_slots);
+	free(srv->ring);
+	free(srv->workers);
+	pthread_mutex_destroy(&srv->qmu);
+	pthread_cond_destroy(&srv->qcv);
+	pthread_mutex_destroy(&srv->smu);
+	free(srv);
+}

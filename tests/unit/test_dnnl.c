@@ -1,0 +1,417 @@
+/*
+ * oneDNN backend tests:
+ *   - its outputs match the reference kernels' (max|a-b| / max|b| <= 1e-4)
+ *     on both Fashion-MNIST models and on a small model that mixes native
+ *     nodes, fused groups (Conv+Add+Relu, Conv+Clip, Gemm) and nodes that
+ *     fall back to the reference kernels (HardSigmoid, Flatten);
+ *   - every cut k run as [0,k) then [k,n) on two dnnl sessions equals the
+ *     full dnnl run bit for bit (same thread count), including cuts inside
+ *     fused groups and around fallback nodes;
+ *   - a ref edge and a dnnl cloud agree across every cut (plain layout at
+ *     the boundary);
+ *   - repeated runs give the same bits and an empty range is a no-op.
+ * Skipped (one passing check) when the dnnl backend is not compiled in.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jalad/jalad.h"
+#include "onnx.pb-c.h"
+#include "testing.h"
+
+#define THREADS 2
+
+static void fill(float *x, int64_t n, uint32_t seed, float scale)
+{
+	for (int64_t i = 0; i < n; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		x[i] = ((float)(seed >> 8) / (float)(1u << 24) * 2.0f - 1.0f) * scale;
+	}
+}
+
+static double rel_err(const struct jalad_tensor *a, const struct jalad_tensor *b)
+{
+	int64_t n = jalad_tensor_numel(b);
+	const float *x = a->data, *y = b->data;
+	double num = 0.0, den = 0.0;
+	if (jalad_tensor_numel(a) != n)
+		return INFINITY;
+	for (int64_t i = 0; i < n; i++) {
+		double d = fabs((double)x[i] - (double)y[i]);
+		if (d > num || isnan(d))
+			num = isnan(d) ? INFINITY : d;
+		if (fabs((double)y[i]) > den)
+			den = fabs((double)y[i]);
+	}
+	return den > 0.0 ? num / den : num;
+}
+
+/* ------------------------------------------------------------ a small model */
+
+/* A graph under construction with protobuf-c; everything it points to is
+ * owned by the builder and freed at once. */
+#define MB_MAX 32
+struct mb {
+	Onnx__NodeProto nodes[MB_MAX];
+	Onnx__NodeProto *node_ptrs[MB_MAX];
+	Onnx__AttributeProto attrs[MB_MAX * 4];
+	Onnx__AttributeProto *attr_ptrs[MB_MAX * 4];
+	Onnx__TensorProto inits[MB_MAX];
+	Onnx__TensorProto *init_ptrs[MB_MAX];
+	int64_t dims[MB_MAX][4];
+	int64_t ints[MB_MAX * 4][4];
+	float *data[MB_MAX];
+	int n_nodes, n_attrs, n_inits;
+	uint32_t seed;
+};
+
+static Onnx__NodeProto *mb_node(struct mb *b, const char *op, int n_in, char **in, char *out)
+{
+	Onnx__NodeProto *n = &b->nodes[b->n_nodes];
+	onnx__node_proto__init(n);
+	n->op_type = (char *)op;
+	n->name = out;
+	n->n_input = (size_t)n_in;
+	n->input = in;
+	n->n_output = 1;
+	n->output = &n->name;
+	b->node_ptrs[b->n_nodes++] = n;
+	return n;
+}
+
+static Onnx__AttributeProto *mb_attr(struct mb *b, Onnx__NodeProto *n, const char *name)
+{
+	Onnx__AttributeProto *a = &b->attrs[b->n_attrs];
+	onnx__attribute_proto__init(a);
+	a->name = (char *)name;
+	if (!n->attribute)
+		n->attribute = &b->attr_ptrs[b->n_attrs];
+	b->attr_ptrs[b->n_attrs++] = a;
+	n->n_attribute++;
+	return a;
+}
+
+static void mb_ints(struct mb *b, Onnx__NodeProto *n, const char *name, int cnt, int64_t v0, int64_t v1,
+		    int64_t v2, int64_t v3)
+{
+	int k = b->n_attrs;
+	Onnx__AttributeProto *a = mb_attr(b, n, name);
+	int64_t v[4] = {v0, v1, v2, v3};
+	memcpy(b->ints[k], v, sizeof v);
+	a->has_type = 1;
+	a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+	a->n_ints = (size_t)cnt;
+	a->ints = b->ints[k];
+}
+
+static void mb_int(struct mb *b, Onnx__NodeProto *n, const char *name, int64_t v)
+{
+	Onnx__AttributeProto *a = mb_attr(b, n, name);
+	a->has_type = 1;
+	a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+	a->has_i = 1;
+	a->i = v;
+}
+
+/* A float initializer of up to 4 dims with seeded values (or value v if
+ * ndim is 0: a scalar). */
+static void mb_init(struct mb *b, char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+		    float scale, float v)
+{
+	int k = b->n_inits++;
+	Onnx__TensorProto *t = &b->inits[k];
+	int64_t d[4] = {d0, d1, d2, d3}, n = 1;
+	onnx__tensor_proto__init(t);
+	for (int i = 0; i < ndim; i++)
+		n *= d[i];
+	memcpy(b->dims[k], d, sizeof d);
+	b->data[k] = malloc((size_t)n * sizeof(float));
+	if (ndim == 0)
+		b->data[k][0] = v;
+	else
+		fill(b->data[k], n, b->seed += 77, scale);
+	t->name = name;
+	t->n_dims = (size_t)ndim;
+	t->dims = b->dims[k];
+	t->has_data_type = 1;
+	t->data_type = 1;
+	t->has_raw_data = 1;
+	t->raw_data.len = (size_t)n * sizeof(float);
+	t->raw_data.data = (uint8_t *)b->data[k];
+	b->init_ptrs[k] = t;
+}
+
+/* x [1,4,10,10]:
+ *   Conv 3x3 -> Relu -> Conv 3x3 -> Relu -> Conv 3x3 -> Add(, first relu)
+ *   -> Relu                                                   (sum fusion)
+ *   -> HardSigmoid (fallback) -> depthwise Conv -> Clip(0, 6) (eltwise fusion)
+ *   -> MaxPool 3/2 ceil, AveragePool 2/2 -> Concat -> GlobalAveragePool
+ *   -> Flatten (fallback) -> Gemm -> Relu -> Gemm -> Softmax  */
+static uint8_t *make_mixed(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "w0", "b0"}, *i1[] = {"c0"}, *i2[] = {"r0", "w1", "b1"}, *i2b[] = {"c1"},
+		    *i2c[] = {"t1", "w3", "b3"}, *i3[] = {"c3", "r0"},
+		    *i4[] = {"a1"}, *i5[] = {"r1"}, *i6[] = {"h", "w2", "b2"}, *i7[] = {"c2", "lo", "hi"},
+		    *i8[] = {"k2"}, *i9[] = {"k2"}, *i10[] = {"p", "q"}, *i11[] = {"cc"}, *i12[] = {"g"},
+		    *i13[] = {"f", "wf", "bf"}, *i14[] = {"y0"}, *i15[] = {"y1", "wg", "bg"}, *i16[] = {"y2"};
+	Onnx__NodeProto *n;
+	memset(&b, 0, sizeof b);
+	b.seed = 7;
+	n = mb_node(&b, "Conv", 3, i0, "c0");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	mb_node(&b, "Relu", 1, i1, "r0");
+	n = mb_node(&b, "Conv", 3, i2, "c1");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	mb_node(&b, "Relu", 1, i2b, "t1");
+	n = mb_node(&b, "Conv", 3, i2c, "c3");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	mb_node(&b, "Add", 2, i3, "a1");
+	mb_node(&b, "Relu", 1, i4, "r1");
+	mb_node(&b, "HardSigmoid", 1, i5, "h");
+	n = mb_node(&b, "Conv", 3, i6, "c2");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	mb_int(&b, n, "group", 8);
+	mb_node(&b, "Clip", 3, i7, "k2");
+	n = mb_node(&b, "MaxPool", 1, i8, "p");
+	mb_ints(&b, n, "kernel_shape", 2, 3, 3, 0, 0);
+	mb_ints(&b, n, "strides", 2, 2, 2, 0, 0);
+	mb_int(&b, n, "ceil_mode", 1);
+	n = mb_node(&b, "AveragePool", 1, i9, "q");
+	mb_ints(&b, n, "kernel_shape", 2, 2, 2, 0, 0);
+	mb_ints(&b, n, "strides", 2, 2, 2, 0, 0);
+	n = mb_node(&b, "Concat", 2, i10, "cc");
+	mb_int(&b, n, "axis", 1);
+	mb_node(&b, "GlobalAveragePool", 1, i11, "g");
+	mb_node(&b, "Flatten", 1, i12, "f");
+	n = mb_node(&b, "Gemm", 3, i13, "y0");
+	mb_int(&b, n, "transB", 1);
+	mb_node(&b, "Relu", 1, i14, "y1");
+	n = mb_node(&b, "Gemm", 3, i15, "y2");
+	mb_int(&b, n, "transB", 1);
+	mb_node(&b, "Softmax", 1, i16, "z");
+
+	mb_init(&b, "w0", 4, 8, 4, 3, 3, 0.3f, 0);
+	mb_init(&b, "b0", 1, 8, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "w1", 4, 8, 8, 3, 3, 0.2f, 0);
+	mb_init(&b, "b1", 1, 8, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "w3", 4, 8, 8, 3, 3, 0.2f, 0);
+	mb_init(&b, "b3", 1, 8, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "w2", 4, 8, 1, 3, 3, 2.0f, 0);
+	mb_init(&b, "b2", 1, 8, 0, 0, 0, 1.0f, 0);
+	mb_init(&b, "lo", 0, 0, 0, 0, 0, 0, 0.0f);
+	mb_init(&b, "hi", 0, 0, 0, 0, 0, 0, 6.0f);
+	mb_init(&b, "wf", 2, 12, 16, 0, 0, 0.5f, 0);
+	mb_init(&b, "bf", 1, 12, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "wg", 2, 5, 12, 0, 0, 0.5f, 0);
+	mb_init(&b, "bg", 1, 5, 0, 0, 0, 0.1f, 0);
+
+	Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
+	Onnx__GraphProto gp = ONNX__GRAPH_PROTO__INIT;
+	Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+	Onnx__OperatorSetIdProto *oss[] = {&os};
+	Onnx__ValueInfoProto vin = ONNX__VALUE_INFO_PROTO__INIT, vout = ONNX__VALUE_INFO_PROTO__INIT;
+	Onnx__ValueInfoProto *vins[] = {&vin}, *vouts[] = {&vout};
+	Onnx__TypeProto tp = ONNX__TYPE_PROTO__INIT, tpo = ONNX__TYPE_PROTO__INIT;
+	Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT, tto = ONNX__TYPE_PROTO__TENSOR__INIT;
+	Onnx__TensorShapeProto sp = ONNX__TENSOR_SHAPE_PROTO__INIT;
+	Onnx__TensorShapeProto__Dimension dd[4];
+	Onnx__TensorShapeProto__Dimension *dp[4];
+	int64_t xd[4] = {1, 4, 10, 10};
+	for (int i = 0; i < 4; i++) {
+		onnx__tensor_shape_proto__dimension__init(&dd[i]);
+		dd[i].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+		dd[i].dim_value = xd[i];
+		dp[i] = &dd[i];
+	}
+	sp.n_dim = 4;
+	sp.dim = dp;
+	tt.has_elem_type = 1;
+	tt.elem_type = 1;
+	tt.shape = &sp;
+	tp.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+	tp.tensor_type = &tt;
+	tto.has_elem_type = 1;
+	tto.elem_type = 1;
+	tpo.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+	tpo.tensor_type = &tto;
+	vin.name = "x";
+	vin.type = &tp;
+	vout.name = "z";
+	vout.type = &tpo;
+	gp.n_node = (size_t)b.n_nodes;
+	gp.node = b.node_ptrs;
+	gp.n_initializer = (size_t)b.n_inits;
+	gp.initializer = b.init_ptrs;
+	gp.n_input = 1;
+	gp.input = vins;
+	gp.n_output = 1;
+	gp.output = vouts;
+	gp.name = "mixed";
+	os.has_version = 1;
+	os.version = 13;
+	os.domain = "";
+	mp.has_ir_version = 1;
+	mp.ir_version = 7;
+	mp.n_opset_import = 1;
+	mp.opset_import = oss;
+	mp.graph = &gp;
+	*len = onnx__model_proto__get_packed_size(&mp);
+	uint8_t *buf = malloc(*len);
+	if (buf)
+		onnx__model_proto__pack(&mp, buf);
+	for (int i = 0; i < b.n_inits; i++)
+		free(b.data[i]);
+	return buf;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static struct jalad_session *session(const struct jalad_model *m, const char *backend)
+{
+	struct jalad_session *s = NULL;
+	struct jalad_session_opts so = {.threads = THREADS, .backend = backend};
+	enum jalad_status st = jalad_session_create(m, &so, &s);
+	CHECK_MSG(st == JALAD_OK, "%s session: %s", backend, jalad_last_error());
+	return s;
+}
+
+/* Copy of output 0 after a run. */
+static float *output_copy(struct jalad_session *s, int64_t *n)
+{
+	struct jalad_tensor out;
+	if (jalad_session_output(s, 0, &out) != JALAD_OK)
+		return NULL;
+	*n = jalad_tensor_numel(&out);
+	float *c = malloc((size_t)*n * sizeof *c);
+	if (c)
+		memcpy(c, out.data, (size_t)*n * sizeof *c);
+	return c;
+}
+
+static void check_model(const char *name, const struct jalad_model *m)
+{
+	struct jalad_session *ref = session(m, "ref"), *full = session(m, "dnnl");
+	struct jalad_session *edge = session(m, "dnnl"), *cloud = session(m, "dnnl"), *redge = session(m, "ref");
+	if (!ref || !full || !edge || !cloud || !redge)
+		goto done;
+	struct jalad_tensor_desc d;
+	jalad_model_tensor_desc(m, jalad_model_input(m, 0), &d);
+	struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, d.ndim, {0}, NULL};
+	memcpy(in.dims, d.dims, sizeof in.dims);
+	int64_t n_in = jalad_tensor_numel(&in), n_out = 0, n2 = 0;
+	float *x = malloc((size_t)n_in * sizeof *x);
+	fill(x, n_in, 42, 2.0f);
+	in.data = x;
+
+	/* dnnl against the reference kernels */
+	CHECK(jalad_session_run(ref, &in, 1) == JALAD_OK);
+	enum jalad_status st = jalad_session_run(full, &in, 1);
+	CHECK_MSG(st == JALAD_OK, "%s: %s", name, jalad_last_error());
+	struct jalad_tensor a, b;
+	jalad_session_output(full, 0, &a);
+	jalad_session_output(ref, 0, &b);
+	double e = rel_err(&a, &b);
+	CHECK_MSG(e <= 1e-4, "%s: dnnl vs ref max rel err %.3g", name, e);
+	float *want = output_copy(full, &n_out);
+
+	/* the same bits on a second run, and after an empty range */
+	int in_id = jalad_model_input(m, 0);
+	CHECK(jalad_session_run_range(full, 0, 0, &in_id, &in, 1) == JALAD_OK);
+	CHECK(jalad_session_run(full, &in, 1) == JALAD_OK);
+	float *again = output_copy(full, &n2);
+	CHECK(want && again && n2 == n_out && !memcmp(want, again, (size_t)n_out * sizeof *want));
+	free(again);
+
+	/* every cut: dnnl edge + dnnl cloud == full dnnl run, bit for bit;
+	 * ref edge + dnnl cloud within tolerance. */
+	int n = jalad_model_node_count(m);
+	int exact = 0, close = 0;
+	for (int k = 0; k <= n; k++) {
+		int ids[64], cnt = 0;
+		struct jalad_tensor vals[64];
+		st = jalad_session_run_range(edge, 0, k, &in_id, &in, 1);
+		CHECK_MSG(st == JALAD_OK, "%s cut %d edge: %s", name, k, jalad_last_error());
+		CHECK(jalad_model_crossing(m, k, ids, 64, &cnt) == JALAD_OK && cnt <= 64);
+		for (int i = 0; i < cnt; i++)
+			CHECK(jalad_session_tensor(edge, ids[i], &vals[i]) == JALAD_OK);
+		st = jalad_session_run_range(cloud, k, n, ids, vals, cnt);
+		CHECK_MSG(st == JALAD_OK, "%s cut %d cloud: %s", name, k, jalad_last_error());
+		struct jalad_tensor out;
+		jalad_session_output(cloud, 0, &out);
+		int same = want && jalad_tensor_numel(&out) == n_out &&
+			   !memcmp(out.data, want, (size_t)n_out * sizeof *want);
+		if (!same)
+			fprintf(stderr, "%s: cut %d (before node %d) differs from the full run\n", name, k, k);
+		exact += same;
+
+		CHECK(jalad_session_run_range(redge, 0, k, &in_id, &in, 1) == JALAD_OK);
+		for (int i = 0; i < cnt; i++)
+			CHECK(jalad_session_tensor(redge, ids[i], &vals[i]) == JALAD_OK);
+		CHECK(jalad_session_run_range(cloud, k, n, ids, vals, cnt) == JALAD_OK);
+		jalad_session_output(cloud, 0, &out);
+		close += rel_err(&out, &b) <= 1e-4;
+	}
+	CHECK_MSG(exact == n + 1, "%s: %d of %d cuts equal the full dnnl run", name, exact, n + 1);
+	CHECK_MSG(close == n + 1, "%s: %d of %d ref/dnnl cuts within 1e-4", name, close, n + 1);
+	free(want);
+	free(x);
+done:
+	jalad_session_free(ref);
+	jalad_session_free(full);
+	jalad_session_free(edge);
+	jalad_session_free(cloud);
+	jalad_session_free(redge);
+}
+
+static void check_file(const char *path)
+{
+	struct jalad_model *m = NULL;
+	enum jalad_status st = jalad_model_load(path, NULL, &m);
+	CHECK_MSG(st == JALAD_OK, "%s: %s", path, jalad_last_error());
+	if (st == JALAD_OK)
+		check_model(path, m);
+	jalad_model_free(m);
+}
+
+static void check_mixed(void)
+{
+	size_t len;
+	uint8_t *buf = make_mixed(&len);
+	struct jalad_model *m = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "mixed model: %s", jalad_last_error());
+	if (st == JALAD_OK) {
+		CHECK(jalad_model_node_count(m) == 19);
+		check_model("mixed", m);
+	}
+	jalad_model_free(m);
+	free(buf);
+}
+
+int main(void)
+{
+	struct jalad_model *m = NULL;
+	struct jalad_session *s = NULL;
+	struct jalad_session_opts so = {.threads = 1, .backend = "dnnl"};
+	size_t len;
+	uint8_t *buf = make_mixed(&len);
+	/* Not compiled in: nothing to test. */
+	if (buf && jalad_model_load_buffer(buf, len, NULL, &m) == JALAD_OK &&
+	    jalad_session_create(m, &so, &s) == JALAD_ERR_UNSUPPORTED) {
+		printf("test_dnnl: the dnnl backend is not compiled in\n");
+		CHECK(1);
+		jalad_model_free(m);
+		free(buf);
+		TEST_MAIN_END("test_dnnl");
+	}
+	jalad_session_free(s);
+	jalad_model_free(m);
+	free(buf);
+
+	check_mixed();
+	check_file("models/fmnist-vgg.onnx");
+	check_file("models/fmnist-resnet.onnx");
+	TEST_MAIN_END("test_dnnl");
+}

@@ -1,0 +1,464 @@
+/* jalad codec-bench MODEL --data SPEC [--limit N] [--cut all|K] [--bits LIST]
+ * [--json]: what the codec makes of real feature maps at every cut and bit
+ * width: container bytes per coder, empirical entropy, speed.
+ *
+ * Fairness of the shared Huffman tables: the dictionaries are learned on
+ * the first half of the samples and every number is measured on the second
+ * half. Runs on one thread so the throughput figures are clean. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools.h"
+#include "jalad/codec.h"
+#include "jalad/plan.h"
+
+static const char *bench_help =
+	"usage: jalad codec-bench MODEL --data fmnist[:DIR]|images:DIR [--limit N] [--cut all|K]\n"
+	"                         [--bits LIST] [--backend B] [--json]\n"
+	"For every cut (or cut K) and bit width (default 1-8): mean container bytes per image\n"
+	"for each coder (raw, huffman, huffman_shared, rans0, rans1, zstd, auto), the empirical\n"
+	"order-0 and order-1 entropy of the quantized symbols (bits/value), the optimal\n"
+	"(unlimited-length) Huffman payload for each message's histogram, and encode/decode\n"
+	"throughput in MB/s of float32 feature map (quantize+encode, decode+dequantize).\n"
+	"Shared Huffman tables are learned on the first half of the N samples (default 1000);\n"
+	"everything is measured on the second half. --json prints one JSON array of rows.\n";
+
+static const enum jalad_coder bench_coders[] = {
+	JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED, JALAD_CODER_RANS0,
+	JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_AUTO,
+};
+#define NCODERS (int)(sizeof bench_coders / sizeof bench_coders[0])
+
+struct acc {
+	uint64_t messages, values, tensors;
+	double h0_bits, h1_bits;         /* sum of entropy x values */
+	double huff_opt_bits;            /* optimal Huffman payload bits */
+	uint64_t bytes[NCODERS], payload[NCODERS];
+	uint64_t enc_ns[NCODERS], dec_ns[NCODERS];
+	uint64_t *hist;                  /* 2^bits, first half */
+	struct jalad_codec_dict *dict;
+};
+
+static const char *key_name(enum jalad_coder c)
+{
+	return c == JALAD_CODER_HUFFMAN_SHARED ? "huffman_shared" : jalad_coder_name(c);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Payload bits of an optimal prefix code for the counts (the sum of the
+ * internal node weights of a Huffman tree), two-queue construction. */
+static double huffman_optimal_bits(const uint64_t *hist, size_t n, uint64_t *leaf, uint64_t *inner)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (hist[i])
+			leaf[k++] = hist[i];
+	if (k < 2)
+		return 0;
+	qsort(leaf, k, sizeof *leaf, cmp_u64);
+	size_t a = 0, b = 0, nb = 0;
+	double cost = 0;
+	for (size_t m = 0; m + 1 < k; m++) {
+		uint64_t w[2];
+		for (int t = 0; t < 2; t++) {
+			if (a < k && (b >= nb || leaf[a] <= inner[b]))
+				w[t] = leaf[a++];
+			else
+				w[t] = inner[b++];
+		}
+		inner[nb++] = w[0] + w[1];
+		cost += (double)(w[0] + w[1]);
+	}
+	return cost;
+}
+
+static int parse_bits_list(const char *s, int *bits, int cap)
+{
+	char buf[256];
+	int n = 0;
+	if (strlen(s) >= sizeof buf)
+		return -1;
+	strcpy(buf, s);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		long a, b;
+		char *dash = strchr(tok, '-');
+		if (dash) {
+			*dash = 0;
+			if (tool_parse_int(tok, 1, 16, &a) || tool_parse_int(dash + 1, 1, 16, &b) || a > b)
+				return -1;
+		} else if (tool_parse_int(tok, 1, 16, &a)) {
+			return -1;
+		} else {
+			b = a;
+		}
+		for (long v = a; v <= b; v++) {
+			if ((v > 8 && v != 16) || n == cap)
+				return -1;
+			bits[n++] = (int)v;
+		}
+	}
+	return n;
+}
+
+int cmd_codec_bench(int argc, char **argv)
+{
+	const char *path = NULL, *data = NULL, *backend = NULL, *cut_s = "all";
+	long limit = 1000;
+	int json = 0, bits[16], nb = 8;
+	for (int i = 0; i < 8; i++)
+		bits[i] = i + 1;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		int r;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(bench_help, stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if ((r = tool_opt(argc, argv, &i, "--data", &v))) {
+			if (r < 0)
+				return tool_usage("codec-bench", "--data needs a dataset");
+			data = v;
+		} else if ((r = tool_opt(argc, argv, &i, "--limit", &v))) {
+			if (r < 0 || tool_parse_int(v, 1, 100000000, &limit))
+				return tool_usage("codec-bench", "--limit needs a number >= 1");
+		} else if ((r = tool_opt(argc, argv, &i, "--cut", &v))) {
+			if (r < 0)
+				return tool_usage("codec-bench", "--cut needs 'all' or a cut index");
+			cut_s = v;
+		} else if ((r = tool_opt(argc, argv, &i, "--bits", &v))) {
+			if (r < 0 || (nb = parse_bits_list(v, bits, 16)) <= 0)
+				return tool_usage("codec-bench", "--bits '%s': give widths 1..8 or 16, e.g. 1-8 or 4",
+						  r < 0 ? "" : v);
+		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
+			if (r < 0)
+				return tool_usage("codec-bench", "--backend needs a name");
+			backend = v;
+		} else if (argv[i][0] == '-') {
+			return tool_usage("codec-bench", "unknown option '%s'", argv[i]);
+		} else if (!path) {
+			path = argv[i];
+		} else {
+			return tool_usage("codec-bench", "more than one model given");
+		}
+	}
+	if (!path)
+		return tool_usage("codec-bench", "no model given");
+	if (!data)
+		return tool_usage("codec-bench", "--data is required");
+
+	struct jalad_model *m = NULL;
+	struct jalad_dataset *ds = NULL;
+	struct jalad_cut_capture *cc = NULL;
+	struct jalad_codec_ctx *ctx = NULL;
+	struct acc *acc = NULL;
+	uint8_t *sym = NULL, *buf = NULL;
+	float *x = NULL, *dec = NULL;
+	uint64_t *leaf = NULL, *inner = NULL, *th = NULL;
+	size_t cap = 0;
+	int rc = EXIT_FAIL, n = 0, k0 = 0, k1 = 0;
+	struct jalad_preprocess pp;
+	enum jalad_status st = jalad_model_load(path, NULL, &m);
+	if (st != JALAD_OK)
+		return tool_error("codec-bench", st);
+	n = jalad_model_node_count(m);
+	if (strcmp(cut_s, "all") == 0) {
+		k0 = 0;
+		k1 = n - 1;
+	} else {
+		long k;
+		if (tool_parse_int(cut_s, 0, n - 1, &k)) {
+			rc = tool_usage("codec-bench", "--cut '%s': give 'all' or a cut 0..%d", cut_s, n - 1);
+			goto done;
+		}
+		k0 = k1 = (int)k;
+	}
+	if ((rc = tool_preprocess("codec-bench", m, NULL, NULL, NULL, &pp)) != 0)
+		goto done;
+	rc = EXIT_FAIL;
+	if ((st = jalad_dataset_open(data, &ds)) != JALAD_OK || (st = jalad_cut_capture_create(m, backend, &cc)) != JALAD_OK ||
+	    (st = jalad_codec_ctx_create(&ctx)) != JALAD_OK) {
+		tool_error("codec-bench", st);
+		goto done;
+	}
+	uint64_t ns = jalad_dataset_count(ds);
+	if ((uint64_t)limit < ns)
+		ns = (uint64_t)limit;
+	uint64_t learn_n = ns / 2;
+	int ncut = k1 - k0 + 1;
+	acc = calloc((size_t)ncut * (size_t)nb, sizeof *acc);
+	size_t len = jalad_preprocess_len(&pp);
+	x = malloc(len * sizeof *x);
+	int64_t max_values = 0, max_tensor = 0;
+	for (int k = k0; k <= k1; k++) {
+		int ids[JALAD_CODEC_MAX_TENSORS + 1], cnt;
+		int64_t tot = 0;
+		jalad_model_crossing(m, k, ids, JALAD_CODEC_MAX_TENSORS + 1, &cnt);
+		for (int j = 0; j < cnt && j <= JALAD_CODEC_MAX_TENSORS; j++) {
+			struct jalad_tensor_desc d;
+			jalad_model_tensor_desc(m, ids[j], &d);
+			int64_t v = 1;
+			for (int a = 0; a < d.ndim; a++)
+				v *= d.dims[a];
+			tot += v;
+			if (v > max_tensor)
+				max_tensor = v;
+		}
+		if (tot > max_values)
+			max_values = tot;
+	}
+	sym = malloc((size_t)(max_tensor ? max_tensor : 1) * 2);
+	dec = malloc((size_t)(max_values ? max_values : 1) * sizeof *dec);
+	leaf = malloc(65536 * sizeof *leaf);
+	inner = malloc(65536 * sizeof *inner);
+	th = malloc(65536 * sizeof *th);
+	if (!acc || !x || !sym || !dec || !leaf || !inner || !th) {
+		tool_error("codec-bench", JALAD_ERR_NOMEM);
+		goto done;
+	}
+	for (int i = 0; i < ncut * nb; i++) {
+		acc[i].hist = calloc((size_t)1 << bits[i % nb], sizeof *acc[i].hist);
+		if (!acc[i].hist) {
+			tool_error("codec-bench", JALAD_ERR_NOMEM);
+			goto done;
+		}
+	}
+	struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, pp.channels, pp.height, pp.width }, x };
+	uint64_t t_start = jalad_now_ns_tool();
+	for (uint64_t i = 0; i < ns; i++) {
+		int measure = i >= learn_n;
+		if (i == learn_n) {
+			/* The first half is over: learn the shared tables. */
+			for (int a = 0; a < ncut * nb; a++) {
+				int cut = k0 + a / nb;
+				int ids[JALAD_CODEC_MAX_TENSORS + 1], cnt;
+				jalad_model_crossing(m, cut, ids, JALAD_CODEC_MAX_TENSORS + 1, &cnt);
+				if (cnt > JALAD_CODEC_MAX_TENSORS)
+					continue;
+				size_t hn = (size_t)1 << bits[a % nb];
+				uint64_t tot = 0;
+				for (size_t s = 0; s < hn; s++)
+					tot += acc[a].hist[s];
+				if (tot == 0)
+					for (size_t s = 0; s < hn; s++)
+						acc[a].hist[s] = 1;
+				if ((st = jalad_codec_dict_learn(bits[a % nb], acc[a].hist, &acc[a].dict)) != JALAD_OK) {
+					tool_error("codec-bench", st);
+					goto done;
+				}
+			}
+		}
+		if ((st = jalad_dataset_get(ds, i, &pp, x, len)) != JALAD_OK ||
+		    (st = jalad_cut_capture_run(cc, &in)) != JALAD_OK) {
+			tool_error("codec-bench", st);
+			goto done;
+		}
+		for (int k = k0; k <= k1; k++) {
+			const int *ids;
+			const struct jalad_tensor *vals;
+			int cnt;
+			jalad_cut_capture_get(cc, k, &ids, &vals, &cnt);
+			int ok = cnt >= 1 && cnt <= JALAD_CODEC_MAX_TENSORS;
+			for (int j = 0; ok && j < cnt; j++)
+				ok = vals[j].dtype == JALAD_DTYPE_FLOAT32;
+			if (!ok)
+				continue;
+			struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
+			float *outs[JALAD_CODEC_MAX_TENSORS];
+			size_t caps[JALAD_CODEC_MAX_TENSORS], off = 0;
+			for (int j = 0; j < cnt; j++) {
+				ct[j].data = vals[j].data;
+				ct[j].ndim = vals[j].ndim;
+				for (int a = 0; a < vals[j].ndim; a++)
+					ct[j].dims[a] = vals[j].dims[a];
+				caps[j] = (size_t)jalad_tensor_numel(&vals[j]);
+				outs[j] = dec + off;
+				off += caps[j];
+			}
+			for (int b = 0; b < nb; b++) {
+				struct acc *A = &acc[(k - k0) * nb + b];
+				size_t hn = (size_t)1 << bits[b];
+				for (int j = 0; j < cnt; j++) {
+					size_t nv = caps[j];
+					float mn, mx;
+					double h0, h1;
+					if ((st = jalad_codec_minmax(vals[j].data, nv, &mn, &mx)) != JALAD_OK ||
+					    (st = jalad_codec_quantize(vals[j].data, nv, bits[b], mn, mx, sym)) != JALAD_OK) {
+						tool_error("codec-bench", st);
+						goto done;
+					}
+					if (!measure) {
+						jalad_codec_hist_add(sym, nv, bits[b], A->hist);
+						continue;
+					}
+					if ((st = jalad_codec_entropy(sym, nv, bits[b], &h0, &h1)) != JALAD_OK) {
+						tool_error("codec-bench", st);
+						goto done;
+					}
+					memset(th, 0, hn * sizeof *th);
+					jalad_codec_hist_add(sym, nv, bits[b], th);
+					A->huff_opt_bits += huffman_optimal_bits(th, hn, leaf, inner);
+					A->h0_bits += h0 * (double)nv;
+					A->h1_bits += h1 * (double)nv;
+					A->values += nv;
+					A->tensors++;
+				}
+				if (!measure)
+					continue;
+				A->messages++;
+				for (int c = 0; c < NCODERS; c++) {
+					struct jalad_codec_params p = { .bits = bits[b], .coder = bench_coders[c], .crc = 1,
+									.dict = A->dict };
+					struct jalad_codec_stats es;
+					size_t need = jalad_codec_bound(&p, ct, cnt), got;
+					if (need > cap) {
+						uint8_t *nbuf = realloc(buf, need);
+						if (!nbuf) {
+							tool_error("codec-bench", JALAD_ERR_NOMEM);
+							goto done;
+						}
+						buf = nbuf;
+						cap = need;
+					}
+					uint64_t t0 = jalad_now_ns_tool();
+					st = jalad_codec_encode(ctx, &p, ct, cnt, buf, cap, &got, &es);
+					uint64_t t1 = jalad_now_ns_tool();
+					if (st == JALAD_OK)
+						st = jalad_codec_decode(ctx, buf, got, NULL, A->dict, outs, caps, cnt, NULL);
+					uint64_t t2 = jalad_now_ns_tool();
+					if (st != JALAD_OK) {
+						fprintf(stderr, "jalad codec-bench: cut %d, %d bits, %s: %s: %s\n", k, bits[b],
+							jalad_coder_name(bench_coders[c]), jalad_status_str(st),
+							jalad_last_error());
+						goto done;
+					}
+					A->bytes[c] += got;
+					for (int j = 0; j < es.ntensors; j++)
+						A->payload[c] += es.tensor[j].payload_bytes;
+					A->enc_ns[c] += t1 - t0;
+					A->dec_ns[c] += t2 - t1;
+				}
+			}
+		}
+		if (!json && isatty(2) && (i % 50 == 0 || i + 1 == ns))
+			fprintf(stderr, "\rcodec-bench: %llu/%llu samples", (unsigned long long)i + 1, (unsigned long long)ns);
+	}
+	if (!json && isatty(2))
+		fputc('\n', stderr);
+	double secs = (double)(jalad_now_ns_tool() - t_start) / 1e9;
+
+	/* ---- report ---- */
+	if (json)
+		printf("[");
+	else
+		printf("%-4s %4s %8s %6s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s\n", "cut", "bits", "values", "H0",
+		       "H1", "H0 bytes", "raw", "huffman", "huff-shd", "rans0", "rans1", "zstd", "auto", "huff-opt",
+		       "best/H");
+	int first = 1;
+	double ratio_sum[16] = { 0 }, r0_sum[16] = { 0 };
+	int ratio_n[16] = { 0 };
+	for (int a = 0; a < ncut * nb; a++) {
+		struct acc *A = &acc[a];
+		int k = k0 + a / nb, b = a % nb;
+		if (!A->messages)
+			continue;
+		double msg = (double)A->messages, vpi = (double)A->values / msg;
+		double h0 = A->h0_bits / (double)A->values, h1 = A->h1_bits / (double)A->values;
+		double mean[NCODERS], best = INFINITY;
+		for (int c = 0; c < NCODERS; c++) {
+			mean[c] = (double)A->bytes[c] / msg;
+			if (mean[c] < best)
+				best = mean[c];
+		}
+		double ratio = best / mean[1];
+		ratio_sum[b] += ratio;
+		r0_sum[b] += mean[3] / (h0 * vpi / 8);
+		ratio_n[b]++;
+		if (json) {
+			printf("%s\n{\"cut\": %d, \"bits\": %d, \"tensors\": %.4g, \"values\": %.6g, \"entropy0\": %.6g, "
+			       "\"entropy1\": %.6g, \"entropy0_bytes\": %.6g, \"huffman_optimal_payload_bytes\": %.6g, \"bytes\": {",
+			       first ? "" : ",", k, bits[b], (double)A->tensors / msg, vpi, h0, h1, h0 * vpi / 8,
+			       A->huff_opt_bits / 8 / msg);
+			for (int c = 0; c < NCODERS; c++)
+				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]), mean[c]);
+			printf("}, \"payload_bytes\": {");
+			for (int c = 0; c < NCODERS; c++)
+				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]), (double)A->payload[c] / msg);
+			printf("}, \"encode_mbps\": {");
+			for (int c = 0; c < NCODERS; c++)
+				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]),
+				       A->enc_ns[c] ? (double)A->values * 4 / ((double)A->enc_ns[c] / 1e9) / 1e6 : 0);
+			printf("}, \"decode_mbps\": {");
+			for (int c = 0; c < NCODERS; c++)
+				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]),
+				       A->dec_ns[c] ? (double)A->values * 4 / ((double)A->dec_ns[c] / 1e9) / 1e6 : 0);
+			printf("}, \"best_vs_huffman\": %.6g, \"samples\": %llu}", ratio, (unsigned long long)A->messages);
+			first = 0;
+		} else {
+			printf("%-4d %4d %8.0f %6.3f %6.3f %9.1f", k, bits[b], vpi, h0, h1, h0 * vpi / 8);
+			for (int c = 0; c < NCODERS; c++)
+				printf(" %9.1f", mean[c]);
+			printf(" %9.1f %6.3f\n", A->huff_opt_bits / 8 / msg, ratio);
+		}
+	}
+	if (json) {
+		printf("\n]\n");
+	} else {
+		printf("\nbytes are means per image (container with headers and CRC) over %llu samples; shared tables\n"
+		       "learned on the %llu before them. H0/H1: order-0/1 entropy (bits/value); huff-opt: optimal\n"
+		       "Huffman payload for each message's histogram; best/H: best coder / per-message Huffman.\n",
+		       (unsigned long long)(ns - learn_n), (unsigned long long)learn_n);
+		printf("\naverages over the cuts:\n%4s %12s %16s\n", "bits", "best/huffman", "rans0/H0 bytes");
+		for (int b = 0; b < nb; b++)
+			if (ratio_n[b])
+				printf("%4d %12.3f %16.4f\n", bits[b], ratio_sum[b] / ratio_n[b], r0_sum[b] / ratio_n[b]);
+		printf("\nthroughput, MB/s of float32 feature map over all cuts (1 thread):\n%4s", "bits");
+		for (int c = 0; c < NCODERS; c++)
+			printf(" %16s", key_name(bench_coders[c]));
+		printf("\n");
+		for (int b = 0; b < nb; b++) {
+			printf("%4d", bits[b]);
+			for (int c = 0; c < NCODERS; c++) {
+				double v = 0, te = 0, td = 0;
+				for (int kk = 0; kk < ncut; kk++) {
+					struct acc *A = &acc[kk * nb + b];
+					v += (double)A->values * 4;
+					te += (double)A->enc_ns[c];
+					td += (double)A->dec_ns[c];
+				}
+				char cell[32];
+				snprintf(cell, sizeof cell, "%.0f/%.0f", te > 0 ? v / te * 1e3 : 0, td > 0 ? v / td * 1e3 : 0);
+				printf(" %16s", cell);
+			}
+			printf("\n");
+		}
+		printf("(encode/decode; quantize+encode and decode+dequantize; %.1f s total)\n", secs);
+	}
+	rc = EXIT_OK;
+done:
+	for (int i = 0; acc && i < ncut * nb; i++) {
+		free(acc[i].hist);
+		jalad_codec_dict_free(acc[i].dict);
+	}
+	free(acc);
+	free(sym);
+	free(buf);
+	free(x);
+	free(dec);
+	free(leaf);
+	free(inner);
+	free(th);
+	jalad_codec_ctx_free(ctx);
+	jalad_cut_capture_free(cc);
+	jalad_dataset_free(ds);
+	jalad_model_free(m);
+	return rc;
+}

@@ -1,0 +1,578 @@
+/* jalad edge MODEL --cloud HOST:PORT --data SPEC [--plan auto|...]: the edge
+ * device. For each sample it runs [0, k), encodes the cut, asks the cloud
+ * for [k, n), and reports one line per request and a summary. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jalad/net.h"
+#include "jalad/plan.h"
+#include "tools.h"
+
+static const char *edge_help =
+	"usage: jalad edge MODEL --cloud HOST:PORT --data fmnist[:DIR]|images:DIR [--limit N] [--offset N]\n"
+	"                  [--plan auto|edge|cloud|k=K,c=C,coder=X] [--edge-profile E --cloud-profile C\n"
+	"                  --calib CAL] [--max-loss L] [--coders LIST] [--deadline DUR] [--slowdown F]\n"
+	"                  [--shape RATE] [--link LABEL] [--init-bw RATE] [--hysteresis H]\n"
+	"                  [--duration DUR] [--interval DUR] [--tls-ca F [--tls-name N]]\n"
+	"                  [--tls-cert F --tls-key F] [--psk-file F] [--connect-timeout DUR]\n"
+	"                  [--threads N] [--backend B] [--verify] [--json]\n"
+	"Runs MODEL split between this machine and a `jalad serve` cloud, one sample at a time.\n"
+	"  --plan auto      choose (cut, bits, coder) from the planner's switching table for the\n"
+	"                   measured uplink bandwidth and RTT (needs the profiles and calibration);\n"
+	"                   re-plans after every request with hysteresis (--hysteresis, default 0.1).\n"
+	"  --plan k=K,c=C,coder=X[,q=channel]  a fixed plan (c=0 sends float32; q=channel: ranges per\n"
+	"                   channel); edge = k=n; cloud = k=0,c=8,coder=raw.\n"
+	"                   With the profiles and calibration a fixed plan also gets a prediction.\n"
+	"  --deadline DUR   if the cloud has not answered DUR after the request started, compute\n"
+	"                   the rest here (also done at once when the cloud is unreachable or errs).\n"
+	"  --slowdown F     emulate an edge F times slower than this machine: sleep (F-1) x every\n"
+	"                   measured edge computation (profile the edge with the same F).\n"
+	"  --shape RATE     pace the uplink with a token bucket in the sender (e.g. 10mbit): stands in\n"
+	"                   for a shaped link when not root. --link LABEL names a shaped link otherwise.\n"
+	"  --duration DUR   cycle over the samples until DUR has passed (instead of once).\n"
+	"  --verify         also compute [k, n) locally and report the largest difference.\n"
+	"Output: one line per request and a summary; --json makes them JSON objects with keys id,\n"
+	"cut, bits, coder, bytes, edge_ms, encode_ms, net_ms, cloud_ms, total_ms, predicted_ms,\n"
+	"fallback, correct, ... and {\"summary\": true, accuracy, mean_ms, p50_ms, p95_ms, switches}.\n";
+
+struct edge_args {
+	const char *model, *cloud, *data, *plan, *edge_prof, *cloud_prof, *calib, *coders, *link;
+	const char *backend, *shape;
+	long limit, offset, threads;
+	double max_loss, slowdown, hysteresis, init_bw;
+	double deadline_ms, duration_ms, interval_ms, connect_ms;
+	int json, verify;
+	struct jalad_tls_opts tls;
+	int use_tls;
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+/* "k=K,c=C,coder=X[,q=channel]" (any order; c and coder optional: float32
+ * raw; q=channel: a quantizer range per channel). */
+static int parse_fixed(const char *s, int n, struct jalad_edge_plan *p)
+{
+	char buf[128];
+	long k = -1, c = 0;
+	p->coder = JALAD_CODER_RAW;
+	snprintf(buf, sizeof buf, "%s", s);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "k=", 2)) {
+			if (tool_parse_int(tok + 2, 0, n, &k))
+				return -1;
+		} else if (!strncmp(tok, "c=", 2)) {
+			if (tool_parse_int(tok + 2, 0, 16, &c) || (c > 8 && c != 16))
+				return -1;
+		} else if (!strncmp(tok, "coder=", 6)) {
+			if (jalad_coder_parse(tok + 6, &p->coder) != JALAD_OK)
+				return -1;
+		} else if (!strcmp(tok, "q=channel") || !strcmp(tok, "q=tensor")) {
+			p->per_channel = tok[2] == 'c';
+		} else {
+			return -1;
+		}
+	}
+	if (k < 0)
+		return -1;
+	p->k = (int)k;
+	p->bits = (int)c;
+	return 0;
+}
+
+static double sum_nodes(const struct jalad_profile *pr, int a, int b)
+{
+	double t = 0;
+	for (int i = a; i < b && i < pr->n_nodes; i++)
+		t += pr->nodes[i].ms;
+	return t;
+}
+
+/* Fill a fixed plan's predicted costs from the profiles and calibration. */
+static void predict_fixed(const struct jalad_profile *ep, const struct jalad_profile *cp,
+			  const struct jalad_calib *cal, int n, struct jalad_edge_plan *p)
+{
+	p->edge_ms = p->cloud_ms = p->bytes = p->accuracy = -1;
+	if (cal && p->k < n && (p->coder == JALAD_CODER_HUFFMAN_SHARED || p->coder == JALAD_CODER_AUTO)) {
+		int e = jalad_calib_entry_index(cal, p->bits, p->per_channel);
+		if (e >= 0)
+			p->dict = cal->dicts[jalad_calib_cell_index(cal, p->k, e)];
+	}
+	if (!ep || !cp || !cal)
+		return;
+	if (p->k == n) {
+		p->edge_ms = sum_nodes(ep, 0, n);
+		p->cloud_ms = 0;
+		p->bytes = 0;
+		p->accuracy = cal->float_accuracy;
+		return;
+	}
+	int b = jalad_calib_entry_index(cal, p->bits, p->per_channel), ci = jalad_calib_coder_index(cal, p->coder);
+	if (b < 0 || ci < 0)
+		return;
+	const struct jalad_calib_stats *s = &cal->stats[jalad_calib_stats_index(cal, p->k, b, ci)];
+	if (s->mean_bytes < 0 || s->enc_ms < 0 || s->dec_ms < 0)
+		return;
+	p->edge_ms = sum_nodes(ep, 0, p->k) + s->enc_ms * ep->slowdown;
+	p->cloud_ms = s->dec_ms * cp->slowdown + sum_nodes(cp, p->k, n);
+	p->bytes = s->mean_bytes + JALAD_NET_REQUEST_OVERHEAD;
+	p->accuracy = cal->cells[jalad_calib_cell_index(cal, p->k, b)].accuracy;
+}
+
+static void from_choice(const struct jalad_plan_choice *ch, struct jalad_edge_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	p->k = ch->cut;
+	p->bits = ch->bits;
+	p->per_channel = ch->per_channel;
+	p->coder = ch->coder;
+	p->dict = ch->dict;
+	p->edge_ms = ch->edge_ms + ch->encode_ms;
+	p->cloud_ms = ch->decode_ms + ch->cloud_ms;
+	p->bytes = ch->payload == JALAD_PAYLOAD_NONE ? 0 : ch->bytes + JALAD_NET_REQUEST_OVERHEAD;
+	p->accuracy = -1;
+}
+
+/* The candidates of --plan auto: the switching table at RTT 0 (every plan
+ * that is best for some bandwidth; a larger RTT only favours edge-only) and
+ * edge-only. The edge picks among them for the measured bandwidth and RTT. */
+static int auto_plans(const struct jalad_planner *pl, int n, struct jalad_edge_plan **out, int *n_out)
+{
+	int rows = 0;
+	enum jalad_status st = jalad_planner_table(pl, JALAD_STRATEGY_BEST, 0, 0, INFINITY, NULL, 0, &rows);
+	if (st != JALAD_OK)
+		return tool_error("edge", st);
+	struct jalad_plan_interval *tab = calloc((size_t)rows + 1, sizeof *tab);
+	struct jalad_edge_plan *plans = calloc((size_t)rows + 1, sizeof *plans);
+	if (!tab || !plans) {
+		free(tab);
+		free(plans);
+		return tool_error("edge", JALAD_ERR_NOMEM);
+	}
+	if ((st = jalad_planner_table(pl, JALAD_STRATEGY_BEST, 0, 0, INFINITY, tab, rows, &rows)) != JALAD_OK) {
+		free(tab);
+		free(plans);
+		return tool_error("edge", st);
+	}
+	int m = 0, have_edge = 0;
+	for (int i = 0; i < rows; i++) {
+		if (tab[i].choice.payload != JALAD_PAYLOAD_CONTAINER && tab[i].choice.payload != JALAD_PAYLOAD_NONE)
+			continue; /* the runtime sends containers only (see docs/runtime.md) */
+		from_choice(&tab[i].choice, &plans[m]);
+		have_edge |= plans[m].k == n;
+		m++;
+	}
+	free(tab);
+	if (!have_edge) {
+		struct jalad_plan_choice ch;
+		if (jalad_planner_choose_strategy(pl, JALAD_STRATEGY_EDGE_ONLY, 1e6, 0, &ch) == JALAD_OK)
+			from_choice(&ch, &plans[m++]);
+	}
+	*out = plans;
+	*n_out = m;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double percentile(const double *sorted, int n, double q)
+{
+	if (n <= 0)
+		return 0;
+	int i = (int)ceil(q * n) - 1;
+	return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+static void sleep_ms(double ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = { (time_t)(ms / 1e3), (long)(fmod(ms, 1e3) * 1e6) };
+	nanosleep(&ts, NULL);
+}
+
+static void json_num(FILE *f, const char *key, double v, int prec)
+{
+	if (v < 0 || !isfinite(v))
+		fprintf(f, ", \"%s\": null", key);
+	else
+		fprintf(f, ", \"%s\": %.*f", key, prec, v);
+}
+
+/* Match argv[*i] against the string and duration options. 1 matched, 0
+ * not one of them, < 0 a usage error (returned as is). */
+static int table_opt(int argc, char **argv, int *i, struct edge_args *a)
+{
+	const struct { const char *name; const char **dst; } sopts[] = {
+		{ "--cloud", &a->cloud }, { "--data", &a->data }, { "--plan", &a->plan },
+		{ "--edge-profile", &a->edge_prof }, { "--cloud-profile", &a->cloud_prof },
+		{ "--calib", &a->calib }, { "--coders", &a->coders }, { "--link", &a->link },
+		{ "--backend", &a->backend }, { "--shape", &a->shape }, { "--tls-ca", &a->tls.ca_file },
+		{ "--tls-name", &a->tls.server_name }, { "--tls-cert", &a->tls.cert_file },
+		{ "--tls-key", &a->tls.key_file }, { "--psk-file", &a->tls.psk_file },
+	};
+	const struct { const char *name; double *dst; } dopts[] = {
+		{ "--deadline", &a->deadline_ms }, { "--duration", &a->duration_ms },
+		{ "--interval", &a->interval_ms }, { "--connect-timeout", &a->connect_ms },
+	};
+	const char *v;
+	int r;
+	for (size_t k = 0; k < sizeof sopts / sizeof sopts[0]; k++)
+		if ((r = tool_opt(argc, argv, i, sopts[k].name, &v))) {
+			if (r < 0)
+				return -tool_usage("edge", "%s needs a value", sopts[k].name);
+			*sopts[k].dst = v;
+			return 1;
+		}
+	for (size_t k = 0; k < sizeof dopts / sizeof dopts[0]; k++)
+		if ((r = tool_opt(argc, argv, i, dopts[k].name, &v))) {
+			if (r < 0 || jalad_parse_duration(v, dopts[k].dst) != JALAD_OK)
+				return -tool_usage("edge", "%s needs a duration (e.g. 200ms)", dopts[k].name);
+			return 1;
+		}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct edge_args *a)
+{
+	memset(a, 0, sizeof *a);
+	a->plan = "auto";
+	a->max_loss = 0.01;
+	a->slowdown = 1;
+	a->threads = 1;
+	a->hysteresis = 0.1;
+	a->connect_ms = 1000;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		int r;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(edge_help, stdout);
+			return -2;
+		} else if (!strcmp(argv[i], "--json")) {
+			a->json = 1;
+		} else if (!strcmp(argv[i], "--verify")) {
+			a->verify = 1;
+		} else if ((r = table_opt(argc, argv, &i, a))) {
+			if (r < 0)
+				return -r;
+		} else if ((r = tool_opt(argc, argv, &i, "--limit", &v))) {
+			if (r < 0 || tool_parse_int(v, 1, 100000000, &a->limit))
+				return tool_usage("edge", "--limit needs a number >= 1");
+		} else if ((r = tool_opt(argc, argv, &i, "--offset", &v))) {
+			if (r < 0 || tool_parse_int(v, 0, 100000000, &a->offset))
+				return tool_usage("edge", "--offset needs a number >= 0");
+		} else if ((r = tool_opt(argc, argv, &i, "--threads", &v))) {
+			if (r < 0 || tool_parse_int(v, 1, 256, &a->threads))
+				return tool_usage("edge", "--threads needs a number 1..256");
+		} else if ((r = tool_opt(argc, argv, &i, "--max-loss", &v))) {
+			if (r < 0 || tool_parse_float(v, &a->max_loss))
+				return tool_usage("edge", "--max-loss needs a fraction (0.01 = 1 point)");
+		} else if ((r = tool_opt(argc, argv, &i, "--slowdown", &v))) {
+			if (r < 0 || tool_parse_float(v, &a->slowdown) || !(a->slowdown >= 1) || a->slowdown > 1e4)
+				return tool_usage("edge", "--slowdown needs a number >= 1");
+		} else if ((r = tool_opt(argc, argv, &i, "--hysteresis", &v))) {
+			if (r < 0 || tool_parse_float(v, &a->hysteresis) || !(a->hysteresis >= 0) || a->hysteresis >= 1)
+				return tool_usage("edge", "--hysteresis needs a fraction in [0, 1)");
+		} else if ((r = tool_opt(argc, argv, &i, "--init-bw", &v))) {
+			if (r < 0 || jalad_parse_bandwidth(v, &a->init_bw) != JALAD_OK)
+				return tool_usage("edge", "--init-bw needs a rate such as 10mbit");
+		} else if (argv[i][0] == '-') {
+			return tool_usage("edge", "unknown option '%s'", argv[i]);
+		} else if (!a->model) {
+			a->model = argv[i];
+		} else {
+			return tool_usage("edge", "more than one model given");
+		}
+	}
+	if (!a->model)
+		return tool_usage("edge", "no model given");
+	if (!a->data)
+		return tool_usage("edge", "--data is required");
+	a->use_tls = a->tls.ca_file || a->tls.psk_file || a->tls.cert_file || a->tls.key_file;
+	if (a->use_tls && !a->tls.psk_file && !a->tls.ca_file)
+		return tool_usage("edge", "TLS with certificates needs --tls-ca to verify the server");
+	return 0;
+}
+
+int cmd_edge(int argc, char **argv)
+{
+	struct edge_args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc == -2)
+		return EXIT_OK;
+	if (rc)
+		return rc;
+	rc = EXIT_FAIL;
+
+	struct jalad_model *m = NULL;
+	struct jalad_dataset *ds = NULL;
+	struct jalad_profile *ep = NULL, *cp = NULL;
+	struct jalad_calib *cal = NULL;
+	struct jalad_planner *pl = NULL;
+	struct jalad_edge *e = NULL;
+	struct jalad_edge_plan *plans = NULL;
+	double *lat = NULL;
+	float *x = NULL;
+	int n_plans = 0;
+	enum jalad_status st = jalad_model_load(a.model, NULL, &m);
+	if (st != JALAD_OK)
+		return tool_error("edge", st);
+	int n = jalad_model_node_count(m);
+	struct jalad_preprocess pp;
+	if ((rc = tool_preprocess("edge", m, NULL, NULL, NULL, &pp)) != 0)
+		goto done;
+	rc = EXIT_FAIL;
+	if ((st = jalad_dataset_open(a.data, &ds)) != JALAD_OK) {
+		tool_error("edge", st);
+		goto done;
+	}
+	if (!a.edge_prof != !a.cloud_prof) {
+		rc = tool_usage("edge", "give both --edge-profile and --cloud-profile");
+		goto done;
+	}
+	if (a.calib && ((st = jalad_calib_load(a.calib, &cal)) != JALAD_OK ||
+			(st = jalad_calib_check_model(cal, m)) != JALAD_OK)) {
+		tool_error("edge", st);
+		goto done;
+	}
+	if (a.edge_prof) {
+		if ((st = jalad_profile_load(a.edge_prof, &ep)) != JALAD_OK ||
+		    (st = jalad_profile_load(a.cloud_prof, &cp)) != JALAD_OK ||
+		    (st = jalad_profile_check_model(ep, m)) != JALAD_OK ||
+		    (st = jalad_profile_check_model(cp, m)) != JALAD_OK) {
+			tool_error("edge", st);
+			goto done;
+		}
+		if (fabs(ep->slowdown - a.slowdown) > 1e-9)
+			fprintf(stderr, "jalad edge: warning: the edge profile was made with slowdown %g, this run uses %g: "
+					"predictions will be off\n", ep->slowdown, a.slowdown);
+	}
+	if (!strcmp(a.plan, "auto")) {
+		if (!cal || !ep) {
+			rc = tool_usage("edge", "--plan auto needs --edge-profile, --cloud-profile and --calib");
+			goto done;
+		}
+		/* Every calibrated coder, but not the cut-0 payloads u8 and png:
+		 * the runtime sends codec containers only. */
+		char coders[256] = "";
+		for (int i = 0; i < cal->n_coders; i++)
+			snprintf(coders + strlen(coders), sizeof coders - strlen(coders), "%s%s", i ? "," : "",
+				 jalad_coder_name(cal->coders[i]));
+		struct jalad_planner_opts po = { .max_loss = a.max_loss, .coders = a.coders ? a.coders : coders };
+		if ((st = jalad_planner_create(ep, cp, cal, &po, &pl)) != JALAD_OK) {
+			tool_error("edge", st);
+			goto done;
+		}
+		if (auto_plans(pl, n, &plans, &n_plans))
+			goto done;
+	} else {
+		plans = calloc(1, sizeof *plans);
+		if (!plans)
+			goto done;
+		n_plans = 1;
+		if (!strcmp(a.plan, "edge")) {
+			plans->k = n;
+		} else if (!strcmp(a.plan, "cloud")) {
+			plans->k = 0;
+			plans->bits = 8;
+			plans->coder = JALAD_CODER_RAW;
+		} else if (parse_fixed(a.plan, n, plans)) {
+			rc = tool_usage("edge", "--plan '%s': expected auto, edge, cloud or k=K,c=C,coder=X with 0 <= K <= %d",
+					a.plan, n);
+			goto done;
+		}
+		predict_fixed(ep, cp, cal, n, plans);
+		if (plans->coder == JALAD_CODER_HUFFMAN_SHARED && !plans->dict) {
+			rc = tool_usage("edge", "coder huffman-shared needs --calib with a dictionary for that cut and width");
+			goto done;
+		}
+	}
+	if (!a.cloud) {
+		int need = 0;
+		for (int i = 0; i < n_plans; i++)
+			need |= plans[i].k < n;
+		if (need) {
+			rc = tool_usage("edge", "--cloud HOST:PORT is required unless --plan edge");
+			goto done;
+		}
+	}
+
+	char linkbuf[128];
+	const char *link = a.link ? a.link : "unshaped";
+	struct jalad_edge_opts eo = {
+		.client = { .address = a.cloud, .tls = a.use_tls ? &a.tls : NULL,
+			    .connect_timeout_ms = (uint32_t)a.connect_ms, .name = "jalad-edge" },
+		.backend = a.backend,
+		.threads = (int)a.threads,
+		.slowdown = a.slowdown,
+		.deadline_ms = (uint32_t)a.deadline_ms,
+		.hysteresis = a.hysteresis > 0 ? a.hysteresis : -1,
+		.init_bw_bps = a.init_bw,
+		.verify = a.verify,
+	};
+	if (cal)
+		eo.client.dict_digest = jalad_net_dict_digest((const struct jalad_codec_dict *const *)cal->dicts,
+							      cal->n_nodes * cal->n_bits);
+	if (a.shape) {
+		double bps;
+		if (jalad_parse_bandwidth(a.shape, &bps) != JALAD_OK) {
+			rc = tool_usage("edge", "--shape needs a rate such as 10mbit");
+			goto done;
+		}
+		eo.client.shape_bps = (uint64_t)bps;
+		char b[32];
+		snprintf(linkbuf, sizeof linkbuf, "sender token bucket %s", jalad_format_bandwidth(bps, b, sizeof b));
+		link = linkbuf;
+	}
+	if ((st = jalad_edge_create(m, &eo, plans, n_plans, &e)) != JALAD_OK) {
+		tool_error("edge", st);
+		goto done;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
+
+	size_t count = jalad_dataset_count(ds);
+	size_t first = (size_t)a.offset < count ? (size_t)a.offset : 0;
+	size_t total = a.limit ? (size_t)a.limit : count - first;
+	if (!a.duration_ms && first + total > count)
+		total = count - first;
+	size_t len = jalad_preprocess_len(&pp);
+	size_t lat_cap = 1024;
+	x = malloc(len * sizeof *x);
+	lat = malloc(lat_cap * sizeof *lat);
+	if (!x || !lat)
+		goto done;
+	struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, pp.channels, pp.height, pp.width }, x };
+	uint64_t t_start = jalad_now_ns_tool();
+	size_t done_n = 0, labelled = 0, correct = 0, fallbacks = 0, switches = 0;
+	if (!a.json)
+		printf("%6s %4s %4s %-14s %7s %8s %8s %8s %8s %8s %8s %3s %s\n", "id", "cut", "bits", "coder", "bytes",
+		       "edge_ms", "enc_ms", "net_ms", "cloud_ms", "total", "pred", "fb", "ok");
+	for (size_t r = 0; !g_stop; r++) {
+		double t_req = (double)(jalad_now_ns_tool() - t_start) / 1e6;
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		if (a.duration_ms ? t_req >= a.duration_ms : r >= total)
+			break;
+		if (a.duration_ms && a.limit && r >= (size_t)a.limit)
+			break;
+		size_t i = first + (a.duration_ms ? r % (a.limit ? (size_t)a.limit : count - first) : r);
+		if (i >= count)
+			i %= count;
+		if ((st = jalad_dataset_get(ds, i, &pp, x, len)) != JALAD_OK) {
+			tool_error("edge", st);
+			goto done;
+		}
+		struct jalad_edge_result res;
+		if ((st = jalad_edge_infer(e, &in, &res)) != JALAD_OK) {
+			tool_error("edge", st);
+			goto done;
+		}
+		int label = jalad_dataset_label(ds, i);
+		int pred = res.n_outputs > 0 ? tool_argmax(res.outputs[0].data, jalad_tensor_numel(&res.outputs[0])) : -1;
+		int ok = label >= 0 && pred == label;
+		labelled += label >= 0;
+		correct += ok;
+		fallbacks += res.fallback;
+		switches += res.switched;
+		if (done_n == lat_cap) {
+			double *nl = realloc(lat, 2 * lat_cap * sizeof *nl);
+			if (!nl)
+				goto done;
+			lat = nl;
+			lat_cap *= 2;
+		}
+		lat[done_n++] = res.total_ms;
+		const char *coder = res.k == n ? "none" : jalad_coder_name(res.coder);
+		if (a.json) {
+			printf("{\"id\": %llu, \"sample\": %zu, \"t_ms\": %.1f, \"unix_ms\": %.1f, \"cut\": %d, \"bits\": %d, "
+			       "\"coder\": \"%s\", \"per_channel\": %s, \"bytes\": %zu",
+			       (unsigned long long)res.id, i, t_req, (double)wall.tv_sec * 1e3 + (double)wall.tv_nsec / 1e6,
+			       res.k, res.k == n ? 0 : res.bits, coder, res.per_channel ? "true" : "false",
+			       res.bytes);
+			json_num(stdout, "edge_ms", res.edge_ms, 3);
+			json_num(stdout, "encode_ms", res.encode_ms, 3);
+			json_num(stdout, "net_ms", res.net_ms, 3);
+			json_num(stdout, "cloud_ms", res.cloud_ms, 3);
+			json_num(stdout, "fallback_ms", res.fallback_ms, 3);
+			json_num(stdout, "total_ms", res.total_ms, 3);
+			json_num(stdout, "predicted_ms", res.predicted_ms, 3);
+			printf(", \"fallback\": %s", res.fallback ? "true" : "false");
+			if (res.fallback) {
+				printf(", \"reason\": ");
+				tool_json_str(stdout, res.reason);
+			}
+			if (label >= 0)
+				printf(", \"label\": %d, \"pred\": %d, \"correct\": %s", label, pred, ok ? "true" : "false");
+			else
+				printf(", \"pred\": %d, \"correct\": null", pred);
+			printf(", \"switched\": %s, \"explored\": %s", res.switched ? "true" : "false",
+			       res.explored ? "true" : "false");
+			json_num(stdout, "bw_mbps", res.bw_bps / 1e6, 3);
+			json_num(stdout, "rtt_ms", res.rtt_ms, 3);
+			json_num(stdout, "edge_scale", res.edge_scale, 3);
+			json_num(stdout, "cloud_scale", res.cloud_scale, 3);
+			if (a.verify)
+				json_num(stdout, "verify_max_abs", res.verify_max_abs, 9);
+			printf("}\n");
+		} else {
+			printf("%6llu %4d %4d %-14s %7zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %3s %s%s%s\n",
+			       (unsigned long long)res.id, res.k, res.k == n ? 0 : res.bits, coder, res.bytes, res.edge_ms,
+			       res.encode_ms, res.net_ms, res.cloud_ms, res.total_ms,
+			       res.predicted_ms >= 0 ? res.predicted_ms : NAN, res.fallback ? "yes" : "no",
+			       label < 0 ? "-" : ok ? "yes" : "no", res.fallback ? "  " : "", res.fallback ? res.reason : "");
+		}
+		fflush(stdout);
+		if (a.interval_ms > 0)
+			sleep_ms(a.interval_ms - res.total_ms);
+	}
+	double sum = 0;
+	for (size_t j = 0; j < done_n; j++)
+		sum += lat[j];
+	qsort(lat, done_n, sizeof *lat, cmp_double);
+	double acc = labelled ? (double)correct / (double)labelled : -1;
+	double mean = done_n ? sum / (double)done_n : 0;
+	double p50 = percentile(lat, (int)done_n, 0.5), p95 = percentile(lat, (int)done_n, 0.95);
+	if (a.json) {
+		printf("{\"summary\": true, \"requests\": %zu, \"labelled\": %zu, \"correct\": %zu", done_n, labelled,
+		       correct);
+		json_num(stdout, "accuracy", acc, 6);
+		printf(", \"mean_ms\": %.3f, \"p50_ms\": %.3f, \"p95_ms\": %.3f, \"switches\": %zu, \"fallbacks\": %zu, "
+		       "\"plan\": ",
+		       mean, p50, p95, switches, fallbacks);
+		tool_json_str(stdout, a.plan);
+		printf(", \"candidates\": %d, \"slowdown\": %g, \"link\": ", n_plans, a.slowdown);
+		tool_json_str(stdout, link);
+		printf("}\n");
+	} else {
+		printf("requests: %zu, accuracy: %.4f, latency mean %.3f ms, p50 %.3f ms, p95 %.3f ms\n"
+		       "plan switches: %zu, fallbacks: %zu, plan: %s (%d candidates), link: %s\n",
+		       done_n, acc, mean, p50, p95, switches, fallbacks, a.plan, n_plans, link);
+	}
+	rc = EXIT_OK;
+done:
+	jalad_edge_free(e);
+	jalad_planner_free(pl);
+	jalad_calib_free(cal);
+	jalad_profile_free(ep);
+	jalad_profile_free(cp);
+	jalad_dataset_free(ds);
+	jalad_model_free(m);
+	free(plans);
+	free(lat);
+	free(x);
+	return rc;
+}
