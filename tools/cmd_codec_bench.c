@@ -18,8 +18,8 @@ static const char *bench_help =
 	"usage: jalad codec-bench MODEL --data fmnist[:DIR]|images:DIR [--limit N] [--cut all|K]\n"
 	"                         [--bits LIST] [--backend B] [--json]\n"
 	"For every cut (or cut K) and bit width (default 1-8): mean container bytes per image\n"
-	"for each coder (raw, huffman, huffman_shared, rans0, rans1, zstd, auto), the empirical\n"
-	"order-0 and order-1 entropy of the quantized symbols (bits/value), the optimal\n"
+	"for each coder (raw, huffman, huffman_shared, rans0, rans1, zstd, arith0, arith1, auto),\n"
+	"the empirical order-0 and order-1 entropy of the quantized symbols (bits/value), the optimal\n"
 	"(unlimited-length) Huffman payload for each message's histogram, and encode/decode\n"
 	"throughput in MB/s of float32 feature map (quantize+encode, decode+dequantize).\n"
 	"Shared Huffman tables are learned on the first half of the N samples (default 1000);\n"
@@ -27,7 +27,7 @@ static const char *bench_help =
 
 static const enum jalad_coder bench_coders[] = {
 	JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED, JALAD_CODER_RANS0,
-	JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_AUTO,
+	JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_ARITH0, JALAD_CODER_ARITH1, JALAD_CODER_AUTO,
 };
 #define NCODERS (int)(sizeof bench_coders / sizeof bench_coders[0])
 
@@ -359,11 +359,11 @@ int cmd_codec_bench(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-4s %4s %8s %6s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s\n", "cut", "bits", "values", "H0",
-		       "H1", "H0 bytes", "raw", "huffman", "huff-shd", "rans0", "rans1", "zstd", "auto", "huff-opt",
-		       "best/H");
+		printf("%-4s %4s %8s %6s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s\n", "cut", "bits",
+		       "values", "H0", "H1", "H0 bytes", "raw", "huffman", "huff-shd", "rans0", "rans1", "zstd",
+		       "arith0", "arith1", "auto", "huff-opt", "best/H");
 	int first = 1;
-	double ratio_sum[16] = { 0 }, r0_sum[16] = { 0 };
+	double ratio_sum[16] = { 0 }, r0_sum[16] = { 0 }, a0_sum[16] = { 0 };
 	int ratio_n[16] = { 0 };
 	for (int a = 0; a < ncut * nb; a++) {
 		struct acc *A = &acc[a];
@@ -381,6 +381,7 @@ int cmd_codec_bench(int argc, char **argv)
 		double ratio = best / mean[1];
 		ratio_sum[b] += ratio;
 		r0_sum[b] += mean[3] / (h0 * vpi / 8);
+		a0_sum[b] += mean[6] / (h0 * vpi / 8);
 		ratio_n[b]++;
 		if (json) {
 			printf("%s\n{\"cut\": %d, \"bits\": %d, \"tensors\": %.4g, \"values\": %.6g, \"entropy0\": %.6g, "
@@ -416,10 +417,12 @@ int cmd_codec_bench(int argc, char **argv)
 		       "learned on the %llu before them. H0/H1: order-0/1 entropy (bits/value); huff-opt: optimal\n"
 		       "Huffman payload for each message's histogram; best/H: best coder / per-message Huffman.\n",
 		       (unsigned long long)(ns - learn_n), (unsigned long long)learn_n);
-		printf("\naverages over the cuts:\n%4s %12s %16s\n", "bits", "best/huffman", "rans0/H0 bytes");
+		printf("\naverages over the cuts:\n%4s %12s %16s %16s\n", "bits", "best/huffman", "rans0/H0 bytes",
+		       "arith0/H0 bytes");
 		for (int b = 0; b < nb; b++)
 			if (ratio_n[b])
-				printf("%4d %12.3f %16.4f\n", bits[b], ratio_sum[b] / ratio_n[b], r0_sum[b] / ratio_n[b]);
+				printf("%4d %12.3f %16.4f %16.4f\n", bits[b], ratio_sum[b] / ratio_n[b],
+				       r0_sum[b] / ratio_n[b], a0_sum[b] / ratio_n[b]);
 		printf("\nthroughput, MB/s of float32 feature map over all cuts (1 thread):\n%4s", "bits");
 		for (int c = 0; c < NCODERS; c++)
 			printf(" %16s", key_name(bench_coders[c]));

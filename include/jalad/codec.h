@@ -20,9 +20,12 @@
  * bits (optimal under the limit, package-merge), its table in the payload
  * (about 2 + 2^c / 2 bytes); HUFFMAN_SHARED takes the table from a
  * struct jalad_codec_dict learned from calibration data, which pays off on
- * small messages; RANS0/RANS1 are htscodecs' order-0/order-1 rANS; ZSTD is a
- * generic baseline; AUTO encodes with every coder and keeps the smallest,
- * so it costs the sum of their times.
+ * small messages; RANS0/RANS1 are htscodecs' order-0/order-1 rANS (static
+ * frequency tables in the payload); ARITH0/ARITH1 are htscodecs' adaptive
+ * order-0/order-1 arithmetic coders (arith_dynamic: no table is sent, the
+ * model learns as it codes, so they win on small messages but are several
+ * times slower); ZSTD is a generic baseline; AUTO encodes with every coder
+ * and keeps the smallest, so it costs the sum of their times.
  *
  * Typical use on the sending side:
  *
@@ -42,15 +45,25 @@
  *     size_t caps[1] = { info.tensor[0].count };
  *     st = jalad_codec_decode(ctx, buf, len, NULL, NULL, out, caps, 1, NULL);
  *
- * Container format (all integers little-endian, version 1):
+ * Container format (version 2; integers little-endian; "v" is an unsigned
+ * LEB128 varint of at most 5 bytes, value <= UINT32_MAX, in its shortest
+ * form):
  *
- *     "JLDC" u8 version u8 flags u16 ntensors [u32 dict_id if flags & 2]
+ *     u8 'J' u8 version (2) u8 flags v ntensors [u32 dict_id if flags & 2]
  *     per tensor:
- *       u8 dtype (1 = float32) u8 ndim u8 qmode u8 bits u8 coder
- *       u32 dims[ndim]
+ *       u8 dtype (bits 0-1, 1 = float32) | qmode << 2 | ndim << 4
+ *       u8 bits u8 coder
+ *       v dims[ndim]
  *       qmode 1: f32 min, f32 max; qmode 2: dims[1] x (f32 min, f32 max)
- *       u32 payload_len, payload
+ *       payload_len as a W-byte LE integer, payload
  *     [u32 CRC-32C of every byte before it, if flags & 1]
+ *
+ * W (1..5) is the fewest bytes that hold the largest
+ * jalad_codec_symbols_bound() of any coder for the tensor's bits and element
+ * count, so it follows from the header and is the same for every coder.
+ * A 2-d or 4-d tensor with small dims and a CRC costs 23-26 bytes of header
+ * and framing (version 1: 37-45).
+ * Version-1 containers ("JLDC") are refused as JALAD_ERR_UNSUPPORTED.
  *
  * The decoder validates every field against the end of the buffer and the
  * caller's struct jalad_codec_limits before it reads or allocates, and the
@@ -95,7 +108,9 @@ enum jalad_coder {
 	JALAD_CODER_RANS0 = 3,          /* htscodecs rANS 4x16, order 0 */
 	JALAD_CODER_RANS1 = 4,          /* htscodecs rANS 4x16, order 1 */
 	JALAD_CODER_ZSTD = 5,           /* zstd (level params.zstd_level) */
-	JALAD_CODER_COUNT = 6,
+	JALAD_CODER_ARITH0 = 6,         /* htscodecs adaptive arithmetic, order 0 */
+	JALAD_CODER_ARITH1 = 7,         /* htscodecs adaptive arithmetic, order 1 */
+	JALAD_CODER_COUNT = 8,
 	JALAD_CODER_AUTO = 255,         /* encode only: smallest of all, per tensor */
 };
 
@@ -173,7 +188,7 @@ struct jalad_codec_dict;
 struct jalad_codec_ctx;
 
 /*! Name of a coder ("raw", "huffman", "huffman-shared", "rans0", "rans1",
- *  "zstd", "auto"); "?" for other values. Static storage. */
+ *  "zstd", "arith0", "arith1", "auto"); "?" for other values. Static storage. */
 JALAD_API const char *jalad_coder_name(enum jalad_coder coder);
 
 /*! Parse a coder name as printed by jalad_coder_name().

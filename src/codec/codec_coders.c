@@ -16,11 +16,18 @@
  * stores the count) and automatic 32-way SIMD for large inputs. The decoder
  * accepts only the flags our encoder produces (order bit, X32, CAT, NOSZ), so
  * htscodecs' PACK / RLE / STRIPE paths are never reached from a message.
+ *
+ * ARITH0/ARITH1 are htscodecs' adaptive arithmetic coders (arith_dynamic),
+ * order 0 and 1, also with X_NOSZ. Their models adapt as they code, so no
+ * frequency table is sent: they win on small messages. The decoder accepts
+ * only the order field and X_NOSZ / X_CAT (CAT: stored verbatim when coding
+ * does not pay), never PACK / RLE / STRIPE / EXT.
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <htscodecs/arith_dynamic.h>
 #include <htscodecs/rANS_static4x16.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -28,6 +35,12 @@
 #include "codec_impl.h"
 
 #define RANS_ACCEPTED_FLAGS (1u | RANS_ORDER_X32 | RANS_ORDER_CAT | RANS_ORDER_NOSZ)
+
+/* arith_dynamic's flag byte (its .c file, not its header, defines them) */
+#define ARITH_ORDER_MASK 0x03u
+#define ARITH_NOSZ 0x10u
+#define ARITH_CAT 0x20u
+#define ARITH_ACCEPTED_FLAGS (1u | ARITH_NOSZ | ARITH_CAT)
 
 enum jalad_status codec_reserve(uint8_t **buf, size_t *cap, size_t need)
 {
@@ -168,6 +181,44 @@ static enum jalad_status rans_decode(int order, const uint8_t *src, size_t len, 
 	return JALAD_OK;
 }
 
+/* ---- adaptive arithmetic coding (htscodecs) ----------------------------------- */
+
+static enum jalad_status arith_encode(struct jalad_codec_ctx *ctx, int order, const uint8_t *s,
+				      size_t n, uint8_t *dst, size_t cap, size_t *out_len)
+{
+	int flags = order | (int)ARITH_NOSZ;
+	JALAD_RETURN_IF(n > INT_MAX, JALAD_ERR_LIMIT, "arith: %zu symbols", n);
+	/* arith_compress_to does not check the room it is given against its
+	 * bound, so it always codes into scratch of the full bound. */
+	size_t need = (size_t)arith_compress_bound((unsigned)n, flags) + 16;
+	JALAD_FORWARD(codec_reserve(&ctx->work, &ctx->work_cap, need));
+	unsigned int olen = ctx->work_cap > UINT_MAX ? UINT_MAX : (unsigned int)ctx->work_cap;
+	if (!arith_compress_to((unsigned char *)(uintptr_t)s, (unsigned)n, ctx->work, &olen, flags))
+		return jalad_fail(JALAD_ERR_NOMEM, "arith: htscodecs failed to compress %zu symbols", n);
+	JALAD_RETURN_IF(olen > cap, JALAD_ERR_LIMIT, "arith: output needs %u bytes, buffer has %zu", olen, cap);
+	memcpy(dst, ctx->work, olen);
+	*out_len = olen;
+	return JALAD_OK;
+}
+
+static enum jalad_status arith_decode(int order, const uint8_t *src, size_t len, uint8_t *out,
+				      size_t n)
+{
+	JALAD_RETURN_IF(len < 1, JALAD_ERR_TRUNCATED, "arith: empty payload for %zu symbols", n);
+	unsigned f = src[0];
+	JALAD_RETURN_IF(f & ~ARITH_ACCEPTED_FLAGS, JALAD_ERR_FORMAT,
+			"arith: stream flags 0x%02x include methods jalad does not emit", f);
+	JALAD_RETURN_IF(!(f & ARITH_NOSZ), JALAD_ERR_FORMAT, "arith: stream carries its own size");
+	JALAD_RETURN_IF(order == 0 && (f & ARITH_ORDER_MASK), JALAD_ERR_FORMAT,
+			"arith: order-1 stream in an order-0 payload");
+	JALAD_RETURN_IF(len > UINT_MAX || n > INT_MAX, JALAD_ERR_LIMIT, "arith: payload too large");
+	unsigned int olen = (unsigned int)n;
+	unsigned char *r = arith_uncompress_to((unsigned char *)(uintptr_t)src, (unsigned)len, out, &olen);
+	JALAD_RETURN_IF(!r || olen != n, JALAD_ERR_FORMAT,
+			"arith: payload of %zu bytes does not decode to %zu symbols", len, n);
+	return JALAD_OK;
+}
+
 /* ---- zstd -------------------------------------------------------------------- */
 
 static enum jalad_status zstd_encode(struct jalad_codec_ctx *ctx, int level, const void *src,
@@ -212,7 +263,9 @@ static size_t plane_bound(enum jalad_coder coder, int abits, size_t n)
 	case JALAD_CODER_HUFFMAN_SHARED: return codec_huff_shared_bound(n);
 	/* htscodecs stores the input verbatim (CAT) when coding does not pay. */
 	case JALAD_CODER_RANS0:
-	case JALAD_CODER_RANS1: return n + 16;
+	case JALAD_CODER_RANS1:
+	case JALAD_CODER_ARITH0:
+	case JALAD_CODER_ARITH1: return n + 16;
 	case JALAD_CODER_ZSTD: return ZSTD_compressBound(n);
 	default: return 0;
 	}
@@ -231,6 +284,9 @@ static enum jalad_status plane_encode(struct jalad_codec_ctx *ctx, enum jalad_co
 	case JALAD_CODER_RANS0:
 	case JALAD_CODER_RANS1:
 		return rans_encode(ctx, coder == JALAD_CODER_RANS1, s, n, dst, cap, out_len);
+	case JALAD_CODER_ARITH0:
+	case JALAD_CODER_ARITH1:
+		return arith_encode(ctx, coder == JALAD_CODER_ARITH1, s, n, dst, cap, out_len);
 	case JALAD_CODER_ZSTD:
 		return zstd_encode(ctx, zlevel, s, n, dst, cap, out_len);
 	default:
@@ -264,6 +320,10 @@ static enum jalad_status plane_decode(struct jalad_codec_ctx *ctx, enum jalad_co
 	case JALAD_CODER_RANS0:
 	case JALAD_CODER_RANS1:
 		JALAD_FORWARD(rans_decode(coder == JALAD_CODER_RANS1, src, len, out, n));
+		return check_range(out, n, abits);
+	case JALAD_CODER_ARITH0:
+	case JALAD_CODER_ARITH1:
+		JALAD_FORWARD(arith_decode(coder == JALAD_CODER_ARITH1, src, len, out, n));
 		return check_range(out, n, abits);
 	case JALAD_CODER_ZSTD:
 		JALAD_FORWARD(zstd_decode(ctx, src, len, out, n));
@@ -435,7 +495,8 @@ enum jalad_status codec_payload_encode_auto(struct jalad_codec_ctx *ctx, int bit
 {
 	static const enum jalad_coder order[] = {
 		JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED,
-		JALAD_CODER_RANS0, JALAD_CODER_RANS1, JALAD_CODER_ZSTD,
+		JALAD_CODER_RANS0, JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_ARITH0,
+		JALAD_CODER_ARITH1,
 	};
 	size_t best_len = SIZE_MAX;
 	enum jalad_coder best = JALAD_CODER_RAW;

@@ -15,15 +15,94 @@
 
 #include "codec_impl.h"
 
-#define CONTAINER_VERSION 1
+#define CONTAINER_MAGIC 0x4A /* 'J' */
+#define CONTAINER_VERSION 2
 #define FLAG_CRC 1u
 #define FLAG_DICT 2u
 #define DTYPE_F32 1
+#define VARINT_MAX 5 /* bytes of a LEB128 u32 */
+
+/* ---- LEB128 ------------------------------------------------------------------ */
+
+static size_t varint_size(uint64_t v)
+{
+	size_t k = 1;
+	for (; v >= 0x80; v >>= 7)
+		k++;
+	return k;
+}
+
+static size_t varint_put(uint8_t *p, uint32_t v)
+{
+	size_t k = 0;
+	for (; v >= 0x80; v >>= 7)
+		p[k++] = (uint8_t)(v | 0x80);
+	p[k++] = (uint8_t)v;
+	return k;
+}
+
+/* Read a u32 at buf[*pos..end): 1 and *pos advanced; 0 if the input ends
+ * first (TRUNCATED); -1 if it is longer than 5 bytes, over UINT32_MAX or not
+ * in its shortest form (the encoder writes only that form). */
+static int varint_get(const uint8_t *buf, size_t *pos, size_t end, uint32_t *out)
+{
+	uint64_t v = 0;
+	for (size_t k = 0; k < VARINT_MAX; k++) {
+		if (*pos + k >= end)
+			return 0;
+		uint8_t b = buf[*pos + k];
+		v |= (uint64_t)(b & 0x7F) << (7 * k);
+		if (!(b & 0x80)) {
+			if ((k > 0 && b == 0) || v > UINT32_MAX)
+				return -1;
+			*pos += k + 1;
+			*out = (uint32_t)v;
+			return 1;
+		}
+	}
+	return -1;
+}
+
+/* Width in bytes (1..5) of a tensor's payload length field: just enough for
+ * the largest payload any coder may write for count values of bits. Both
+ * sides compute it from the header, and it does not depend on the coder, so
+ * containers of the same tensors differ only in coder bytes and payloads
+ * (the planner derives AUTO's size from that). */
+static size_t plen_width(int bits, uint64_t count, uint64_t *max_out)
+{
+	uint64_t mx = 0;
+	for (int c = 0; c < JALAD_CODER_COUNT; c++) {
+		if (!codec_coder_allowed((enum jalad_coder)c, bits))
+			continue;
+		uint64_t b = jalad_codec_symbols_bound((enum jalad_coder)c, bits, (size_t)count);
+		mx = b > mx ? b : mx;
+	}
+	size_t w = 1;
+	while (w < 5 && (mx >> (8 * w)) != 0)
+		w++;
+	if (max_out)
+		*max_out = mx;
+	return w;
+}
+
+static void put_uw(uint8_t *p, uint64_t v, size_t w)
+{
+	for (size_t k = 0; k < w; k++, v >>= 8)
+		p[k] = (uint8_t)v;
+}
+
+static uint64_t get_uw(const uint8_t *p, size_t w)
+{
+	uint64_t v = 0;
+	for (size_t k = w; k-- > 0;)
+		v = v << 8 | p[k];
+	return v;
+}
 
 /* ---- small public helpers ------------------------------------------------- */
 
 static const char *const coder_names[JALAD_CODER_COUNT] = {
-	"raw", "huffman", "huffman-shared", "rans0", "rans1", "zstd",
+	"raw", "huffman", "huffman-shared", "rans0", "rans1", "zstd", "arith0", "arith1",
 };
 
 const char *jalad_coder_name(enum jalad_coder coder)
@@ -155,13 +234,13 @@ size_t jalad_codec_bound(const struct jalad_codec_params *p, const struct jalad_
 	if (!p || !t || n < 1 || n > JALAD_CODEC_MAX_TENSORS || !bits_ok(p->bits) ||
 	    (p->coder != JALAD_CODER_AUTO && !codec_coder_allowed(p->coder, p->bits)))
 		return 0;
-	size_t total = 8 + 4 + 4; /* header, dict id, CRC */
+	size_t total = 3 + 1 + 4 + 4; /* magic, version, flags; count; dict id; CRC */
 	for (int i = 0; i < n; i++) {
 		uint64_t c;
 		if (tensor_count(&t[i], &c) != 0 || c > INT_MAX)
 			return 0;
 		size_t ranges = p->bits == 0 ? 0 : use_channels(p, &t[i]) ? 8 * (size_t)t[i].dims[1] : 8;
-		total += 5 + 4 * (size_t)t[i].ndim + ranges + 4 +
+		total += 3 + VARINT_MAX * (size_t)t[i].ndim + ranges + plen_width(p->bits, c, NULL) +
 			 jalad_codec_symbols_bound(p->coder, p->bits, (size_t)c);
 	}
 	return total;
@@ -245,12 +324,11 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 			"codec: output buffer of %zu bytes too small (at %s)", cap, (what))
 
 	pos = 0;
-	ROOM(8 + (with_dict ? 4u : 0u), "header");
-	memcpy(dst, "JLDC", 4);
-	dst[4] = CONTAINER_VERSION;
-	dst[5] = (uint8_t)((p->crc ? FLAG_CRC : 0) | (with_dict ? FLAG_DICT : 0));
-	jalad_put_u16(dst + 6, (uint16_t)n);
-	pos = 8;
+	ROOM(4 + (with_dict ? 4u : 0u), "header");
+	dst[0] = CONTAINER_MAGIC;
+	dst[1] = CONTAINER_VERSION;
+	dst[2] = (uint8_t)((p->crc ? FLAG_CRC : 0) | (with_dict ? FLAG_DICT : 0));
+	pos = 3 + varint_put(dst + 3, (uint32_t)n); /* n <= 64: one byte */
 	if (with_dict) {
 		jalad_put_u32(dst + pos, p->dict->id);
 		pos += 4;
@@ -261,15 +339,17 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 		size_t count = (size_t)count64;
 		int channels = use_channels(p, &t[i]);
 		size_t nranges = p->bits == 0 ? 0 : channels ? (size_t)t[i].dims[1] : 1;
-		ROOM(5 + 4 * (size_t)t[i].ndim, "tensor header");
+		size_t dims_len = 0;
+		for (int d = 0; d < t[i].ndim; d++)
+			dims_len += varint_size((uint64_t)t[i].dims[d]);
+		ROOM(3 + dims_len, "tensor header");
 		uint8_t *hdr = dst + pos;
-		hdr[0] = DTYPE_F32;
-		hdr[1] = (uint8_t)t[i].ndim;
-		hdr[2] = (uint8_t)(p->bits == 0 ? JALAD_QMODE_F32 : channels ? JALAD_QMODE_CHANNEL : JALAD_QMODE_TENSOR);
-		hdr[3] = (uint8_t)p->bits;
-		pos += 5;
-		for (int d = 0; d < t[i].ndim; d++, pos += 4)
-			jalad_put_u32(dst + pos, (uint32_t)t[i].dims[d]);
+		unsigned qmode = p->bits == 0 ? JALAD_QMODE_F32 : channels ? JALAD_QMODE_CHANNEL : JALAD_QMODE_TENSOR;
+		hdr[0] = (uint8_t)(DTYPE_F32 | qmode << 2 | (unsigned)t[i].ndim << 4);
+		hdr[1] = (uint8_t)p->bits;
+		pos += 3;
+		for (int d = 0; d < t[i].ndim; d++)
+			pos += varint_put(dst + pos, (uint32_t)t[i].dims[d]);
 		JALAD_RETURN_IF(nranges > (end - pos) / 8, JALAD_ERR_LIMIT,
 				"codec: output buffer of %zu bytes too small (at ranges)", cap);
 
@@ -285,23 +365,28 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 		}
 		pos += 8 * nranges;
 		t1 = jalad_now_ns();
-		ROOM(4, "payload length");
+		uint64_t plen_max;
+		size_t pw = plen_width(p->bits, count, &plen_max);
+		ROOM(pw, "payload length");
 		enum jalad_coder coder = p->coder;
 		size_t plen;
 		enum jalad_status st;
 		if (coder == JALAD_CODER_AUTO)
 			st = codec_payload_encode_auto(ctx, p->bits, with_dict ? p->dict : NULL, p->zstd_level,
-						       sym, count, dst + pos + 4, end - pos - 4, &plen, &coder);
+						       sym, count, dst + pos + pw, end - pos - pw, &plen, &coder);
 		else
 			st = codec_payload_encode(ctx, coder, p->bits, p->dict, p->zstd_level, sym, count,
-						  dst + pos + 4, end - pos - 4, &plen);
+						  dst + pos + pw, end - pos - pw, &plen);
 		if (st != JALAD_OK) {
 			jalad_error_prefix("codec: tensor %d (%s): ", i, jalad_coder_name(coder));
 			return st;
 		}
-		hdr[4] = (uint8_t)coder;
-		jalad_put_u32(dst + pos, (uint32_t)plen);
-		pos += 4 + plen;
+		hdr[2] = (uint8_t)coder;
+		JALAD_RETURN_IF(plen > plen_max || plen > UINT32_MAX, JALAD_ERR_INTERNAL,
+				"codec: tensor %d: payload of %zu bytes is over the bound %llu", i, plen,
+				(unsigned long long)plen_max);
+		put_uw(dst + pos, plen, pw);
+		pos += pw + plen;
 		if (stats) {
 			stats->quant_ns += t1 - t0;
 			stats->entropy_ns += jalad_now_ns() - t1;
@@ -329,7 +414,7 @@ enum jalad_status jalad_codec_encode(struct jalad_codec_ctx *ctx, const struct j
 
 	JALAD_FORWARD(check_params(p, t, n));
 	JALAD_RETURN_IF(!dst || !out_len, JALAD_ERR_INVALID_ARG, "codec: NULL output buffer");
-	JALAD_RETURN_IF(cap < 8 + (p->crc ? 4u : 0u), JALAD_ERR_LIMIT,
+	JALAD_RETURN_IF(cap < 4 + (p->crc ? 4u : 0u), JALAD_ERR_LIMIT,
 			"codec: output buffer of %zu bytes too small", cap);
 	if (stats) {
 		memset(stats, 0, sizeof *stats);
@@ -373,22 +458,29 @@ static enum jalad_status parse(const uint8_t *buf, size_t len, const struct jala
 		lim = &dl;
 	}
 	memset(info, 0, sizeof *info);
+	JALAD_RETURN_IF(len < 1, JALAD_ERR_TRUNCATED, "codec: empty container");
+	JALAD_RETURN_IF(buf[0] != CONTAINER_MAGIC, JALAD_ERR_FORMAT, "codec: not a container (bad magic)");
+	JALAD_RETURN_IF(len >= 5 && memcmp(buf, "JLDC", 4) == 0, JALAD_ERR_UNSUPPORTED,
+			"codec: container version %u ('JLDC' layout), this build reads %d", buf[4],
+			CONTAINER_VERSION);
 	JALAD_RETURN_IF(len < 4, JALAD_ERR_TRUNCATED, "codec: container of %zu bytes has no header", len);
-	JALAD_RETURN_IF(memcmp(buf, "JLDC", 4) != 0, JALAD_ERR_FORMAT, "codec: not a container (bad magic)");
-	JALAD_RETURN_IF(len < 8, JALAD_ERR_TRUNCATED, "codec: container of %zu bytes has no header", len);
-	JALAD_RETURN_IF(buf[4] != CONTAINER_VERSION, JALAD_ERR_UNSUPPORTED,
-			"codec: container version %u, this build reads %d", buf[4], CONTAINER_VERSION);
-	unsigned flags = buf[5];
+	JALAD_RETURN_IF(buf[1] != CONTAINER_VERSION, JALAD_ERR_UNSUPPORTED,
+			"codec: container version %u, this build reads %d", buf[1], CONTAINER_VERSION);
+	unsigned flags = buf[2];
 	JALAD_RETURN_IF(flags & ~(FLAG_CRC | FLAG_DICT), JALAD_ERR_UNSUPPORTED,
 			"codec: unknown container flags 0x%02x", flags);
-	int n = jalad_get_u16(buf + 6);
-	JALAD_RETURN_IF(n == 0, JALAD_ERR_FORMAT, "codec: container holds no tensors");
-	JALAD_RETURN_IF(n > JALAD_CODEC_MAX_TENSORS || n > lim->max_tensors, JALAD_ERR_LIMIT,
-			"codec: container holds %d tensors, the limit is %d", n,
+	uint32_t nt;
+	pos = 3;
+	int vr = varint_get(buf, &pos, len, &nt);
+	JALAD_RETURN_IF(vr == 0, JALAD_ERR_TRUNCATED, "codec: container ends in its tensor count");
+	JALAD_RETURN_IF(vr < 0, JALAD_ERR_FORMAT, "codec: malformed tensor count");
+	JALAD_RETURN_IF(nt == 0, JALAD_ERR_FORMAT, "codec: container holds no tensors");
+	JALAD_RETURN_IF(nt > JALAD_CODEC_MAX_TENSORS || nt > (uint32_t)lim->max_tensors, JALAD_ERR_LIMIT,
+			"codec: container holds %u tensors, the limit is %d", nt,
 			lim->max_tensors < JALAD_CODEC_MAX_TENSORS ? lim->max_tensors : JALAD_CODEC_MAX_TENSORS);
+	int n = (int)nt;
 	info->ntensors = n;
 	info->crc = (flags & FLAG_CRC) != 0;
-	pos = 8;
 	end = len;
 	if (info->crc) {
 		JALAD_RETURN_IF(end - pos < 4, JALAD_ERR_TRUNCATED, "codec: container ends before its CRC");
@@ -402,20 +494,21 @@ static enum jalad_status parse(const uint8_t *buf, size_t len, const struct jala
 
 	for (int i = 0; i < n; i++) {
 		struct jalad_codec_tensor_info *ti = &info->tensor[i];
-		JALAD_RETURN_IF(end - pos < 5, JALAD_ERR_TRUNCATED, "codec: tensor %d: header truncated", i);
+		JALAD_RETURN_IF(end - pos < 3, JALAD_ERR_TRUNCATED, "codec: tensor %d: header truncated", i);
 		const uint8_t *h = buf + pos;
-		pos += 5;
-		JALAD_RETURN_IF(h[0] != DTYPE_F32, JALAD_ERR_UNSUPPORTED, "codec: tensor %d: dtype %u", i, h[0]);
-		JALAD_RETURN_IF(h[1] > JALAD_CODEC_MAX_DIMS, JALAD_ERR_FORMAT,
-				"codec: tensor %d: %u dims, at most %d", i, h[1], JALAD_CODEC_MAX_DIMS);
-		JALAD_RETURN_IF(h[2] > JALAD_QMODE_CHANNEL, JALAD_ERR_UNSUPPORTED,
-				"codec: tensor %d: quantizer mode %u", i, h[2]);
-		JALAD_RETURN_IF(h[4] >= JALAD_CODER_COUNT, JALAD_ERR_UNSUPPORTED,
-				"codec: tensor %d: coder %u", i, h[4]);
-		ti->ndim = h[1];
-		ti->qmode = (enum jalad_codec_qmode)h[2];
-		ti->bits = h[3];
-		ti->coder = (enum jalad_coder)h[4];
+		pos += 3;
+		unsigned dtype = h[0] & 3u, qmode = (h[0] >> 2) & 3u, ndim = h[0] >> 4;
+		JALAD_RETURN_IF(dtype != DTYPE_F32, JALAD_ERR_UNSUPPORTED, "codec: tensor %d: dtype %u", i, dtype);
+		JALAD_RETURN_IF(ndim > JALAD_CODEC_MAX_DIMS, JALAD_ERR_FORMAT,
+				"codec: tensor %d: %u dims, at most %d", i, ndim, JALAD_CODEC_MAX_DIMS);
+		JALAD_RETURN_IF(qmode > JALAD_QMODE_CHANNEL, JALAD_ERR_UNSUPPORTED,
+				"codec: tensor %d: quantizer mode %u", i, qmode);
+		JALAD_RETURN_IF(h[2] >= JALAD_CODER_COUNT, JALAD_ERR_UNSUPPORTED,
+				"codec: tensor %d: coder %u", i, h[2]);
+		ti->ndim = (int)ndim;
+		ti->qmode = (enum jalad_codec_qmode)qmode;
+		ti->bits = h[1];
+		ti->coder = (enum jalad_coder)h[2];
 		JALAD_RETURN_IF(ti->qmode == JALAD_QMODE_F32 ? ti->bits != 0 : !(ti->bits >= 1 && (ti->bits <= 8 || ti->bits == 16)),
 				JALAD_ERR_FORMAT, "codec: tensor %d: %d bits with quantizer mode %d", i,
 				ti->bits, ti->qmode);
@@ -430,11 +523,13 @@ static enum jalad_status parse(const uint8_t *buf, size_t len, const struct jala
 		JALAD_RETURN_IF(ti->qmode == JALAD_QMODE_CHANNEL && ti->ndim < 2, JALAD_ERR_FORMAT,
 				"codec: tensor %d: per-channel ranges need >= 2 dims, has %d", i, ti->ndim);
 
-		JALAD_RETURN_IF((end - pos) / 4 < (size_t)ti->ndim, JALAD_ERR_TRUNCATED,
-				"codec: tensor %d: dims truncated", i);
 		uint64_t count = 1;
-		for (int d = 0; d < ti->ndim; d++, pos += 4) {
-			ti->dims[d] = jalad_get_u32(buf + pos);
+		for (int d = 0; d < ti->ndim; d++) {
+			uint32_t v;
+			vr = varint_get(buf, &pos, end, &v);
+			JALAD_RETURN_IF(vr == 0, JALAD_ERR_TRUNCATED, "codec: tensor %d: dims truncated", i);
+			JALAD_RETURN_IF(vr < 0, JALAD_ERR_FORMAT, "codec: tensor %d: dim %d is malformed", i, d);
+			ti->dims[d] = v;
 			JALAD_RETURN_IF(__builtin_mul_overflow(count, (uint64_t)ti->dims[d], &count),
 					JALAD_ERR_LIMIT, "codec: tensor %d: element count overflows", i);
 		}
@@ -466,9 +561,15 @@ static enum jalad_status parse(const uint8_t *buf, size_t len, const struct jala
 					(double)mn, (double)mx);
 		}
 
-		JALAD_RETURN_IF(end - pos < 4, JALAD_ERR_TRUNCATED, "codec: tensor %d: payload length truncated", i);
-		ti->payload_bytes = jalad_get_u32(buf + pos);
-		pos += 4;
+		uint64_t plen_max, plen;
+		size_t pw = plen_width(ti->bits, count, &plen_max);
+		JALAD_RETURN_IF(end - pos < pw, JALAD_ERR_TRUNCATED, "codec: tensor %d: payload length truncated", i);
+		plen = get_uw(buf + pos, pw);
+		pos += pw;
+		JALAD_RETURN_IF(plen > plen_max || plen > UINT32_MAX, JALAD_ERR_FORMAT,
+				"codec: tensor %d: payload length %llu is over the bound %llu for %llu values", i,
+				(unsigned long long)plen, (unsigned long long)plen_max, (unsigned long long)count);
+		ti->payload_bytes = (uint32_t)plen;
 		JALAD_RETURN_IF(ti->payload_bytes > end - pos, JALAD_ERR_TRUNCATED,
 				"codec: tensor %d: payload length %u exceeds the remaining %zu bytes", i,
 				ti->payload_bytes, end - pos);

@@ -78,7 +78,8 @@ static int coder_is_pass2(enum jalad_coder coder)
 static int coder_is_auto_cand(enum jalad_coder coder)
 {
 	return coder == JALAD_CODER_RAW || coder == JALAD_CODER_HUFFMAN || coder == JALAD_CODER_RANS0 ||
-	       coder == JALAD_CODER_RANS1 || coder == JALAD_CODER_ZSTD;
+	       coder == JALAD_CODER_RANS1 || coder == JALAD_CODER_ZSTD || coder == JALAD_CODER_ARITH0 ||
+	       coder == JALAD_CODER_ARITH1;
 }
 
 /* Can coder carry bits (0 = float32)? Only the pass-through coders carry
@@ -402,6 +403,7 @@ static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int bits,
  * tensor, the smallest payload of these, plus huffman-shared with a dict). */
 static const enum jalad_coder auto_candidates[] = {
 	JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0, JALAD_CODER_RANS1, JALAD_CODER_ZSTD,
+	JALAD_CODER_ARITH0, JALAD_CODER_ARITH1,
 };
 #define N_AUTO_CAND (int)(sizeof auto_candidates / sizeof auto_candidates[0])
 

@@ -4,8 +4,9 @@
  * code on the same bytes.
  *
  * Input routing:
- *   "JLDC..."  a container: peek, allocate what it declares, decode, with
- *              tight limits and the fuzz dictionaries;
+ *   "J..."     a container ('J', version; older 'JLDC' ones are refused):
+ *              peek, allocate what it declares, decode, with tight limits
+ *              and the fuzz dictionaries;
  *   "JLDD..."  a serialized dictionary: load;
  *   otherwise  one coder on raw payload bytes:
  *              u8 coder, u8 bits index, u16 count (LE), payload.
@@ -118,9 +119,9 @@ static int fuzz_codec_one(const uint8_t *data, size_t size)
 	if (jalad_codec_ctx_create(&ctx) != JALAD_OK)
 		return JALAD_ERR_NOMEM;
 
-	if (size >= 4 && memcmp(data, "JLDC", 4) == 0) {
+	if (size >= 1 && data[0] == 'J') {
 		st = fuzz_codec_container(ctx, data, size);
-		if (size >= 12 && (data[5] & 1)) {
+		if (size >= 8 && data[1] != 'L' && (data[2] & 1)) {
 			uint8_t *fixed = malloc(size);
 			if (fixed) {
 				memcpy(fixed, data, size);

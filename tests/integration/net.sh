@@ -335,7 +335,11 @@ for pat in "bad magic" "exceeds the limit" "SHA-256 differs" "does not match the
 	grep -q "$pat" "$tmp/e.log" && ok "server log names it: '$pat'" || bad "server log lacks '$pat'"
 done
 set -- $(sed -n 's/^rss_mb \([0-9]*\) \([0-9]*\)/\1 \2/p' "$tmp/abuse.out")
-if [ -n "${2:-}" ] && [ $(($2 - $1)) -lt 64 ]; then
+# Allocating the declared sizes would take 40 x 16 MiB = 640 MiB. Under
+# AddressSanitizer freed memory sits in its quarantine, so allow more there.
+rss_limit=64
+case "${BUILD:-build}" in *san*) rss_limit=200 ;; esac
+if [ -n "${2:-}" ] && [ $(($2 - $1)) -lt $rss_limit ]; then
 	ok "memory bounded: RSS $1 -> $2 MiB with 40 x 1 MiB of partial 16 MiB frames held (budget 24 MiB)"
 else
 	bad "memory: RSS ${1:-?} -> ${2:-?} MiB"

@@ -1,5 +1,6 @@
 /* Tests of the feature codec: quantizer, every coder, containers, damage,
  * limits, shared dictionaries, and code sizes against entropy bounds. */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -764,6 +765,8 @@ static void test_multi_tensor(struct jalad_codec_ctx *ctx)
 	enum jalad_coder c;
 	CHECK(jalad_coder_parse("rans1", &c) == JALAD_OK && c == JALAD_CODER_RANS1);
 	CHECK(jalad_coder_parse("auto", &c) == JALAD_OK && c == JALAD_CODER_AUTO);
+	CHECK(jalad_coder_parse("arith0", &c) == JALAD_OK && c == JALAD_CODER_ARITH0);
+	CHECK(jalad_coder_parse("arith1", &c) == JALAD_OK && c == JALAD_CODER_ARITH1);
 	CHECK(jalad_coder_parse("lz4", &c) == JALAD_ERR_NOT_FOUND);
 	CHECK(strcmp(jalad_coder_name(JALAD_CODER_HUFFMAN_SHARED), "huffman-shared") == 0);
 	free(buf);
@@ -809,7 +812,7 @@ static enum jalad_status try_decode(struct jalad_codec_ctx *ctx, const uint8_t *
 static void test_damage(struct jalad_codec_ctx *ctx)
 {
 	/* source containers: one per coder (two tensors each), plus AUTO */
-	enum { NSRC = 7 };
+	enum { NSRC = 9 };
 	uint8_t *src[NSRC][2];
 	size_t srclen[NSRC][2];
 	float a[2 * 6 * 9 * 9], b[300];
@@ -825,8 +828,10 @@ static void test_damage(struct jalad_codec_ctx *ctx)
 	struct jalad_codec_tensor t[2] = { { a, 4, { 2, 6, 9, 9 } }, { b, 2, { 30, 10 } } };
 	for (int s = 0; s < NSRC; s++)
 		for (int crc = 0; crc < 2; crc++) {
-			struct jalad_codec_params p = { s == 5 ? 16 : 4, s == 6 ? JALAD_CODER_AUTO : (enum jalad_coder)s,
-							s & 1, crc, dict, 0 };
+			/* 0-4: raw..rans1, 5: zstd at 16 bits, 6: auto, 7-8: arith0-1 (arith1 at 16 bits) */
+			enum jalad_coder sc = s == 6 ? JALAD_CODER_AUTO : s >= 7 ? (enum jalad_coder)(s - 1)
+									 : (enum jalad_coder)s;
+			struct jalad_codec_params p = { s == 5 || s == 8 ? 16 : 4, sc, s & 1, crc, dict, 0 };
 			if (s == 5) {
 				p.coder = JALAD_CODER_ZSTD;
 				p.dict = NULL;
@@ -935,13 +940,26 @@ static void test_damage(struct jalad_codec_ctx *ctx)
 	m[0] = 'X';
 	CHECK(try_decode(ctx, m, len, dict, &size_ok) == JALAD_ERR_FORMAT);
 	memcpy(m, src[3][1], len);
-	m[4] = 2;
+	m[1] = 3; /* version */
 	CHECK(try_decode(ctx, m, len, dict, &size_ok) == JALAD_ERR_UNSUPPORTED);
+	memcpy(m, src[3][1], len);
+	memcpy(m, "JLDC\001", 5); /* the old version-1 layout */
+	CHECK(try_decode(ctx, m, len, dict, &size_ok) == JALAD_ERR_UNSUPPORTED);
+	{
+		/* the tensor count 2 in a longer LEB128 form than the encoder's */
+		uint8_t *m2 = malloc(len + 1);
+		memcpy(m2, src[3][0], 3);
+		m2[3] = 0x82;
+		m2[4] = 0x00;
+		memcpy(m2 + 5, src[3][0] + 4, srclen[3][0] - 4);
+		CHECK(try_decode(ctx, m2, srclen[3][0] + 1, dict, &size_ok) == JALAD_ERR_FORMAT);
+		free(m2);
+	}
 	memcpy(m, src[3][1], len);
 	m[len] = 0;
 	CHECK(try_decode(ctx, m, len + 1, dict, &size_ok) == JALAD_ERR_FORMAT); /* trailing byte */
 	memcpy(m, src[3][1], len);
-	m[8 + 4] = JALAD_CODER_COUNT; /* coder id of tensor 0 */
+	m[4 + 2] = JALAD_CODER_COUNT; /* coder id of tensor 0 */
 	CHECK(try_decode(ctx, m, len, dict, &size_ok) == JALAD_ERR_UNSUPPORTED);
 	free(m);
 
@@ -954,31 +972,44 @@ static void test_damage(struct jalad_codec_ctx *ctx)
 
 /* ---- limits --------------------------------------------------------------- */
 
+static size_t put_leb(uint8_t *b, uint32_t v)
+{
+	size_t k = 0;
+	for (; v >= 0x80; v >>= 7)
+		b[k++] = (uint8_t)(v | 0x80);
+	b[k++] = (uint8_t)v;
+	return k;
+}
+
 static size_t forge(uint8_t *b, int ntensors, int ndim, const uint32_t *dims, int bits, int coder,
 		    uint32_t payload, int crc)
 {
 	size_t p = 0;
-	memcpy(b, "JLDC", 4);
-	b[4] = 1;
-	b[5] = (uint8_t)(crc ? 1 : 0);
-	b[6] = (uint8_t)ntensors;
-	b[7] = 0;
-	p = 8;
+	b[0] = 'J';
+	b[1] = 2; /* version */
+	b[2] = (uint8_t)(crc ? 1 : 0);
+	p = 3 + put_leb(b + 3, (uint32_t)ntensors);
 	for (int t = 0; t < ntensors; t++) {
-		b[p++] = 1;
-		b[p++] = (uint8_t)ndim;
-		b[p++] = bits ? 1 : 0;
+		b[p++] = (uint8_t)(1 | (bits ? 1 : 0) << 2 | ndim << 4); /* dtype, qmode, ndim */
 		b[p++] = (uint8_t)bits;
 		b[p++] = (uint8_t)coder;
-		for (int d = 0; d < ndim; d++, p += 4)
-			memcpy(b + p, &dims[d], 4); /* little-endian host in tests */
+		for (int d = 0; d < ndim; d++)
+			p += put_leb(b + p, dims[d]);
 		if (bits) {
 			float r[2] = { 0.0f, 1.0f };
-			memcpy(b + p, r, 8);
+			memcpy(b + p, r, 8); /* little-endian host in tests */
 			p += 8;
 		}
-		memcpy(b + p, &payload, 4);
-		p += 4;
+		/* payload length: LE, as wide as the largest bound of any coder */
+		uint64_t count = 1, mx = 0;
+		for (int d = 0; d < ndim; d++)
+			count *= dims[d];
+		for (int c = 0; c < JALAD_CODER_COUNT && count <= INT_MAX; c++) {
+			size_t bd = jalad_codec_symbols_bound((enum jalad_coder)c, bits, (size_t)count);
+			mx = bd > mx ? bd : mx;
+		}
+		for (uint32_t v = payload; mx; mx >>= 8, v >>= 8)
+			b[p++] = (uint8_t)v;
 		memset(b + p, 0xAB, payload);
 		p += payload;
 	}
@@ -1029,25 +1060,28 @@ static void test_limits(struct jalad_codec_ctx *ctx)
 	CHECK(jalad_codec_peek(b, len, &lim, &info) == JALAD_OK && info.ntensors == 5);
 	/* a payload length past the end */
 	len = forge(b, 1, 1, d5, 8, JALAD_CODER_RAW, 2, 0);
-	b[len - 6] = 200; /* payload length low byte */
+	b[len - 3] = 100; /* payload length (one LEB128 byte) */
 	CHECK(jalad_codec_peek(b, len, &lim, &info) == JALAD_ERR_TRUNCATED);
 	/* a declared count the payload cannot fill: huffman, rans, zstd, raw */
 	jalad_codec_limits_default(&lim);
 	uint32_t d6[1] = { 100000 };
-	int coders[4] = { JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0, JALAD_CODER_ZSTD, JALAD_CODER_RAW };
-	for (int k = 0; k < 4; k++) {
-		len = forge(b, 1, 1, d6, 4, coders[k], 64, 0);
+	int coders[6] = { JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0, JALAD_CODER_ZSTD, JALAD_CODER_RAW,
+			  JALAD_CODER_ARITH0, JALAD_CODER_ARITH1 };
+	for (int k = 0; k < 8; k++) {
+		len = forge(b, 1, 1, d6, 4, coders[k % 6], 64, 0);
+		if (k >= 6) /* arith with valid flags (order 0 / 1, no size) then junk */
+			b[len - 64] = (uint8_t)(k == 6 ? 0x10 : 0x11);
 		float *o = malloc(100000 * sizeof *o);
 		size_t c1[1] = { 100000 };
 		enum jalad_status st = jalad_codec_decode(ctx, b, len, &lim, NULL, &o, c1, 1, NULL);
 		CHECK_MSG(st == JALAD_ERR_FORMAT || st == JALAD_ERR_TRUNCATED, "%s: %s",
-			  jalad_coder_name((enum jalad_coder)coders[k]), jalad_status_str(st));
+			  jalad_coder_name((enum jalad_coder)coders[k % 6]), jalad_status_str(st));
 		free(o);
 	}
 	/* NaN ranges */
 	len = forge(b, 1, 1, d5, 8, JALAD_CODER_RAW, 2, 0);
 	float nanv = NAN;
-	memcpy(b + 8 + 5 + 4, &nanv, 4);
+	memcpy(b + 4 + 3 + 1, &nanv, 4);
 	CHECK(jalad_codec_peek(b, len, &lim, &info) == JALAD_ERR_FORMAT);
 	free(b);
 }
