@@ -23,11 +23,16 @@
  * made in create(); run_range() sets the view pointers of its memory
  * objects (the session's arena does not move) and executes.
  *
- * Threads. oneDNN runs on OpenMP, whose thread count is per process (per
- * calling thread's ICV): create() and run_range() call
- * omp_set_num_threads(threads). Sessions with different thread counts in
- * one process therefore take turns; two sessions must not run at once on
- * the same cores. Fallback kernels use a jalad pool of the same size.
+ * Threads. oneDNN runs on OpenMP, whose thread count is the calling
+ * thread's ICV (process-wide in practice): create() and run_range() call
+ * omp_set_num_threads(), so sessions with different thread counts in one
+ * process take turns; two sessions must not run at once on the same cores.
+ * Small nodes (under 2 MFLOP and 64 KiB of output) are made for and run
+ * on one thread: a parallel region would cost more than it saves, and on a
+ * busy machine it waits for a worker that has no core. The choice depends
+ * only on the node, so sessions of one thread count agree bit for bit.
+ * Weight reorders at create() run on one thread for the same reason.
+ * Fallback kernels use a jalad pool of the session's size.
  *
  * Switches (environment, read at create(); for debugging and benchmarks):
  * JALAD_DNNL_NOFUSE=1 disables fusion, JALAD_DNNL_NOWINOGRAD=1 keeps every

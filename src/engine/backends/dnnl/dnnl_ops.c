@@ -610,12 +610,24 @@ static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit 
 	if (axis < 0 || axis >= r)
 		return UNSUPPORTED;
 	dnnl_memory_desc_t mds[DN_MAX_CONCAT];
+	int nhwc = 0;
 	for (int k = 0; k < n->n_in; k++) {
 		int t = n->in[k];
 		if (t < 0 || !s->t[t].f32 || g->tensors[t].ndim != r)
 			return UNSUPPORTED;
 		mds[k] = s->t[t].store == DN_STORE_CONST || g->tensors[t].data ? s->t[t].plain_md : s->t[t].home_md;
+		if (r == 4) {
+			dnnl_memory_desc_t m;
+			dn_md_tag(&m, r, g->tensors[t].dims, dnnl_acdb);
+			nhwc += dn_md_equal(&m, &mds[k]);
+		}
 	}
+	/* Inputs in mixed layouts (a Winograd branch next to an NHWC one):
+	 * oneDNN's concat would be its reference kernel; reorder the odd ones
+	 * to NHWC first. */
+	if (nhwc > 0 && nhwc < n->n_in)
+		for (int k = 0; k < n->n_in; k++)
+			dn_md_tag(&mds[k], r, g->tensors[n->in[k]].dims, dnnl_acdb);
 	dnnl_primitive_attr_t attr;
 	dnnl_primitive_desc_t pd = NULL;
 	JALAD_FORWARD(dn_attr_new(&attr, NULL));
