@@ -9,6 +9,10 @@ Nets:
 
 Data is read from the Debian package dataset-fashion-mnist (idx files, gzip),
 never downloaded. Preprocessing: x = pixel / 255, then (x - 0.2860) / 0.3530.
+Training: AdamW (weight decay 5e-4), one-cycle schedule (15% warm-up, cosine
+decay) peaking at lr 3e-3, batch 128, random horizontal flips; vgg 10 epochs,
+resnet 8 (about 4 and 6 minutes on 2 idle cores). The model after the last
+epoch is exported; the test set is only used to report accuracy.
 
 For each net this writes (under --out, default models/):
   fmnist-<net>.onnx                          opset 13, input "input" [1,1,28,28],
@@ -50,7 +54,7 @@ STD = 0.3530
 SCALE = 1.0 / 255.0
 LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-DEFAULT_EPOCHS = {"vgg": 12, "resnet": 8}
+DEFAULT_EPOCHS = {"vgg": 10, "resnet": 8}
 THREADS = 2
 
 
@@ -310,16 +314,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", choices=["vgg", "resnet", "all"], default="all")
     ap.add_argument("--epochs", type=int, default=None,
-                    help="epochs (default: vgg 12, resnet 8)")
+                    help="epochs (default: vgg 10, resnet 8)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)),
                     help="output directory (default: models/)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     ap.add_argument("--augment", choices=["none", "flip", "shift"],
-                    default="shift",
+                    default="flip",
                     help="training augmentation: none, random horizontal "
-                    "flip, or flip + random shift by up to 2 px (default)")
+                    "flip (default), or flip + random shift by up to 2 px")
     args = ap.parse_args()
 
     torch.set_num_threads(THREADS)
