@@ -484,6 +484,12 @@ def lighter(d):
 moved = [i for i, d in enumerate(after[:5]) if lighter(d)]
 print(f"at 50 Mbit/s: cut {b['cut']}, {b['bits']} bits, {b['coder']}; after the step: " +
       ', '.join(f"{d['cut']}/{d['bits']}/{d['coder']}" for d in after[:6]))
+if not moved:
+    for d in rows:
+        if d['unix_ms'] >= step - 200:
+            print(f"  t={d['unix_ms'] - step:+.0f} ms cut {d['cut']} bits {d['bits']} bytes {d['bytes']} "
+                  f"net {d['net_ms']:.2f} ms bw {d.get('bw_mbps')} total {d['total_ms']:.2f} "
+                  f"pred {d['predicted_ms']:.2f}")
 assert moved, 'the plan did not move within 5 requests'
 print(f'moved at request {moved[0] + 1} after the step')
 PY
