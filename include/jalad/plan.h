@@ -142,7 +142,8 @@ JALAD_API enum jalad_status jalad_profile_to_json(const struct jalad_profile *p,
 JALAD_API enum jalad_status jalad_profile_save(const struct jalad_profile *p, const char *path);
 
 /*! Parse a profile from JSON text (untrusted: every field is checked).
- *  @return JALAD_OK; JALAD_ERR_FORMAT (not JSON, truncated, missing or bad
+ *  @return JALAD_OK; JALAD_ERR_TRUNCATED (the text ends inside the
+ *  document); JALAD_ERR_FORMAT (not JSON, another format, a missing or bad
  *  field, node count disagreeing with the node list); JALAD_ERR_UNSUPPORTED
  *  (another format version); JALAD_ERR_NOMEM. Free with jalad_profile_free(). */
 JALAD_API enum jalad_status jalad_profile_parse(const char *json, size_t len, struct jalad_profile **out);
@@ -400,7 +401,8 @@ struct jalad_planner_opts {
 	double max_loss;      /* accuracy loss bound, fraction (0.01 = 1 point); < 0 = none */
 	/* Comma-separated names the jalad strategy may use: coder names
 	 * (jalad_coder_name(): raw, huffman, huffman-shared, rans0, rans1, zstd,
-	 * auto) and the cut-0 payloads u8 and png. NULL or "": all calibrated. */
+	 * arith0, arith1, auto) and the cut-0 payloads u8 and png. NULL or "":
+	 * all calibrated. */
 	const char *coders;
 	int use_p95;          /* plan with p95 bytes instead of means */
 };

@@ -141,7 +141,7 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 	static const int default_pc[] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
 	static const enum jalad_coder default_coders[] = {
 		JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED, JALAD_CODER_RANS0,
-		JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_AUTO,
+		JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_ARITH0, JALAD_CODER_ARITH1, JALAD_CODER_AUTO,
 	};
 	enum jalad_status st;
 	struct jalad_calib *probe = NULL;

@@ -225,7 +225,8 @@ static enum jalad_status parse_coders(const char *list, const struct jalad_calib
 			continue;
 		}
 		JALAD_RETURN_IF(jalad_coder_parse(tok, &c) != JALAD_OK, JALAD_ERR_INVALID_ARG,
-				"unknown coder '%s' (use raw, huffman, huffman-shared, rans0, rans1, zstd, auto, u8, png)",
+				"unknown coder '%s' (use raw, huffman, huffman-shared, rans0, rans1, zstd, arith0, arith1, "
+				"auto, u8, png)",
 				tok);
 		JALAD_RETURN_IF(jalad_calib_coder_index(cal, c) < 0, JALAD_ERR_NOT_FOUND,
 				"the calibration has no sizes for coder '%s' (calibrate with --coders including it)", tok);
