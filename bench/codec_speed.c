@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 	printf("%-15s %8s %9s %9s %8s %8s   %s\n", "coder", "bytes", "bits/val", "enc GB/s", "dec GB/s",
 	       "x memcpy", "encode split quant/entropy (us)");
 
-	struct jalad_codec_tensor t = { x, 4, { 1, C, H, W } };
+	struct jalad_codec_tensor t = { x, 4, { 1, C, H, W }, 0 };
 	static const struct {
 		int bits; /* -1: the bits argument */
 		enum jalad_coder coder;

@@ -138,8 +138,25 @@ class VGGNet(nn.Module):
             nn.Flatten(), nn.Linear(64 * 3 * 3, 128), nn.ReLU(inplace=True),
             nn.Linear(128, 10))
 
-    def forward(self, x):
-        return self.classifier(self.features(x))
+    def forward(self, x, q=None):
+        """q (training/evaluation only, never exported): q(name, *tensors)
+        returns the tensors crossing a cut at point `name`, possibly
+        fake-quantized. Points, in the ONNX graph's topological order:
+        input, each ReLU output (= a cut after the Conv, whose output feeds
+        only that ReLU), each MaxPool output (= Flatten), FC1's ReLU output,
+        logits."""
+        if q is None:
+            return self.classifier(self.features(x))
+        (x,) = q("input", x)
+        for i, m in enumerate(self.features):
+            x = m(x)
+            if isinstance(m, (nn.ReLU, nn.MaxPool2d)):
+                (x,) = q(f"features.{i}", x)
+        for i, m in enumerate(self.classifier):
+            x = m(x)
+            if isinstance(m, (nn.ReLU, nn.Linear)) and i != 1:
+                (x,) = q(f"classifier.{i}", x)
+        return x
 
 
 class BasicBlock(nn.Module):
@@ -155,11 +172,25 @@ class BasicBlock(nn.Module):
                 nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(cout))
 
-    def forward(self, x):
+    def forward(self, x, q=None, name=""):
+        # Cut points inside the block cross two tensors: the branch and the
+        # skip input (the block input, or the projection once it is computed;
+        # ONNX order: conv1, relu, conv2, shortcut conv, Add, relu).
         out = F.relu(self.bn1(self.conv1(x)))
+        if q is not None:
+            out, x = q(f"{name}.relu1", out, x)
         out = self.bn2(self.conv2(out))
+        if q is not None:
+            out, x = q(f"{name}.conv2", out, x)
         sc = x if self.shortcut is None else self.shortcut(x)
-        return F.relu(out + sc)
+        if q is not None and self.shortcut is not None:
+            out, sc = q(f"{name}.shortcut", out, sc)
+        out = F.relu(out + sc)
+        if q is not None:
+            # The Add output feeds only the ReLU, so a cut after the Add is
+            # the same as a cut after that ReLU (the block output).
+            (out,) = q(f"{name}.out", out)
+        return out
 
 
 class ResNet(nn.Module):
@@ -179,9 +210,21 @@ class ResNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(64, 10)
 
-    def forward(self, x):
-        x = self.pool(self.stages(self.stem(x)))
-        return self.fc(torch.flatten(x, 1))
+    def forward(self, x, q=None):
+        """q: see VGGNet.forward. Points: input, stem ReLU, per block
+        relu1 (+ block input), conv2 (+ block input), shortcut (conv2 +
+        projection, stride-2 blocks only), out (Add/ReLU), then the global
+        average pool (= Flatten) and the logits."""
+        if q is None:
+            x = self.pool(self.stages(self.stem(x)))
+            return self.fc(torch.flatten(x, 1))
+        (x,) = q("input", x)
+        (x,) = q("stem", self.stem(x))
+        for i, b in enumerate(self.stages):
+            x = b(x, q, f"stages.{i}")
+        (x,) = q("pool", self.pool(x))
+        (x,) = q("fc", self.fc(torch.flatten(x, 1)))
+        return x
 
 
 def build(name):
@@ -197,6 +240,172 @@ def build(name):
     return model
 
 
+# ------------------------------------------------ cut-point quantization ----
+
+def fake_quant(x, bits):
+    """Per-sample min-max quantization to `bits` (int, or a tensor of shape
+    (N,) giving each sample its own width), then dequantization, exactly as
+    at a jalad cut: q = round_half_even((x - min) / (max - min) * (2^c - 1)),
+    x' = min + q * (max - min) / (2^c - 1), min/max over one sample's whole
+    tensor. Straight-through estimator: the backward pass is the identity."""
+    n = x.shape[0]
+    flat = x.detach().reshape(n, -1)
+    lo = flat.amin(1)
+    rng = flat.amax(1) - lo
+    if not torch.is_tensor(bits):
+        bits = torch.full((n,), int(bits))
+    levels = (2.0 ** bits.to(x.dtype)) - 1.0
+    safe = torch.where(rng > 0, rng, torch.ones_like(rng))
+    shape = (n,) + (1,) * (x.dim() - 1)
+    lo, rng, safe, levels = (t.reshape(shape) for t in (lo, rng, safe, levels))
+    q = torch.round((x.detach() - lo) / safe * levels)  # torch.round: half to even
+    xq = torch.where(rng > 0, lo + q * (rng / levels), x.detach())
+    return x + (xq - x).detach()
+
+
+def cut_points(model):
+    """Names of the model's cut points in graph order (see forward())."""
+    names = []
+
+    def rec(name, *ts):
+        names.append(name)
+        return ts
+    with torch.no_grad():
+        model.eval()
+        model(torch.zeros(1, 1, 28, 28), rec)
+    return names
+
+
+def quant_hook(point, bits):
+    """q() for forward(): quantize every tensor crossing cut `point`."""
+    def q(name, *ts):
+        if name != point:
+            return ts
+        return tuple(fake_quant(t, bits) for t in ts)
+    return q
+
+
+# QAT: per training batch, with probability P the input is fake-quantized,
+# and independently with probability P one internal cut point chosen
+# uniformly (every ReLU/MaxPool output; in the resnet also the stem, each
+# block's branch tensors together with the skip tensor, and the block
+# outputs; not the logits) is. Each sample draws its own width from
+# QAT_BITS.
+QAT_BITS = (3, 4, 5, 6)
+
+
+def qat_hook(points, p, gen, n):
+    """Random QAT q() for one batch of n samples (None: no quantization)."""
+    chosen = {}
+    if float(torch.rand(1, generator=gen)) < p:
+        chosen["input"] = torch.tensor(QAT_BITS)[
+            torch.randint(0, len(QAT_BITS), (n,), generator=gen)]
+    if float(torch.rand(1, generator=gen)) < p:
+        inner = [pt for pt in points[1:-1]]
+        pt = inner[int(torch.randint(0, len(inner), (1,), generator=gen))]
+        chosen[pt] = torch.tensor(QAT_BITS)[
+            torch.randint(0, len(QAT_BITS), (n,), generator=gen)]
+    if not chosen:
+        return None
+
+    def q(name, *ts):
+        b = chosen.get(name)
+        if b is None:
+            return ts
+        return tuple(fake_quant(t, b) for t in ts)
+    return q
+
+
+# What each point stands for in the exported graph (every ONNX node output
+# is one of these cuts; a Conv feeding only a ReLU is quantized after it).
+def point_desc(name, model):
+    if name == "input":
+        return "input"
+    if isinstance(model, VGGNet):
+        kind, i = name.split(".")
+        m = getattr(model, kind)[int(i)]
+        if kind == "classifier":
+            return "Gemm, Relu" if isinstance(m, nn.ReLU) else "Gemm (logits)"
+        if isinstance(m, nn.ReLU):
+            return "Conv, Relu"
+        return "MaxPool, Flatten" if int(i) == len(model.features) - 1 else "MaxPool"
+    last = name.rsplit(".", 1)[-1]
+    return {"stem": "Conv, Relu", "relu1": "conv1 Conv, Relu (+ block input)",
+            "conv2": "conv2 Conv (+ block input)",
+            "shortcut": "shortcut Conv (+ conv2 output)",
+            "out": "Add, Relu", "pool": "GlobalAveragePool, Flatten",
+            "fc": "Gemm (logits)"}[last]
+
+
+@torch.no_grad()
+def eval_cuts(model, name, x, y, log, batch=1000):
+    """Accuracy with c-bit quantization at each cut alone: c = 4 everywhere,
+    c = 3, 4, 5 at the input. Returns (float acc, max 4-bit loss)."""
+    model.eval()
+
+    def acc_with(q):
+        correct = 0
+        for i in range(0, x.shape[0], batch):
+            pred = model(x[i:i + batch], q).argmax(1)
+            correct += int((pred == y[i:i + batch]).sum())
+        return correct / x.shape[0]
+    base = evaluate(model, x, y)
+    log(f"[{name}] cut-point quantization, {x.shape[0]} test images, "
+        f"float acc {base:.4f}; loss in points (float - quantized)")
+    log(f"[{name}]   {'cut':<18} {'ONNX nodes':<34} {'c':>2} {'acc':>7} {'loss':>6}")
+    worst = 0.0
+    for pt in cut_points(model):
+        for c in ((3, 4, 5) if pt == "input" else (4,)):
+            a = acc_with(quant_hook(pt, c))
+            loss = 100.0 * (base - a)
+            if c == 4:
+                worst = max(worst, loss)
+            log(f"[{name}]   {pt:<18} {point_desc(pt, model):<34} {c:>2} "
+                f"{a:.4f} {loss:6.2f}")
+    log(f"[{name}] max 4-bit loss over all cuts: {worst:.2f} points")
+    return base, worst
+
+
+def load_onnx_into(model, path):
+    """Load an exported (BN-folded) ONNX file into the PyTorch architecture:
+    each BatchNorm becomes an Identity and its Conv gets the folded bias.
+    The Convs/Gemms appear in the graph in the module's trace order."""
+    m = onnx.load(path)
+    init = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
+            for t in m.graph.initializer}
+    nodes = [n for n in m.graph.node if n.op_type in ("Conv", "Gemm")]
+    convs, lins = [], []
+
+    def fold(parent):
+        for cname, child in list(parent.named_children()):
+            if isinstance(child, nn.BatchNorm2d):
+                setattr(parent, cname, nn.Identity())
+            else:
+                fold(child)
+    fold(model)
+    for mod in model.modules():  # registration order == trace order here
+        if isinstance(mod, nn.Conv2d):
+            convs.append(mod)
+        elif isinstance(mod, nn.Linear):
+            lins.append(mod)
+    if isinstance(model, ResNet):
+        # trace order inside a projection block: conv1, conv2, shortcut
+        convs = [model.stem[0]]
+        for b in model.stages:
+            convs += [b.conv1, b.conv2] + ([b.shortcut[0]] if b.shortcut else [])
+    mods = iter(convs + lins)
+    for n in nodes:
+        mod = next(mods)
+        w = init[n.input[1]]
+        if mod.weight.shape != w.shape:
+            raise ValueError(f"{path}: {n.name} weight {tuple(w.shape)} "
+                             f"!= {tuple(mod.weight.shape)}")
+        mod.weight = nn.Parameter(w)
+        mod.bias = nn.Parameter(init[n.input[2]])
+    model.eval()
+    return model
+
+
 # ------------------------------------------------------------ training ----
 
 @torch.no_grad()
@@ -209,7 +418,7 @@ def evaluate(model, x, y, batch=1000):
     return correct / x.shape[0]
 
 
-def train(name, epochs, seed, batch, lr, aug, log):
+def train(name, epochs, seed, batch, lr, aug, qat, log):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     xtr_u8, ytr_np = load_split("train")
@@ -220,7 +429,8 @@ def train(name, epochs, seed, batch, lr, aug, log):
     model = build(name)
     nparams = sum(p.numel() for p in model.parameters())
     log(f"[{name}] {nparams} parameters, {epochs} epochs, batch {batch}, "
-        f"lr {lr}, augment {aug}, seed {seed}")
+        f"lr {lr}, augment {aug}, qat {qat}, seed {seed}")
+    points = cut_points(model)
 
     steps_per_epoch = math.ceil(xtr.shape[0] / batch)
     total = epochs * steps_per_epoch
@@ -240,7 +450,8 @@ def train(name, epochs, seed, batch, lr, aug, log):
             xb, yb = xtr[idx], ytr[idx]
             if aug != "none":
                 xb = augment(xb, gen, aug)
-            loss = F.cross_entropy(model(xb), yb)
+            q = qat_hook(points, qat, gen, xb.shape[0]) if qat > 0 else None
+            loss = F.cross_entropy(model(xb, q), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -324,6 +535,17 @@ def main():
                     default="flip",
                     help="training augmentation: none, random horizontal "
                     "flip (default), or flip + random shift by up to 2 px")
+    ap.add_argument("--qat", type=float, default=0.5, metavar="P",
+                    help="quantization-aware training: per batch, with "
+                    "probability P fake-quantize the input and, independently "
+                    "with probability P, one random internal cut point, to "
+                    "3-6 bits per sample (default 0.5; 0 disables)")
+    ap.add_argument("--eval-cuts", action="store_true",
+                    help="after training, print the accuracy loss of 4-bit "
+                    "quantization at every cut (and 3/5 bits at the input)")
+    ap.add_argument("--eval-cuts-only", action="store_true",
+                    help="do not train: load --out/fmnist-<net>.onnx into "
+                    "PyTorch and print the --eval-cuts table")
     args = ap.parse_args()
 
     torch.set_num_threads(THREADS)
@@ -335,13 +557,25 @@ def main():
 
     names = ["vgg", "resnet"] if args.model == "all" else [args.model]
     results = []
+    if args.eval_cuts_only:
+        xte_u8, yte_np = load_split("t10k")
+        xte, yte = preprocess(xte_u8), torch.from_numpy(yte_np)
+        for name in names:
+            path = os.path.join(args.out, f"fmnist-{name}.onnx")
+            model = load_onnx_into(build(name), path)
+            log(f"[{name}] loaded {path}")
+            eval_cuts(model, name, xte, yte, log)
+        return 0
     for name in names:
         epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[name]
         t0 = time.time()
         model, xte, yte, nparams = train(name, epochs, args.seed, args.batch,
-                                         args.lr, args.augment, log)
+                                         args.lr, args.augment, args.qat, log)
+        secs = time.time() - t0
         acc, path = export(model, name, xte, yte, args.out, log)
-        results.append((name, nparams, acc, path, time.time() - t0))
+        if args.eval_cuts:
+            eval_cuts(model, name, xte, yte, log)
+        results.append((name, nparams, acc, path, secs))
     for name, nparams, acc, path, secs in results:
         log(f"{name}: {nparams} params, test acc {acc:.4f}, "
             f"{os.path.getsize(path)} bytes, {secs:.0f} s -> {path}")

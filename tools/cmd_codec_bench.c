@@ -36,6 +36,7 @@ struct acc {
 	double h0_bits, h1_bits;         /* sum of entropy x values */
 	double huff_opt_bits;            /* optimal Huffman payload bits */
 	uint64_t bytes[NCODERS], payload[NCODERS];
+	uint64_t paper_bytes;            /* JALAD as published: no ReLU range, per-message Huffman */
 	uint64_t enc_ns[NCODERS], dec_ns[NCODERS];
 	uint64_t *hist;                  /* 2^bits, first half */
 	struct jalad_codec_dict *dict;
@@ -276,6 +277,7 @@ int cmd_codec_bench(int argc, char **argv)
 			size_t caps[JALAD_CODEC_MAX_TENSORS], off = 0;
 			for (int j = 0; j < cnt; j++) {
 				ct[j].data = vals[j].data;
+				ct[j].relu = jalad_model_tensor_relu_only(m, ids[j]);
 				ct[j].ndim = vals[j].ndim;
 				for (int a = 0; a < vals[j].ndim; a++)
 					ct[j].dims[a] = vals[j].dims[a];
@@ -290,8 +292,13 @@ int cmd_codec_bench(int argc, char **argv)
 					size_t nv = caps[j];
 					float mn, mx;
 					double h0, h1;
-					if ((st = jalad_codec_minmax(vals[j].data, nv, &mn, &mx)) != JALAD_OK ||
-					    (st = jalad_codec_quantize(vals[j].data, nv, bits[b], mn, mx, sym)) != JALAD_OK) {
+					if ((st = jalad_codec_minmax(vals[j].data, nv, &mn, &mx)) != JALAD_OK)
+						goto fail;
+					if (ct[j].relu) {
+						mn = mn > 0.0f ? mn : 0.0f;
+						mx = mx > 0.0f ? mx : 0.0f;
+					}
+					if ((st = jalad_codec_quantize(vals[j].data, nv, bits[b], mn, mx, sym)) != JALAD_OK) {
 						tool_error("codec-bench", st);
 						goto done;
 					}
@@ -314,6 +321,29 @@ int cmd_codec_bench(int argc, char **argv)
 				if (!measure)
 					continue;
 				A->messages++;
+				{
+					/* The paper's scheme: the same tensors without the ReLU-aware
+					 * range, per-message Huffman. */
+					struct jalad_codec_tensor pt[JALAD_CODEC_MAX_TENSORS];
+					struct jalad_codec_params p = { .bits = bits[b], .coder = JALAD_CODER_HUFFMAN, .crc = 1 };
+					for (int j = 0; j < cnt; j++) {
+						pt[j] = ct[j];
+						pt[j].relu = 0;
+					}
+					size_t need = jalad_codec_bound(&p, pt, cnt), got;
+					if (need > cap) {
+						uint8_t *nbuf = realloc(buf, need);
+						if (!nbuf) {
+							tool_error("codec-bench", JALAD_ERR_NOMEM);
+							goto done;
+						}
+						buf = nbuf;
+						cap = need;
+					}
+					if ((st = jalad_codec_encode(ctx, &p, pt, cnt, buf, cap, &got, NULL)) != JALAD_OK)
+						goto fail;
+					A->paper_bytes += got;
+				}
 				for (int c = 0; c < NCODERS; c++) {
 					struct jalad_codec_params p = { .bits = bits[b], .coder = bench_coders[c], .crc = 1,
 									.dict = A->dict };
@@ -359,11 +389,11 @@ int cmd_codec_bench(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-4s %4s %8s %6s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s\n", "cut", "bits",
+		printf("%-4s %4s %8s %6s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s %6s\n", "cut", "bits",
 		       "values", "H0", "H1", "H0 bytes", "raw", "huffman", "huff-shd", "rans0", "rans1", "zstd",
-		       "arith0", "arith1", "auto", "huff-opt", "best/H");
+		       "arith0", "arith1", "auto", "huff-opt", "paper", "best/H", "best/P");
 	int first = 1;
-	double ratio_sum[16] = { 0 }, r0_sum[16] = { 0 }, a0_sum[16] = { 0 };
+	double ratio_sum[16] = { 0 }, paper_sum[16] = { 0 }, r0_sum[16] = { 0 }, a0_sum[16] = { 0 };
 	int ratio_n[16] = { 0 };
 	for (int a = 0; a < ncut * nb; a++) {
 		struct acc *A = &acc[a];
@@ -378,8 +408,9 @@ int cmd_codec_bench(int argc, char **argv)
 			if (mean[c] < best)
 				best = mean[c];
 		}
-		double ratio = best / mean[1];
+		double ratio = best / mean[1], paper = (double)A->paper_bytes / msg, pratio = best / paper;
 		ratio_sum[b] += ratio;
+		paper_sum[b] += pratio;
 		r0_sum[b] += mean[3] / (h0 * vpi / 8);
 		a0_sum[b] += mean[6] / (h0 * vpi / 8);
 		ratio_n[b]++;
@@ -390,7 +421,7 @@ int cmd_codec_bench(int argc, char **argv)
 			       A->huff_opt_bits / 8 / msg);
 			for (int c = 0; c < NCODERS; c++)
 				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]), mean[c]);
-			printf("}, \"payload_bytes\": {");
+			printf(", \"jalad_paper\": %.6g}, \"payload_bytes\": {", paper);
 			for (int c = 0; c < NCODERS; c++)
 				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]), (double)A->payload[c] / msg);
 			printf("}, \"encode_mbps\": {");
@@ -401,13 +432,14 @@ int cmd_codec_bench(int argc, char **argv)
 			for (int c = 0; c < NCODERS; c++)
 				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]),
 				       A->dec_ns[c] ? (double)A->values * 4 / ((double)A->dec_ns[c] / 1e9) / 1e6 : 0);
-			printf("}, \"best_vs_huffman\": %.6g, \"samples\": %llu}", ratio, (unsigned long long)A->messages);
+			printf("}, \"best_vs_huffman\": %.6g, \"best_vs_paper\": %.6g, \"samples\": %llu}", ratio, pratio,
+			       (unsigned long long)A->messages);
 			first = 0;
 		} else {
 			printf("%-4d %4d %8.0f %6.3f %6.3f %9.1f", k, bits[b], vpi, h0, h1, h0 * vpi / 8);
 			for (int c = 0; c < NCODERS; c++)
 				printf(" %9.1f", mean[c]);
-			printf(" %9.1f %6.3f\n", A->huff_opt_bits / 8 / msg, ratio);
+			printf(" %9.1f %9.1f %6.3f %6.3f\n", A->huff_opt_bits / 8 / msg, paper, ratio, pratio);
 		}
 	}
 	if (json) {
@@ -415,14 +447,16 @@ int cmd_codec_bench(int argc, char **argv)
 	} else {
 		printf("\nbytes are means per image (container with headers and CRC) over %llu samples; shared tables\n"
 		       "learned on the %llu before them. H0/H1: order-0/1 entropy (bits/value); huff-opt: optimal\n"
-		       "Huffman payload for each message's histogram; best/H: best coder / per-message Huffman.\n",
+		       "Huffman payload for each message's histogram; best/H: best coder / per-message Huffman.\n"
+		       "Tensors read only by a ReLU are quantized over the range of max(x, 0) (jalad's default);\n"
+		       "paper: JALAD as published (plain min-max range, per-message Huffman); best/P: best / paper.\n",
 		       (unsigned long long)(ns - learn_n), (unsigned long long)learn_n);
-		printf("\naverages over the cuts:\n%4s %12s %16s %16s\n", "bits", "best/huffman", "rans0/H0 bytes",
-		       "arith0/H0 bytes");
+		printf("\naverages over the cuts:\n%4s %12s %12s %16s %16s\n", "bits", "best/huffman", "best/paper",
+		       "rans0/H0 bytes", "arith0/H0 bytes");
 		for (int b = 0; b < nb; b++)
 			if (ratio_n[b])
-				printf("%4d %12.3f %16.4f %16.4f\n", bits[b], ratio_sum[b] / ratio_n[b],
-				       r0_sum[b] / ratio_n[b], a0_sum[b] / ratio_n[b]);
+				printf("%4d %12.3f %12.3f %16.4f %16.4f\n", bits[b], ratio_sum[b] / ratio_n[b],
+				       paper_sum[b] / ratio_n[b], r0_sum[b] / ratio_n[b], a0_sum[b] / ratio_n[b]);
 		printf("\nthroughput, MB/s of float32 feature map over all cuts (1 thread):\n%4s", "bits");
 		for (int c = 0; c < NCODERS; c++)
 			printf(" %16s", key_name(bench_coders[c]));
@@ -446,6 +480,9 @@ int cmd_codec_bench(int argc, char **argv)
 		printf("(encode/decode; quantize+encode and decode+dequantize; %.1f s total)\n", secs);
 	}
 	rc = EXIT_OK;
+	goto done;
+fail:
+	tool_error("codec-bench", st);
 done:
 	for (int i = 0; acc && i < ncut * nb; i++) {
 		free(acc[i].hist);

@@ -31,7 +31,7 @@
  *
  *     struct jalad_codec_ctx *ctx;
  *     jalad_codec_ctx_create(&ctx);                    // once per thread
- *     struct jalad_codec_tensor t = { feat, 4, { 1, 64, 56, 56 } };
+ *     struct jalad_codec_tensor t = { feat, 4, { 1, 64, 56, 56 }, 0 };
  *     struct jalad_codec_params p = { .bits = 4, .coder = JALAD_CODER_RANS0, .crc = 1 };
  *     size_t cap = jalad_codec_bound(&p, &t, 1), len;
  *     uint8_t *buf = malloc(cap);
@@ -126,6 +126,11 @@ struct jalad_codec_tensor {
 	const float *data;                  /* dense, row-major (e.g. NCHW) */
 	int ndim;                           /* 0..JALAD_CODEC_MAX_DIMS; 0 = scalar */
 	int64_t dims[JALAD_CODEC_MAX_DIMS]; /* each 0..UINT32_MAX */
+	int relu;                           /* 1: the reader applies max(x, 0) (see
+					       jalad_model_tensor_relu_only()), so
+					       ranges start at 0 or above and
+					       values below 0 are sent as 0;
+					       ignored for float32 pass-through */
 };
 
 struct jalad_codec_params {

@@ -156,6 +156,13 @@ JALAD_API int jalad_model_output(const struct jalad_model *model, int i);
 JALAD_API enum jalad_status jalad_model_crossing(const struct jalad_model *model, int k, int *ids,
 						 int cap, int *count);
 
+/*! 1 if only max(x, 0) of tensor matters downstream: it has readers, every
+ *  reader is a Relu (or a Clip whose lower bound is a constant >= 0) and it
+ *  is not a graph output. A split may then send max(x, 0) without changing
+ *  any result, which narrows a quantizer's range (jalad_codec_tensor.relu).
+ *  0 otherwise, and for an invalid id. */
+JALAD_API int jalad_model_tensor_relu_only(const struct jalad_model *model, int tensor);
+
 /* ---------------------------------------------------------------- session */
 
 struct jalad_session;

@@ -246,6 +246,14 @@ size_t jalad_codec_bound(const struct jalad_codec_params *p, const struct jalad_
 	return total;
 }
 
+/* The range of max(x, 0) given that of x: the quantizer sends values below
+ * the range's low end as level 0, which then decodes to 0 or above. */
+static void relu_range(float *mn, float *mx)
+{
+	*mn = *mn > 0.0f ? *mn : 0.0f;
+	*mx = *mx > 0.0f ? *mx : 0.0f;
+}
+
 /* Quantize one tensor into ctx->sym, writing its ranges at dst (the room
  * was checked by the caller). */
 static enum jalad_status quantize_tensor(struct jalad_codec_ctx *ctx,
@@ -258,6 +266,8 @@ static enum jalad_status quantize_tensor(struct jalad_codec_ctx *ctx,
 		float mn, mx;
 		JALAD_RETURN_IF(codec_minmax_finite(t->data, count, &mn, &mx) != 0, JALAD_ERR_INVALID_ARG,
 				"codec: values contain NaN or Inf");
+		if (t->relu)
+			relu_range(&mn, &mx);
 		jalad_put_f32(dst, mn);
 		jalad_put_f32(dst + 4, mx);
 		if (p->bits == 16)
@@ -293,6 +303,8 @@ static enum jalad_status quantize_tensor(struct jalad_codec_ctx *ctx,
 			if (b == 0 || mx > hi)
 				hi = mx;
 		}
+		if (t->relu)
+			relu_range(&lo, &hi);
 		rg[2 * c] = lo;
 		rg[2 * c + 1] = hi;
 		jalad_put_f32(dst + 8 * c, lo);

@@ -15,6 +15,7 @@ struct plan_cut {
 	int ids[JALAD_CODEC_MAX_TENSORS];
 	size_t offset[JALAD_CODEC_MAX_TENSORS]; /* floats into xbuf */
 	struct jalad_tensor_desc desc[JALAD_CODEC_MAX_TENSORS];
+	int relu[JALAD_CODEC_MAX_TENSORS];      /* jalad_model_tensor_relu_only */
 	const struct jalad_codec_dict *dict;
 };
 
@@ -141,6 +142,7 @@ static enum jalad_status setup_plan(struct jalad_edge *e, int i, size_t *max_x)
 	size_t off = 0;
 	for (int t = 0; t < c->count; t++) {
 		JALAD_FORWARD(jalad_model_tensor_desc(e->m, c->ids[t], &c->desc[t]));
+		c->relu[t] = jalad_model_tensor_relu_only(e->m, c->ids[t]);
 		JALAD_RETURN_IF(c->desc[t].dtype != JALAD_DTYPE_FLOAT32, JALAD_ERR_UNSUPPORTED,
 				"edge: cut %d is crossed by '%s' of type %s; only float32 tensors can be sent", p->k,
 				c->desc[t].name, jalad_dtype_name(c->desc[t].dtype));
@@ -184,6 +186,7 @@ static enum jalad_status warm_up(struct jalad_edge *e, const struct jalad_tensor
 		struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
 		for (int k = 0; k < c->count; k++) {
 			ct[k].data = e->xbuf + c->offset[k];
+			ct[k].relu = c->relu[k];
 			ct[k].ndim = c->desc[k].ndim;
 			memcpy(ct[k].dims, c->desc[k].dims, sizeof ct[k].dims);
 		}
@@ -459,6 +462,7 @@ enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tens
 	struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
 	for (int t = 0; t < c->count; t++) {
 		ct[t].data = v[t].data;
+		ct[t].relu = c->relu[t];
 		ct[t].ndim = v[t].ndim;
 		memcpy(ct[t].dims, v[t].dims, sizeof ct[t].dims);
 	}

@@ -322,10 +322,11 @@ static int argmax(const struct jalad_tensor *t)
 	return best;
 }
 
-/* Point w->ct at the float tensors crossing cut k. */
-static void codec_views(struct jalad_calib_worker *w, const struct jalad_tensor *vals, int cnt)
+/* Point w->ct at the float tensors crossing cut k (ids: their tensor ids). */
+static void codec_views(struct jalad_calib_worker *w, const int *ids, const struct jalad_tensor *vals, int cnt)
 {
 	for (int j = 0; j < cnt; j++) {
+		w->ct[j].relu = jalad_model_tensor_relu_only(w->cal->m, ids[j]);
 		w->ct[j].data = vals[j].data;
 		w->ct[j].ndim = vals[j].ndim;
 		for (int a = 0; a < vals[j].ndim; a++)
@@ -365,14 +366,24 @@ static enum jalad_status image_sizes(struct jalad_calib_worker *w, uint64_t i, c
 /* Quantize t to bits exactly as the codec's encoder does (one range per
  * tensor, or per dim-1 channel over the batch), add the symbols to hist
  * and write what the decoder would return to deq. */
-static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int bits, int per_channel, void *sym,
-					 uint64_t *hist, float *deq)
+/* The range of max(x, 0) given x's (what the codec does for
+ * jalad_codec_tensor.relu). */
+static void relu_range(float *mn, float *mx)
+{
+	*mn = *mn > 0.0f ? *mn : 0.0f;
+	*mx = *mx > 0.0f ? *mx : 0.0f;
+}
+
+static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int relu, int bits, int per_channel,
+					 void *sym, uint64_t *hist, float *deq)
 {
 	size_t nv = (size_t)jalad_tensor_numel(t);
 	const float *x = t->data;
 	if (!per_channel || t->ndim < 2) {
 		float mn, mx;
 		JALAD_FORWARD(jalad_codec_minmax(x, nv, &mn, &mx));
+		if (relu)
+			relu_range(&mn, &mx);
 		JALAD_FORWARD(jalad_codec_quantize(x, nv, bits, mn, mx, sym));
 		JALAD_FORWARD(jalad_codec_hist_add(sym, nv, bits, hist));
 		return jalad_codec_dequantize(sym, nv, bits, mn, mx, deq);
@@ -389,6 +400,8 @@ static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int bits,
 			if (b == 0 || mx > hi)
 				hi = mx;
 		}
+		if (relu)
+			relu_range(&lo, &hi);
 		for (size_t b = 0; b < nb; b++) {
 			size_t off = (b * nc + ch) * inner;
 			uint8_t *sp = (uint8_t *)sym + off * ss;
@@ -491,14 +504,14 @@ enum jalad_status jalad_calib_worker_pass1(struct jalad_calib_worker *w, uint64_
 		const struct jalad_tensor *vals;
 		int cnt;
 		JALAD_FORWARD(jalad_cut_capture_get(w->cc, k, &ids, &vals, &cnt));
-		codec_views(w, vals, cnt);
+		codec_views(w, ids, vals, cnt);
 		for (int b = 0; b < c->nb; b++) {
 			size_t cell = (size_t)k * (size_t)c->nb + (size_t)b;
 			int bits = c->bits[b], pred = pred_f;
 			if (bits > 0) {
 				size_t off = 0;
 				for (int j = 0; j < cnt; j++) {
-					JALAD_FORWARD(quant_roundtrip(&vals[j], bits, c->pc[b], w->sym,
+					JALAD_FORWARD(quant_roundtrip(&vals[j], w->ct[j].relu, bits, c->pc[b], w->sym,
 								      hist + c->hist_off[cell], w->deq + off));
 					w->vals[j] = vals[j];
 					w->vals[j].data = w->deq + off;
@@ -598,7 +611,7 @@ enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_
 		const struct jalad_tensor *vals;
 		int cnt;
 		JALAD_FORWARD(jalad_cut_capture_get(w->cc, k, &ids, &vals, &cnt));
-		codec_views(w, vals, cnt);
+		codec_views(w, ids, vals, cnt);
 		for (int b = 0; b < c->nb; b++) {
 			size_t cell = (size_t)k * (size_t)c->nb + (size_t)b;
 			int js = coder_listed(c, JALAD_CODER_HUFFMAN_SHARED), ja = coder_listed(c, JALAD_CODER_AUTO);
@@ -658,7 +671,7 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 		const struct jalad_tensor *vals;
 		int cnt;
 		JALAD_FORWARD(jalad_cut_capture_get(w->cc, k, &ids, &vals, &cnt));
-		codec_views(w, vals, cnt);
+		codec_views(w, ids, vals, cnt);
 		size_t off = 0;
 		for (int j = 0; j < cnt; j++) {
 			outs[j] = w->dec + off;

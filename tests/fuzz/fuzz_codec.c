@@ -70,9 +70,9 @@ static int container(const char *dir, const char *name, int bits, enum jalad_cod
 {
 	static float x[3][2 * 5 * 7 * 6];
 	struct jalad_codec_tensor t[3] = {
-		{ x[0], 4, { 1, 5, 7, 6 } },
-		{ x[1], 2, { 12, 9 } },
-		{ x[2], 3, { 2, 3, 4 } },
+		{ x[0], 4, { 1, 5, 7, 6 }, 0 },
+		{ x[1], 2, { 12, 9 }, 0 },
+		{ x[2], 3, { 2, 3, 4 }, 0 },
 	};
 	for (int i = 0; i < 3; i++)
 		fill(x[i], sizeof x[i] / sizeof x[i][0]);
@@ -99,7 +99,7 @@ static int container(const char *dir, const char *name, int bits, enum jalad_cod
 static int big_container(const char *dir, const char *name, enum jalad_coder coder, int bits)
 {
 	static float x[4 * 50 * 50];
-	struct jalad_codec_tensor t = { x, 4, { 1, 4, 50, 50 } };
+	struct jalad_codec_tensor t = { x, 4, { 1, 4, 50, 50 }, 0 };
 	fill(x, sizeof x / sizeof x[0]);
 	struct jalad_codec_params p = { bits, coder, 1, 0, fuzz_codec_dict(bits), 0 };
 	size_t cap = jalad_codec_bound(&p, &t, 1), len;

@@ -571,7 +571,7 @@ static int roundtrip_one(struct jalad_codec_ctx *ctx, const struct jalad_codec_p
 			 const struct shape *sh, enum kind kind, const struct jalad_codec_dict *ddict,
 			 char *why, size_t whylen)
 {
-	struct jalad_codec_tensor t = { NULL, sh->ndim, { 0 } };
+	struct jalad_codec_tensor t = { NULL, sh->ndim, { 0 }, 0 };
 	memcpy(t.dims, sh->dims, sizeof sh->dims);
 	size_t n = count_of(sh->dims, sh->ndim);
 	float *x = malloc(n * sizeof *x + 4), *y = malloc(n * sizeof *y + 4), *ref = malloc(n * sizeof *ref + 4);
@@ -701,9 +701,9 @@ static void test_multi_tensor(struct jalad_codec_ctx *ctx)
 	for (size_t i = 0; i < 10; i++)
 		cc[i] = (float)i;
 	struct jalad_codec_tensor t[3] = {
-		{ a, 3, { 3, 4, 5 } },
-		{ b, 4, { 2, 8, 6, 6 } },
-		{ cc, 1, { 10 } },
+		{ a, 3, { 3, 4, 5 }, 0 },
+		{ b, 4, { 2, 8, 6, 6 }, 0 },
+		{ cc, 1, { 10 }, 0 },
 	};
 	struct jalad_codec_params p = { 6, JALAD_CODER_AUTO, 1, 1, NULL, 0 };
 	size_t cap = jalad_codec_bound(&p, t, 3), len;
@@ -825,7 +825,7 @@ static void test_damage(struct jalad_codec_ctx *ctx)
 		a[i] = rng() % 3 ? 0.0f : (float)rng_unit() * 3;
 	for (size_t i = 0; i < 300; i++)
 		b[i] = (float)rng_unit() - 0.5f;
-	struct jalad_codec_tensor t[2] = { { a, 4, { 2, 6, 9, 9 } }, { b, 2, { 30, 10 } } };
+	struct jalad_codec_tensor t[2] = { { a, 4, { 2, 6, 9, 9 }, 0 }, { b, 2, { 30, 10 }, 0 } };
 	for (int s = 0; s < NSRC; s++)
 		for (int crc = 0; crc < 2; crc++) {
 			/* 0-4: raw..rans1, 5: zstd at 16 bits, 6: auto, 7-8: arith0-1 (arith1 at 16 bits) */
@@ -893,7 +893,7 @@ static void test_damage(struct jalad_codec_ctx *ctx)
 	{
 		float *big = malloc(4 * 50 * 50 * sizeof *big);
 		gen_floats(big, 10000, K_SKEW, NULL, 0);
-		struct jalad_codec_tensor tb = { big, 4, { 1, 4, 50, 50 } };
+		struct jalad_codec_tensor tb = { big, 4, { 1, 4, 50, 50 }, 0 };
 		int bad_crc = 0, odd = 0;
 		for (int crc = 0; crc < 2; crc++)
 			for (int shared = 0; shared < 2; shared++) {
@@ -1138,7 +1138,7 @@ static void test_dicts(struct jalad_codec_ctx *ctx)
 
 	/* a container made with dict A */
 	gen_floats(x, 500, K_RELU, NULL, 0);
-	struct jalad_codec_tensor t = { x, 2, { 5, 100 } };
+	struct jalad_codec_tensor t = { x, 2, { 5, 100 }, 0 };
 	struct jalad_codec_params p = { 4, JALAD_CODER_HUFFMAN_SHARED, 0, 1, da, 0 };
 	size_t cap = jalad_codec_bound(&p, &t, 1), len;
 	uint8_t *buf = malloc(cap);
@@ -1208,7 +1208,7 @@ static void test_bounds(struct jalad_codec_ctx *ctx)
 				float *x = malloc(n * sizeof *x);
 				for (size_t i = 0; i < n; i++)
 					x[i] = (float)rng_unit();
-				struct jalad_codec_tensor t = { x, 1, { (int64_t)n } };
+				struct jalad_codec_tensor t = { x, 1, { (int64_t)n }, 0 };
 				struct jalad_codec_params p = { bits, coder, 0, 1, NULL, 0 };
 				size_t cap = jalad_codec_bound(&p, &t, 1), len;
 				uint8_t *buf = malloc(cap);
@@ -1219,6 +1219,69 @@ static void test_bounds(struct jalad_codec_ctx *ctx)
 		}
 	}
 	CHECK_MSG(ok, "an encode failed with a buffer of jalad_codec_bound() bytes");
+}
+
+/* jalad_codec_tensor.relu: the range is that of max(x, 0), every decoded
+ * value is within half a step of max(x, 0), and a channel (or tensor) with
+ * no positive value decodes to exact zeros. */
+static void test_relu_range(struct jalad_codec_ctx *ctx)
+{
+	enum { C = 6, HW = 49, N = C * HW };
+	float x[N], y[N], *outs[1] = { y };
+	size_t caps[1] = { N };
+	for (int c = 0; c < C; c++)
+		for (int i = 0; i < HW; i++)
+			x[c * HW + i] = c == 2 ? -(float)rng_unit() - 0.1f : (float)rng_gauss() * (float)(c + 1);
+	static const enum jalad_coder coders[] = { JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0,
+						   JALAD_CODER_ARITH1, JALAD_CODER_AUTO };
+	int checked = 0;
+	for (int pc = 0; pc < 2; pc++)
+		for (int bits = 2; bits <= 8; bits += 2)
+			for (size_t ci = 0; ci < sizeof coders / sizeof coders[0]; ci++) {
+				struct jalad_codec_tensor t = { x, 4, { 1, C, 7, 7 }, 1 };
+				struct jalad_codec_params p = { .bits = bits, .coder = coders[ci], .per_channel = pc,
+								.crc = 1 };
+				uint8_t buf[4096];
+				size_t len;
+				if (jalad_codec_encode(ctx, &p, &t, 1, buf, sizeof buf, &len, NULL) != JALAD_OK ||
+				    jalad_codec_decode(ctx, buf, len, NULL, NULL, outs, caps, 1, NULL) != JALAD_OK) {
+					CHECK_MSG(0, "relu encode/decode: %s", jalad_last_error());
+					continue;
+				}
+				int ok = 1;
+				for (int c = 0; c < C; c++) {
+					const float *xs = x + (pc ? c * HW : 0), *ys = y + (pc ? c * HW : 0);
+					int n = pc ? HW : N;
+					float mx = 0;
+					for (int i = 0; i < n; i++)
+						mx = xs[i] > mx ? xs[i] : mx;
+					double half = mx / ((1 << bits) - 1) / 2 * (1 + 1e-5) + 1e-7;
+					for (int i = 0; i < n; i++) {
+						float r = xs[i] > 0 ? xs[i] : 0;
+						ok &= ys[i] >= 0 && fabs((double)ys[i] - r) <= half;
+					}
+					if (!pc)
+						break;
+				}
+				for (int i = 0; pc && i < HW; i++)
+					ok &= y[2 * HW + i] == 0.0f;
+				CHECK_MSG(ok, "relu range: %d bits, %s, per channel %d", bits, jalad_coder_name(coders[ci]), pc);
+				checked++;
+			}
+	CHECK(checked == 40);
+	/* All negative: all zeros, and the range costs nothing. */
+	for (int i = 0; i < N; i++)
+		x[i] = -1.0f - (float)i;
+	struct jalad_codec_tensor t = { x, 2, { C, HW }, 1 };
+	struct jalad_codec_params p = { .bits = 4, .coder = JALAD_CODER_HUFFMAN, .crc = 1 };
+	uint8_t buf[4096];
+	size_t len;
+	CHECK(jalad_codec_encode(ctx, &p, &t, 1, buf, sizeof buf, &len, NULL) == JALAD_OK);
+	CHECK(jalad_codec_decode(ctx, buf, len, NULL, NULL, outs, caps, 1, NULL) == JALAD_OK);
+	int zeros = 0;
+	for (int i = 0; i < N; i++)
+		zeros += y[i] == 0.0f;
+	CHECK(zeros == N);
 }
 
 int main(void)
@@ -1238,6 +1301,7 @@ int main(void)
 	test_limits(ctx);
 	test_dicts(ctx);
 	test_bounds(ctx);
+	test_relu_range(ctx);
 
 	jalad_codec_ctx_free(ctx);
 	TEST_MAIN_END("test_codec");

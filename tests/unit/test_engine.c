@@ -158,6 +158,28 @@ static void check_bad_models(const char *good_path)
 	CHECK(jalad_model_load_buffer(buf, len, NULL, &m) == JALAD_OK);
 	if (m) {
 		CHECK(jalad_model_node_count(m) == 2);
+		/* x -> Relu -> y -> Relu -> z: x and y feed only a ReLU, z is an output. */
+		int x = jalad_model_input(m, 0), z = jalad_model_output(m, 0), y = -1;
+		for (int t = 0; t < jalad_model_tensor_count(m); t++) {
+			struct jalad_tensor_desc d;
+			if (jalad_model_tensor_desc(m, t, &d) == JALAD_OK && strcmp(d.name, "y") == 0)
+				y = t;
+		}
+		CHECK(y >= 0 && jalad_model_tensor_relu_only(m, y) == 1);
+		CHECK(jalad_model_tensor_relu_only(m, x) == 1);
+		CHECK(jalad_model_tensor_relu_only(m, z) == 0);
+		CHECK(jalad_model_tensor_relu_only(m, -1) == 0 && jalad_model_tensor_relu_only(m, 1 << 20) == 0);
+		jalad_model_free(m);
+	}
+	free(buf);
+	buf = make_model("Sigmoid", &len);
+	CHECK(jalad_model_load_buffer(buf, len, NULL, &m) == JALAD_OK);
+	if (m) {
+		for (int t = 0; t < jalad_model_tensor_count(m); t++) {
+			struct jalad_tensor_desc d;
+			if (jalad_model_tensor_desc(m, t, &d) == JALAD_OK && strcmp(d.name, "y") == 0)
+				CHECK(jalad_model_tensor_relu_only(m, t) == 0);
+		}
 		jalad_model_free(m);
 	}
 	free(buf);
@@ -206,8 +228,40 @@ static void check_bad_models(const char *good_path)
 	}
 }
 
+/* Which tensors only a ReLU reads: in both models every Conv or Gemm output
+ * that feeds a Relu and nothing else, and (ResNet) every Add output; never
+ * a ReLU output, a residual branch feeding an Add, or the graph output. */
+static void check_relu_only(const char *path, int want_conv, int want_add)
+{
+	struct jalad_model *m;
+	if (jalad_model_load(path, NULL, &m) != JALAD_OK) {
+		CHECK_MSG(0, "%s: %s", path, jalad_last_error());
+		return;
+	}
+	int conv = 0, add = 0, other = 0;
+	for (int i = 0; i < jalad_model_node_count(m); i++) {
+		struct jalad_node_info ni;
+		CHECK(jalad_model_node_info(m, i, &ni) == JALAD_OK);
+		if (!jalad_model_tensor_relu_only(m, ni.output))
+			continue;
+		if (!strcmp(ni.op_type, "Conv") || !strcmp(ni.op_type, "Gemm"))
+			conv++;
+		else if (!strcmp(ni.op_type, "Add"))
+			add++;
+		else
+			other++;
+	}
+	CHECK_MSG(conv == want_conv && add == want_add && other == 0, "%s: relu-only conv/gemm %d add %d other %d",
+		  path, conv, add, other);
+	CHECK(jalad_model_tensor_relu_only(m, jalad_model_input(m, 0)) == 0);
+	CHECK(jalad_model_tensor_relu_only(m, jalad_model_output(m, 0)) == 0);
+	jalad_model_free(m);
+}
+
 int main(void)
 {
+	check_relu_only("models/fmnist-vgg.onnx", 7, 0);
+	check_relu_only("models/fmnist-resnet.onnx", 7, 6);
 	check_split("models/fmnist-vgg.onnx");
 	check_split("models/fmnist-resnet.onnx");
 	check_bad_models("models/fmnist-vgg.onnx");

@@ -475,7 +475,7 @@ static size_t request_frame(uint64_t id, int k, const float *x, uint8_t *f, size
 {
 	uint8_t c[256];
 	size_t clen;
-	struct jalad_codec_tensor t = { x, 2, { 1, 4 } };
+	struct jalad_codec_tensor t = { x, 2, { 1, 4 }, 0 };
 	struct jalad_codec_params cp = { .bits = 0, .coder = JALAD_CODER_RAW, .crc = 1 };
 	if (jalad_codec_encode(NULL, &cp, &t, 1, c, sizeof c, &clen, NULL) != JALAD_OK)
 		return 0;
@@ -519,7 +519,7 @@ static void test_loopback(void)
 	for (int k = 0; k < 2; k++) {
 		uint8_t cont[256];
 		size_t clen;
-		struct jalad_codec_tensor ct = { k ? relu : x, 2, { 1, 4 } };
+		struct jalad_codec_tensor ct = { k ? relu : x, 2, { 1, 4 }, 0 };
 		struct jalad_codec_params cp = { .bits = 0, .coder = JALAD_CODER_RAW, .crc = 1 };
 		CHECK(jalad_codec_encode(NULL, &cp, &ct, 1, cont, sizeof cont, &clen, NULL) == JALAD_OK);
 		struct jalad_client_result r;
@@ -539,14 +539,14 @@ static void test_loopback(void)
 	{
 		uint8_t cont[256];
 		size_t clen;
-		struct jalad_codec_tensor ct = { x, 2, { 1, 4 } };
+		struct jalad_codec_tensor ct = { x, 2, { 1, 4 }, 0 };
 		struct jalad_codec_params cp = { .bits = 0, .coder = JALAD_CODER_RAW, .crc = 1 };
 		jalad_codec_encode(NULL, &cp, &ct, 1, cont, sizeof cont, &clen, NULL);
 		struct jalad_client_result r;
 		CHECK(jalad_client_request(c, 99, 2, cont, clen, 2000, &r) != JALAD_OK);
 		/* A container whose shape does not match the cut: an error answer,
 		 * the connection stays. */
-		struct jalad_codec_tensor bad = { x, 2, { 2, 2 } };
+		struct jalad_codec_tensor bad = { x, 2, { 2, 2 }, 0 };
 		jalad_codec_encode(NULL, &cp, &bad, 1, cont, sizeof cont, &clen, NULL);
 		nap_us(300000); /* past the first backoff */
 		enum jalad_status st = jalad_client_request(c, 100, 0, cont, clen, 2000, &r);
@@ -619,7 +619,7 @@ static void test_loopback(void)
 	{
 		uint8_t cont[256];
 		size_t clen;
-		struct jalad_codec_tensor ct = { x, 2, { 1, 4 } };
+		struct jalad_codec_tensor ct = { x, 2, { 1, 4 }, 0 };
 		struct jalad_codec_params cp = { .bits = 8, .coder = JALAD_CODER_RANS0, .crc = 1 };
 		CHECK(jalad_codec_encode(NULL, &cp, &ct, 1, cont, sizeof cont, &clen, NULL) == JALAD_OK);
 		struct jalad_client_result r;
