@@ -493,10 +493,12 @@ enum jalad_status codec_payload_encode_auto(struct jalad_codec_ctx *ctx, int bit
 					    const void *sym, size_t n, uint8_t *dst, size_t cap,
 					    size_t *out_len, enum jalad_coder *chosen)
 {
+	/* The first smallest wins; the dictionary coder comes last so that it
+	 * is chosen only when strictly smaller (a container none of whose
+	 * tensors uses the dictionary does not carry its id). */
 	static const enum jalad_coder order[] = {
-		JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED,
-		JALAD_CODER_RANS0, JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_ARITH0,
-		JALAD_CODER_ARITH1,
+		JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0, JALAD_CODER_RANS1,
+		JALAD_CODER_ZSTD, JALAD_CODER_ARITH0, JALAD_CODER_ARITH1, JALAD_CODER_HUFFMAN_SHARED,
 	};
 	size_t best_len = SIZE_MAX;
 	enum jalad_coder best = JALAD_CODER_RAW;

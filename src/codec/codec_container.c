@@ -328,7 +328,7 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 				     size_t cap, size_t *out_len, struct jalad_codec_stats *stats)
 {
 	size_t end = cap - (p->crc ? 4 : 0), pos;
-	int with_dict = dict_usable(p);
+	int with_dict = dict_usable(p), used_dict = 0;
 	uint64_t t0, t1;
 
 #define ROOM(k, what)                                                                     \
@@ -394,6 +394,7 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 			return st;
 		}
 		hdr[2] = (uint8_t)coder;
+		used_dict |= coder == JALAD_CODER_HUFFMAN_SHARED;
 		JALAD_RETURN_IF(plen > plen_max || plen > UINT32_MAX, JALAD_ERR_INTERNAL,
 				"codec: tensor %d: payload of %zu bytes is over the bound %llu", i, plen,
 				(unsigned long long)plen_max);
@@ -408,6 +409,14 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 		}
 	}
 #undef ROOM
+	if (with_dict) {
+		/* AUTO may have chosen no dictionary coder: then drop the id. */
+		if (!used_dict) {
+			memmove(dst + 4, dst + 8, pos - 8);
+			pos -= 4;
+			dst[2] = (uint8_t)(dst[2] & ~FLAG_DICT);
+		}
+	}
 	if (p->crc) {
 		jalad_put_u32(dst + pos, jalad_crc32c(0, dst, pos));
 		pos += 4;

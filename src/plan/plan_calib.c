@@ -626,11 +626,14 @@ enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_
 				/* AUTO: per tensor the smallest of the candidates and huffman-shared. */
 				const uint32_t *mp = c->minpay + ((size_t)i * ncell(c) + cell) * (size_t)c->max_cross;
 				size_t sz = len;
+				int used = 0;
 				for (int t = 0; t < cnt; t++) {
 					uint32_t sh = es.tensor[t].payload_bytes;
+					used |= sh < mp[t];
 					sz = sz - sh + (mp[t] < sh ? mp[t] : sh);
 				}
-				put_size(c, i, cell, ja, sz);
+				/* the 4-byte dictionary id only when some tensor uses it */
+				put_size(c, i, cell, ja, used ? sz : sz - 4);
 			}
 		}
 	}
@@ -684,10 +687,10 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 			/* Also check the AUTO size derivation of the passes above:
 			 * container without its payloads + smallest payload per tensor. */
 			size_t base = 0, base_pay = 0, auto_len = 0;
-			uint32_t minp[JALAD_CODEC_MAX_TENSORS];
+			uint32_t minp[JALAD_CODEC_MAX_TENSORS], shp[JALAD_CODEC_MAX_TENSORS];
 			int seen = 0, need = 0;
 			for (int t2 = 0; t2 < cnt; t2++)
-				minp[t2] = UINT32_MAX;
+				minp[t2] = shp[t2] = UINT32_MAX;
 			for (int j = 0; j < c->nc; j++) {
 				enum jalad_coder coder = c->coders[j];
 				if (!coder_applies(coder, c->bits[b]) || (coder == JALAD_CODER_HUFFMAN_SHARED && !dict))
@@ -715,7 +718,9 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 					size_t pay = 0;
 					for (int q = 0; q < cnt; q++) {
 						pay += es.tensor[q].payload_bytes;
-						if (es.tensor[q].payload_bytes < minp[q])
+						if (coder == JALAD_CODER_HUFFMAN_SHARED)
+							shp[q] = es.tensor[q].payload_bytes;
+						else if (es.tensor[q].payload_bytes < minp[q])
 							minp[q] = es.tensor[q].payload_bytes;
 					}
 					seen++;
@@ -731,8 +736,13 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 			need += c->bits[b] != 0;
 			if (auto_len && seen == need && base) {
 				size_t derived = base - base_pay;
-				for (int q = 0; q < cnt; q++)
-					derived += minp[q];
+				int used = 0;
+				for (int q = 0; q < cnt; q++) {
+					used |= shp[q] < minp[q];
+					derived += shp[q] < minp[q] ? shp[q] : minp[q];
+				}
+				if (dict && !used)
+					derived -= 4; /* no tensor uses the dictionary: no id */
 				JALAD_RETURN_IF(derived != auto_len, JALAD_ERR_INTERNAL,
 						"calibration: cut %d, %d bits: AUTO container is %zu bytes, %zu derived from the "
 						"other coders (has the container layout changed?)", k, c->bits[b], auto_len,

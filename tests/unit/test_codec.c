@@ -1162,6 +1162,25 @@ static void test_dicts(struct jalad_codec_ctx *ctx)
 	printf("500 values at c=4: huffman-shared %zu bytes, huffman %zu bytes\n", len, len_h);
 	CHECK(len < len_h);
 
+	/* AUTO given a dictionary it does not use writes no dictionary id: the
+	 * container is the one AUTO makes without a dictionary */
+	{
+		float z[500] = { 0 };
+		struct jalad_codec_tensor tz = { z, 2, { 5, 100 }, 0 };
+		struct jalad_codec_params pa = { 4, JALAD_CODER_AUTO, 0, 1, db, 0 }, pn = pa;
+		pn.dict = NULL;
+		size_t la, ln;
+		uint8_t *ba = malloc(jalad_codec_bound(&pa, &tz, 1)), *bn = malloc(jalad_codec_bound(&pn, &tz, 1));
+		CHECK(jalad_codec_encode(ctx, &pa, &tz, 1, ba, jalad_codec_bound(&pa, &tz, 1), &la, NULL) == JALAD_OK);
+		CHECK(jalad_codec_encode(ctx, &pn, &tz, 1, bn, jalad_codec_bound(&pn, &tz, 1), &ln, NULL) == JALAD_OK);
+		CHECK(jalad_codec_peek(ba, la, NULL, &info) == JALAD_OK && !info.has_dict &&
+		      info.tensor[0].coder != JALAD_CODER_HUFFMAN_SHARED);
+		CHECK(la == ln && memcmp(ba, bn, la) == 0);
+		CHECK(jalad_codec_decode(ctx, ba, la, NULL, NULL, outs, caps, 1, NULL) == JALAD_OK && y[0] == 0.0f);
+		free(ba);
+		free(bn);
+	}
+
 	/* a dict for other bits is refused at encode time */
 	p.bits = 5;
 	CHECK(jalad_codec_encode(ctx, &p, &t, 1, buf, cap, &len, NULL) == JALAD_ERR_INVALID_ARG);
