@@ -14,6 +14,25 @@ decay) peaking at lr 3e-3, batch 128, random horizontal flips; vgg 10 epochs,
 resnet 8 (about 4 and 6 minutes on 2 idle cores). The model after the last
 epoch is exported; the test set is only used to report accuracy.
 
+Quantization-aware training (--qat P, default 0.5): jalad quantizes every
+feature map crossing a cut per tensor and per image by min-max to c bits,
+q = round_half_even((x - min) / (max - min) * (2^c - 1)), dequantized as
+min + q * (max - min) / (2^c - 1). So that c = 4 costs little at every cut,
+each training batch, with probability P, has its input image fake-quantized
+this way, and independently with probability P one internal cut point chosen
+uniformly: any ReLU or MaxPool output (a Conv feeding only a ReLU is cut
+after the ReLU), in the resnet the stem output, each block's output (Add +
+ReLU) and, inside a block, the branch tensor (conv1's ReLU output, or conv2's
+signed output before the Add, or that and the projection output) together
+with the skip tensor, each with its own min/max. The logits are never
+quantized. Each sample draws its own c from {3, 4, 5, 6}; the backward pass
+is the straight-through estimator. Fake quantization exists only in training
+and in --eval-cuts: the exported graph is the plain eval-mode model.
+--eval-cuts prints, after training, the test accuracy with 4-bit quantization
+at each cut alone (3, 4 and 5 bits at the input); --eval-cuts-only prints the
+same table for the already exported fmnist-<net>.onnx under --out (loaded
+back into PyTorch with the folded weights) without training.
+
 For each net this writes (under --out, default models/):
   fmnist-<net>.onnx                          opset 13, input "input" [1,1,28,28],
                                              output "logits" [1,10], BN folded

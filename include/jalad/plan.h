@@ -69,7 +69,7 @@ extern "C" {
 #endif
 
 #define JALAD_PROFILE_VERSION 1
-#define JALAD_CALIB_VERSION 1
+#define JALAD_CALIB_VERSION 2
 #define JALAD_PLAN_MAX_BITS 32   /* entries of a calibration's quantizer list */
 
 /* ---- units --------------------------------------------------------------- */

@@ -192,6 +192,7 @@ enum jalad_status jalad_calib_to_json(const struct jalad_calib *c, char **json)
 	if (!bad && (o = cJSON_AddObjectToObject(root, "settings"))) {
 		bad |= plan_add_str(o, "backend", c->backend);
 		bad |= plan_add_str(o, "quantizer", "minmax");
+		bad |= !cJSON_AddTrueToObject(o, "relu_ranges");
 		bad |= !cJSON_AddTrueToObject(o, "crc");
 		bad |= plan_add_str(o, "shared_dict_sizes", "2-fold (even/odd samples)");
 	} else {
