@@ -11,7 +11,7 @@ Data is read from the Debian package dataset-fashion-mnist (idx files, gzip),
 never downloaded. Preprocessing: x = pixel / 255, then (x - 0.2860) / 0.3530.
 Training: AdamW (weight decay 5e-4), one-cycle schedule (15% warm-up, cosine
 decay) peaking at lr 3e-3, batch 128, random horizontal flips; vgg 10 epochs,
-resnet 8 (about 4 and 6 minutes on 2 idle cores). The model after the last
+resnet 8 (about 5 and 7 minutes on 2 idle cores). The model after the last
 epoch is exported; the test set is only used to report accuracy.
 
 Quantization-aware training (--qat P, default 0.5): jalad quantizes every
@@ -19,13 +19,13 @@ feature map crossing a cut per tensor and per image by min-max to c bits,
 q = round_half_even((x - min) / (max - min) * (2^c - 1)), dequantized as
 min + q * (max - min) / (2^c - 1). So that c = 4 costs little at every cut,
 each training batch, with probability P, has its input image fake-quantized
-this way, and independently with probability P one internal cut point chosen
-uniformly: any ReLU or MaxPool output (a Conv feeding only a ReLU is cut
-after the ReLU), in the resnet the stem output, each block's output (Add +
-ReLU) and, inside a block, the branch tensor (conv1's ReLU output, or conv2's
-signed output before the Add, or that and the projection output) together
-with the skip tensor, each with its own min/max. The logits are never
-quantized. Each sample draws its own c from {3, 4, 5, 6}; the backward pass
+this way, and independently with probability P two distinct internal cut
+points chosen uniformly: any ReLU or MaxPool output (a Conv feeding only a
+ReLU is cut after the ReLU), the logits, in the resnet the stem output, each
+block's output (Add + ReLU) and, inside a block, the branch tensor (conv1's
+ReLU output, or conv2's signed output before the Add, or that and the
+projection output) together with the skip tensor, each with its own min/max.
+Each sample draws its own c from {3, 4, 5, 6}; the backward pass
 is the straight-through estimator. Fake quantization exists only in training
 and in --eval-cuts: the exported graph is the plain eval-mode model.
 --eval-cuts prints, after training, the test accuracy with 4-bit quantization
@@ -305,12 +305,12 @@ def quant_hook(point, bits):
 
 
 # QAT: per training batch, with probability P the input is fake-quantized,
-# and independently with probability P one internal cut point chosen
-# uniformly (every ReLU/MaxPool output; in the resnet also the stem, each
-# block's branch tensors together with the skip tensor, and the block
-# outputs; not the logits) is. Each sample draws its own width from
-# QAT_BITS.
+# and independently with probability P QAT_INNER distinct internal cut points
+# chosen uniformly (every ReLU/MaxPool output and the logits; in the resnet
+# also the stem, each block's branch tensors together with the skip tensor,
+# and the block outputs) are. Each sample draws its own width from QAT_BITS.
 QAT_BITS = (3, 4, 5, 6)
+QAT_INNER = 2
 
 
 def qat_hook(points, p, gen, n):
@@ -320,10 +320,11 @@ def qat_hook(points, p, gen, n):
         chosen["input"] = torch.tensor(QAT_BITS)[
             torch.randint(0, len(QAT_BITS), (n,), generator=gen)]
     if float(torch.rand(1, generator=gen)) < p:
-        inner = [pt for pt in points[1:-1]]
-        pt = inner[int(torch.randint(0, len(inner), (1,), generator=gen))]
-        chosen[pt] = torch.tensor(QAT_BITS)[
-            torch.randint(0, len(QAT_BITS), (n,), generator=gen)]
+        inner = points[1:]
+        pick = torch.randperm(len(inner), generator=gen)[:QAT_INNER]
+        for k in pick.tolist():
+            chosen[inner[k]] = torch.tensor(QAT_BITS)[
+                torch.randint(0, len(QAT_BITS), (n,), generator=gen)]
     if not chosen:
         return None
 
@@ -557,7 +558,7 @@ def main():
     ap.add_argument("--qat", type=float, default=0.5, metavar="P",
                     help="quantization-aware training: per batch, with "
                     "probability P fake-quantize the input and, independently "
-                    "with probability P, one random internal cut point, to "
+                    "with probability P, two random internal cut points, to "
                     "3-6 bits per sample (default 0.5; 0 disables)")
     ap.add_argument("--eval-cuts", action="store_true",
                     help="after training, print the accuracy loss of 4-bit "

@@ -1,2 +1,2 @@
 
-BlogitsJ(;€øvm¡Ñò8AF –¿ÜFë?¶Zí¡J=f>W´c¡58¡C\¡
+BlogitsJ(∆"øÎC#¡πg:AÆô¿p√aø¨’b¡‡P>l€8¡!&¡Id¡
