@@ -11,7 +11,11 @@
  *     x' = min + q * (max - min) / (2^c - 1)
  *
  * with one (min, max) per tensor or one per channel (dim 1 of NCHW), and the
- * c-bit symbols are entropy coded by one of enum jalad_coder. Symbols are
+ * c-bit symbols are entropy coded by one of enum jalad_coder. A tensor whose
+ * only readers are ReLUs (jalad_codec_tensor.relu) is quantized over the
+ * range of max(x, 0): min and max are clamped at 0 and negative values are
+ * sent as level 0, which changes nothing after the ReLU and spends every
+ * level on the values that matter. Symbols are
  * uint8_t for c <= 8 and uint16_t for c = 16. Coders other than RAW see
  * 16-bit symbols as two byte planes (low bytes, then high bytes), each coded
  * on its own; RAW stores them as u16 LE.
@@ -25,7 +29,9 @@
  * order-0/order-1 arithmetic coders (arith_dynamic: no table is sent, the
  * model learns as it codes, so they win on small messages but are several
  * times slower); ZSTD is a generic baseline; AUTO encodes with every coder
- * and keeps the smallest, so it costs the sum of their times.
+ * and keeps the smallest, so it costs the sum of their times; it takes
+ * HUFFMAN_SHARED only when strictly smaller, and a container carries the
+ * dictionary id only when some tensor uses it.
  *
  * Typical use on the sending side:
  *
