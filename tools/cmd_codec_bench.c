@@ -22,6 +22,9 @@ static const char *bench_help =
 	"the empirical order-0 and order-1 entropy of the quantized symbols (bits/value), the optimal\n"
 	"(unlimited-length) Huffman payload for each message's histogram, and encode/decode\n"
 	"throughput in MB/s of float32 feature map (quantize+encode, decode+dequantize).\n"
+	"Tensors that only ReLUs read are quantized over the range of max(x, 0), as jalad sends\n"
+	"them; 'paper' (JSON: bytes.jalad_paper) is JALAD as published: plain min-max ranges and\n"
+	"per-message Huffman.\n"
 	"Shared Huffman tables are learned on the first half of the N samples (default 1000);\n"
 	"everything is measured on the second half. --json prints one JSON array of rows.\n";
 

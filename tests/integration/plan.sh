@@ -171,6 +171,19 @@ for r in rows:
 ' "$tmp/out"
 expect 0 "" "$JALAD" codec-bench "$model" --data fmnist --limit 2 --bits 2
 grep -q "best/H" "$tmp/out" && ok || bad "codec-bench table"
+# Cut 1 is a Conv output only a ReLU reads (the range of max(x, 0) is coded,
+# the same symbols as cut 2 after the ReLU); cut 5 (after a MaxPool) is not.
+expect 0 "" "$JALAD" codec-bench "$model" --data fmnist --limit 6 --bits 4 --json
+check "codec-bench ReLU-aware ranges against the paper's scheme" '
+import json, sys
+rows = {r["cut"]: r for r in json.load(open(sys.argv[1]))}
+c1, c2, c5 = rows[1], rows[2], rows[5]
+assert c1["bytes"]["huffman"] == c2["bytes"]["huffman"] and c1["entropy0"] == c2["entropy0"]
+assert c1["bytes"]["jalad_paper"] > 1.1 * c1["bytes"]["huffman"], c1["bytes"]
+assert c5["bytes"]["jalad_paper"] == c5["bytes"]["huffman"]
+for r in rows.values():
+    assert abs(r["best_vs_paper"] - min(r["bytes"][k] for k in r["bytes"] if k != "jalad_paper") / r["bytes"]["jalad_paper"]) < 1e-4
+' "$tmp/out"
 
 # ---- errors: usage (2) and refused files (1)
 expect 2 "no unit" "$JALAD" plan $P --bandwidth 2
