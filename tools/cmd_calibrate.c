@@ -264,9 +264,29 @@ int cmd_calibrate(int argc, char **argv)
 	long limit = 0, threads = 0, timing = 64, size_limit = 2000;
 	int bits[JALAD_PLAN_MAX_BITS], nb = 0, nc = 0, quiet = 0, quant = 3;
 	enum jalad_coder coders[JALAD_CODER_COUNT + 1];
+	const struct tool_sopt sopts[] = {
+		{ "--data", &data, "a dataset" },
+		{ "--backend", &backend, "a name" },
+		{ "--scale", &scale, "a value" },
+		{ "--mean", &mean, "a value" },
+		{ "--std", &stdv, "a value" },
+		{ "-o", &out, "a file" },
+		{ "--output", &out, "a file" },
+	};
+	const struct tool_iopt iopts[] = {
+		{ "--limit", 1, 100000000, &limit, "a number >= 1" },
+		{ "--threads", 1, 256, &threads, "a number 1..256" },
+		{ "--size-limit", 0, 100000000, &size_limit, "a number (0 = every sample)" },
+		{ "--timing", 1, 100000, &timing, "a number >= 1" },
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
+		int taken = tool_opts("calibrate", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(calibrate_help, stdout);
 			return EXIT_OK;
@@ -276,22 +296,6 @@ int cmd_calibrate(int argc, char **argv)
 			if (r < 0 || parse_quant(v, &quant))
 				return tool_usage("calibrate", "--quant '%s': give tensor, channel or tensor,channel",
 						  r < 0 ? "" : v);
-		} else if ((r = tool_opt(argc, argv, &i, "--data", &v))) {
-			if (r < 0)
-				return tool_usage("calibrate", "--data needs a dataset");
-			data = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--limit", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 100000000, &limit))
-				return tool_usage("calibrate", "--limit needs a number >= 1");
-		} else if ((r = tool_opt(argc, argv, &i, "--threads", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 256, &threads))
-				return tool_usage("calibrate", "--threads needs a number 1..256");
-		} else if ((r = tool_opt(argc, argv, &i, "--size-limit", &v))) {
-			if (r < 0 || tool_parse_int(v, 0, 100000000, &size_limit))
-				return tool_usage("calibrate", "--size-limit needs a number (0 = every sample)");
-		} else if ((r = tool_opt(argc, argv, &i, "--timing", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 100000, &timing))
-				return tool_usage("calibrate", "--timing needs a number >= 1");
 		} else if ((r = tool_opt(argc, argv, &i, "--bits", &v))) {
 			if (r < 0 || (nb = parse_bits(v, bits, JALAD_PLAN_MAX_BITS)) <= 0)
 				return tool_usage("calibrate", "--bits '%s': give widths 1..8 or 16 and 'float', e.g. 1-8,float",
@@ -300,26 +304,6 @@ int cmd_calibrate(int argc, char **argv)
 			if (r < 0 || (nc = parse_coders(v, coders, JALAD_CODER_COUNT + 1)) < 0)
 				return tool_usage("calibrate", "--coders '%s': use 'all' or names among raw, huffman, "
 						  "huffman-shared, rans0, rans1, zstd, arith0, arith1, auto", r < 0 ? "" : v);
-		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
-			if (r < 0)
-				return tool_usage("calibrate", "--backend needs a name");
-			backend = v;
-		} else if ((r = tool_opt(argc, argv, &i, "-o", &v)) || (r = tool_opt(argc, argv, &i, "--output", &v))) {
-			if (r < 0)
-				return tool_usage("calibrate", "-o needs a file");
-			out = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--scale", &v))) {
-			if (r < 0)
-				return tool_usage("calibrate", "--scale needs a value");
-			scale = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--mean", &v))) {
-			if (r < 0)
-				return tool_usage("calibrate", "--mean needs a value");
-			mean = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--std", &v))) {
-			if (r < 0)
-				return tool_usage("calibrate", "--std needs a value");
-			stdv = v;
 		} else if (argv[i][0] == '-') {
 			return tool_usage("calibrate", "unknown option '%s'", argv[i]);
 		} else if (!path) {

@@ -119,33 +119,31 @@ int cmd_codec_bench(int argc, char **argv)
 	int json = 0, bits[16], nb = 8;
 	for (int i = 0; i < 8; i++)
 		bits[i] = i + 1;
+	const struct tool_sopt sopts[] = {
+		{ "--data", &data, "a dataset" },
+		{ "--cut", &cut_s, "'all' or a cut index" },
+		{ "--backend", &backend, "a name" },
+	};
+	const struct tool_iopt iopts[] = {
+		{ "--limit", 1, 100000000, &limit, "a number >= 1" },
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
+		int taken = tool_opts("codec-bench", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(bench_help, stdout);
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--data", &v))) {
-			if (r < 0)
-				return tool_usage("codec-bench", "--data needs a dataset");
-			data = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--limit", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 100000000, &limit))
-				return tool_usage("codec-bench", "--limit needs a number >= 1");
-		} else if ((r = tool_opt(argc, argv, &i, "--cut", &v))) {
-			if (r < 0)
-				return tool_usage("codec-bench", "--cut needs 'all' or a cut index");
-			cut_s = v;
 		} else if ((r = tool_opt(argc, argv, &i, "--bits", &v))) {
 			if (r < 0 || (nb = parse_bits_list(v, bits, 16)) <= 0)
 				return tool_usage("codec-bench", "--bits '%s': give widths 1..8 or 16, e.g. 1-8 or 4",
 						  r < 0 ? "" : v);
-		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
-			if (r < 0)
-				return tool_usage("codec-bench", "--backend needs a name");
-			backend = v;
 		} else if (argv[i][0] == '-') {
 			return tool_usage("codec-bench", "unknown option '%s'", argv[i]);
 		} else if (!path) {

@@ -325,9 +325,17 @@ int cmd_conform(int argc, char **argv)
 	struct conform_opts o = { .backend = NULL, .threads = 1, .quiet = 0, .rtol = 1e-3, .atol = 1e-5 };
 	const char *dirs[256];
 	int n_dirs = 0;
+	const struct tool_sopt sopts[] = {
+		{ "--backend", &o.backend, "a value" },
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
+		int taken = tool_opts("conform", argc, argv, &i, sopts, TOOL_NELEM(sopts), NULL, 0);
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: jalad conform [--backend ref|dnnl] [--threads N] [--quiet] DIR...\n"
 			       "Runs every ONNX backend test case (model.onnx + test_data_set_*/{input,output}_*.pb)\n"
@@ -338,10 +346,6 @@ int cmd_conform(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--quiet")) {
 			o.quiet = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
-			if (r < 0)
-				return tool_usage("conform", "--backend needs a value");
-			o.backend = v;
 		} else if ((r = tool_opt(argc, argv, &i, "--threads", &v))) {
 			long t;
 			if (r < 0 || tool_parse_int(v, 1, 256, &t))

@@ -139,27 +139,31 @@ int cmd_delay(int argc, char **argv)
 	double delay_ms = -1, rate = 0;
 	const char *rate_file = NULL;
 	int quiet = 0;
+	const struct tool_sopt sopts[] = {
+		{ "--rate-file", &rate_file, "a file" },
+	};
+	const struct tool_iopt iopts[] = {
+		{ "--queue", 0, 65535, &queue, "a number 0..65535" },
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
+		int taken = tool_opts("delay", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(delay_help, stdout);
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--quiet")) {
 			quiet = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--queue", &v))) {
-			if (r < 0 || tool_parse_int(v, 0, 65535, &queue))
-				return tool_usage("delay", "--queue needs a number 0..65535");
 		} else if ((r = tool_opt(argc, argv, &i, "--delay", &v))) {
 			if (r < 0 || jalad_parse_duration(v, &delay_ms) != JALAD_OK || delay_ms > 60000)
 				return tool_usage("delay", "--delay needs a duration up to 60s (e.g. 10ms)");
 		} else if ((r = tool_opt(argc, argv, &i, "--rate", &v))) {
 			if (r < 0 || jalad_parse_bandwidth(v, &rate) != JALAD_OK)
 				return tool_usage("delay", "--rate needs a rate such as 2mbit");
-		} else if ((r = tool_opt(argc, argv, &i, "--rate-file", &v))) {
-			if (r < 0)
-				return tool_usage("delay", "--rate-file needs a file");
-			rate_file = v;
 		} else if ((r = tool_opt(argc, argv, &i, "--max-held", &v))) {
 			if (r < 0 || tool_parse_int(v, 1, 1 << 24, &max_held))
 				return tool_usage("delay", "--max-held needs a number >= 1");

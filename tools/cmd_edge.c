@@ -215,27 +215,24 @@ static void json_num(FILE *f, const char *key, double v, int prec)
  * not one of them, < 0 a usage error (returned as is). */
 static int table_opt(int argc, char **argv, int *i, struct edge_args *a)
 {
-	const struct { const char *name; const char **dst; } sopts[] = {
-		{ "--cloud", &a->cloud }, { "--data", &a->data }, { "--plan", &a->plan },
-		{ "--edge-profile", &a->edge_prof }, { "--cloud-profile", &a->cloud_prof },
-		{ "--calib", &a->calib }, { "--coders", &a->coders }, { "--link", &a->link },
-		{ "--backend", &a->backend }, { "--shape", &a->shape }, { "--tls-ca", &a->tls.ca_file },
-		{ "--tls-name", &a->tls.server_name }, { "--tls-cert", &a->tls.cert_file },
-		{ "--tls-key", &a->tls.key_file }, { "--psk-file", &a->tls.psk_file },
+	const struct tool_sopt sopts[] = {
+		{ "--cloud", &a->cloud, "a value" }, { "--data", &a->data, "a value" },
+		{ "--plan", &a->plan, "a value" }, { "--edge-profile", &a->edge_prof, "a value" },
+		{ "--cloud-profile", &a->cloud_prof, "a value" }, { "--calib", &a->calib, "a value" },
+		{ "--coders", &a->coders, "a value" }, { "--link", &a->link, "a value" },
+		{ "--backend", &a->backend, "a value" }, { "--shape", &a->shape, "a value" },
+		{ "--tls-ca", &a->tls.ca_file, "a value" }, { "--tls-name", &a->tls.server_name, "a value" },
+		{ "--tls-cert", &a->tls.cert_file, "a value" }, { "--tls-key", &a->tls.key_file, "a value" },
+		{ "--psk-file", &a->tls.psk_file, "a value" },
 	};
 	const struct { const char *name; double *dst; } dopts[] = {
 		{ "--deadline", &a->deadline_ms }, { "--duration", &a->duration_ms },
 		{ "--interval", &a->interval_ms }, { "--connect-timeout", &a->connect_ms },
 	};
 	const char *v;
-	int r;
-	for (size_t k = 0; k < sizeof sopts / sizeof sopts[0]; k++)
-		if ((r = tool_opt(argc, argv, i, sopts[k].name, &v))) {
-			if (r < 0)
-				return -tool_usage("edge", "%s needs a value", sopts[k].name);
-			*sopts[k].dst = v;
-			return 1;
-		}
+	int r = tool_opts("edge", argc, argv, i, sopts, TOOL_NELEM(sopts), NULL, 0);
+	if (r)
+		return r < 0 ? -EXIT_USAGE : 1;
 	for (size_t k = 0; k < sizeof dopts / sizeof dopts[0]; k++)
 		if ((r = tool_opt(argc, argv, i, dopts[k].name, &v))) {
 			if (r < 0 || jalad_parse_duration(v, dopts[k].dst) != JALAD_OK)

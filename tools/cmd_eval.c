@@ -56,9 +56,23 @@ int cmd_eval(int argc, char **argv)
 	const char *scale = NULL, *mean = NULL, *stdv = NULL;
 	long limit = 0, threads = 0;
 	int json = 0, rc = EXIT_FAIL;
+	const struct tool_sopt sopts[] = {
+		{ "--data", &data, "a dataset" },
+		{ "--backend", &backend, "a name" },
+		{ "--scale", &scale, "a value" },
+		{ "--mean", &mean, "a value" },
+		{ "--std", &stdv, "a value" },
+	};
+	const struct tool_iopt iopts[] = {
+		{ "--limit", 1, 100000000, &limit, "a number >= 1" },
+		{ "--threads", 1, 256, &threads, "a number 1..256" },
+	};
 	for (int i = 1; i < argc; i++) {
-		const char *v;
-		int r;
+		int taken = tool_opts("eval", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: jalad eval MODEL --data fmnist[:DIR]|images:DIR [--limit N] [--threads N]\n"
 			       "                  [--backend ref|dnnl] [--scale S --mean M --std D] [--json]\n"
@@ -66,32 +80,6 @@ int cmd_eval(int argc, char **argv)
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--data", &v))) {
-			if (r < 0)
-				return tool_usage("eval", "--data needs a dataset");
-			data = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--limit", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 100000000, &limit))
-				return tool_usage("eval", "--limit needs a number >= 1");
-		} else if ((r = tool_opt(argc, argv, &i, "--threads", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 256, &threads))
-				return tool_usage("eval", "--threads needs a number 1..256");
-		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
-			if (r < 0)
-				return tool_usage("eval", "--backend needs a name");
-			backend = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--scale", &v))) {
-			if (r < 0)
-				return tool_usage("eval", "--scale needs a value");
-			scale = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--mean", &v))) {
-			if (r < 0)
-				return tool_usage("eval", "--mean needs a value");
-			mean = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--std", &v))) {
-			if (r < 0)
-				return tool_usage("eval", "--std needs a value");
-			stdv = v;
 		} else if (argv[i][0] == '-') {
 			return tool_usage("eval", "unknown option '%s'", argv[i]);
 		} else if (!path) {

@@ -316,9 +316,27 @@ int cmd_plan(int argc, char **argv)
 	double rtt = 40, max_loss = 0.01;
 	long points = 200;
 	int json = 0, p95 = 0;
+	const struct tool_sopt sopts[] = {
+		{ "--edge", &edge_path, "a profile" },
+		{ "--cloud", &cloud_path, "a profile" },
+		{ "--calib", &calib_path, "a calibration" },
+		{ "--model", &model_path, "a model" },
+		{ "--bandwidth", &bw_s, "a value such as 2mbit" },
+		{ "--coders", &coders, "a list" },
+		{ "--sweep", &sweep_s, "LO:HI, e.g. 0.05mbit:200mbit" },
+		{ "--out", &prefix, "a file prefix" },
+	};
+	const struct tool_iopt iopts[] = {
+		{ "--points", 2, 100000, &points, "a number 2..100000" },
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
+		int taken = tool_opts("plan", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(plan_help, stdout);
 			return EXIT_OK;
@@ -326,26 +344,6 @@ int cmd_plan(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(argv[i], "--p95")) {
 			p95 = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--edge", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--edge needs a profile");
-			edge_path = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--cloud", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--cloud needs a profile");
-			cloud_path = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--calib", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--calib needs a calibration");
-			calib_path = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--model", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--model needs a model");
-			model_path = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--bandwidth", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--bandwidth needs a value such as 2mbit");
-			bw_s = v;
 		} else if ((r = tool_opt(argc, argv, &i, "--rtt", &v))) {
 			if (r < 0)
 				return tool_usage("plan", "--rtt needs a duration such as 40ms");
@@ -355,21 +353,6 @@ int cmd_plan(int argc, char **argv)
 			if (r < 0 || parse_loss(v, &max_loss))
 				return tool_usage("plan", "--max-loss '%s': give a fraction 0..1 (0.01) or a percent (1%%)",
 						  r < 0 ? "" : v);
-		} else if ((r = tool_opt(argc, argv, &i, "--coders", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--coders needs a list");
-			coders = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--sweep", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--sweep needs LO:HI, e.g. 0.05mbit:200mbit");
-			sweep_s = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--points", &v))) {
-			if (r < 0 || tool_parse_int(v, 2, 100000, &points))
-				return tool_usage("plan", "--points needs a number 2..100000");
-		} else if ((r = tool_opt(argc, argv, &i, "--out", &v))) {
-			if (r < 0)
-				return tool_usage("plan", "--out needs a file prefix");
-			prefix = v;
 		} else {
 			return tool_usage("plan", "unknown argument '%s'", argv[i]);
 		}

@@ -23,31 +23,31 @@ int cmd_profile(int argc, char **argv)
 	long threads = 1, repeat = 50;
 	double slowdown = 1;
 	int quiet = 0;
+	const struct tool_sopt sopts[] = {
+		{ "--backend", &backend, "a name" },
+		{ "-o", &out, "a file" },
+		{ "--output", &out, "a file" },
+	};
+	const struct tool_iopt iopts[] = {
+		{ "--threads", 1, 256, &threads, "a number 1..256" },
+		{ "--repeat", 1, 1000000, &repeat, "a number >= 1" },
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
+		int taken = tool_opts("profile", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(profile_help, stdout);
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--quiet")) {
 			quiet = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
-			if (r < 0)
-				return tool_usage("profile", "--backend needs a name");
-			backend = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--threads", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 256, &threads))
-				return tool_usage("profile", "--threads needs a number 1..256");
-		} else if ((r = tool_opt(argc, argv, &i, "--repeat", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 1000000, &repeat))
-				return tool_usage("profile", "--repeat needs a number >= 1");
 		} else if ((r = tool_opt(argc, argv, &i, "--slowdown", &v))) {
 			if (r < 0 || tool_parse_float(v, &slowdown) || !(slowdown > 0) || !isfinite(slowdown))
 				return tool_usage("profile", "--slowdown needs a positive number (e.g. 20)");
-		} else if ((r = tool_opt(argc, argv, &i, "-o", &v)) || (r = tool_opt(argc, argv, &i, "--output", &v))) {
-			if (r < 0)
-				return tool_usage("profile", "-o needs a file");
-			out = v;
 		} else if (argv[i][0] == '-') {
 			return tool_usage("profile", "unknown option '%s'", argv[i]);
 		} else if (!path) {

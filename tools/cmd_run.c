@@ -18,9 +18,24 @@ int cmd_run(int argc, char **argv)
 	const char *scale = NULL, *mean = NULL, *stdv = NULL;
 	long threads = 0, repeat = 10;
 	int json = 0, rc = EXIT_FAIL;
+	const struct tool_sopt sopts[] = {
+		{ "--input", &input, "a file" },
+		{ "--backend", &backend, "a name" },
+		{ "--dump-output", &dump, "a file" },
+		{ "--scale", &scale, "a value" },
+		{ "--mean", &mean, "a value" },
+		{ "--std", &stdv, "a value" },
+	};
+	const struct tool_iopt iopts[] = {
+		{ "--threads", 1, 256, &threads, "a number 1..256" },
+		{ "--repeat", 1, 1000000, &repeat, "a number >= 1" },
+	};
 	for (int i = 1; i < argc; i++) {
-		const char *v;
-		int r;
+		int taken = tool_opts("run", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(run_help, stdout);
 			return EXIT_OK;
@@ -28,36 +43,6 @@ int cmd_run(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(argv[i], "--random")) {
 			input = NULL;
-		} else if ((r = tool_opt(argc, argv, &i, "--input", &v))) {
-			if (r < 0)
-				return tool_usage("run", "--input needs a file");
-			input = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--threads", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 256, &threads))
-				return tool_usage("run", "--threads needs a number 1..256");
-		} else if ((r = tool_opt(argc, argv, &i, "--repeat", &v))) {
-			if (r < 0 || tool_parse_int(v, 1, 1000000, &repeat))
-				return tool_usage("run", "--repeat needs a number >= 1");
-		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
-			if (r < 0)
-				return tool_usage("run", "--backend needs a name");
-			backend = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--dump-output", &v))) {
-			if (r < 0)
-				return tool_usage("run", "--dump-output needs a file");
-			dump = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--scale", &v))) {
-			if (r < 0)
-				return tool_usage("run", "--scale needs a value");
-			scale = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--mean", &v))) {
-			if (r < 0)
-				return tool_usage("run", "--mean needs a value");
-			mean = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--std", &v))) {
-			if (r < 0)
-				return tool_usage("run", "--std needs a value");
-			stdv = v;
 		} else if (argv[i][0] == '-') {
 			return tool_usage("run", "unknown option '%s'", argv[i]);
 		} else if (!path) {

@@ -66,11 +66,26 @@ int cmd_serve(int argc, char **argv)
 	const char *path = NULL, *calib_path = NULL, *port_file = NULL;
 	struct jalad_server_opts so = { .stats_interval_ms = 10000 };
 	struct jalad_tls_opts tls = { 0 };
-	int use_tls = 0, verbose = 0, stats_set = 0, rc = EXIT_FAIL;
+	int use_tls, verbose = 0, stats_set = 0, rc = EXIT_FAIL;
 	long v_l;
+	const struct tool_sopt sopts[] = {
+		{ "--listen", &so.listen, "HOST:PORT" },
+		{ "--backend", &so.backend, "a name" },
+		{ "--calib", &calib_path, "a file" },
+		{ "--port-file", &port_file, "a file" },
+		{ "--tls-cert", &tls.cert_file, "a file" },
+		{ "--tls-key", &tls.key_file, "a file" },
+		{ "--tls-ca", &tls.ca_file, "a file" },
+		{ "--psk-file", &tls.psk_file, "a file" },
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
+		int taken = tool_opts("serve", argc, argv, &i, sopts, TOOL_NELEM(sopts), NULL, 0);
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(serve_help, stdout);
 			return EXIT_OK;
@@ -80,10 +95,6 @@ int cmd_serve(int argc, char **argv)
 			g_quiet = 1;
 		} else if (!strcmp(argv[i], "--verbose")) {
 			verbose = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--listen", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--listen needs HOST:PORT");
-			so.listen = v;
 		} else if ((r = tool_opt(argc, argv, &i, "--workers", &v))) {
 			if (r < 0 || tool_parse_int(v, 1, 256, &v_l))
 				return tool_usage("serve", "--workers needs a number 1..256");
@@ -92,34 +103,6 @@ int cmd_serve(int argc, char **argv)
 			if (r < 0 || tool_parse_int(v, 1, 256, &v_l))
 				return tool_usage("serve", "--threads needs a number 1..256");
 			so.threads_per_worker = (int)v_l;
-		} else if ((r = tool_opt(argc, argv, &i, "--backend", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--backend needs a name");
-			so.backend = v;
-		} else if ((r = tool_opt(argc, argv, &i, "--tls-cert", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--tls-cert needs a file");
-			tls.cert_file = v;
-			use_tls = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--tls-key", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--tls-key needs a file");
-			tls.key_file = v;
-			use_tls = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--tls-ca", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--tls-ca needs a file");
-			tls.ca_file = v;
-			use_tls = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--psk-file", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--psk-file needs a file");
-			tls.psk_file = v;
-			use_tls = 1;
-		} else if ((r = tool_opt(argc, argv, &i, "--calib", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--calib needs a file");
-			calib_path = v;
 		} else if ((r = tool_opt(argc, argv, &i, "--max-frame", &v))) {
 			if (r < 0 || tool_parse_int(v, 1024, 1L << 31, &v_l))
 				return tool_usage("serve", "--max-frame needs a byte count 1024..2^31");
@@ -146,10 +129,6 @@ int cmd_serve(int argc, char **argv)
 		} else if ((r = tool_opt(argc, argv, &i, "--drain-timeout", &v))) {
 			if (r < 0 || parse_dur("--drain-timeout", v, &so.drain_timeout_ms))
 				return EXIT_USAGE;
-		} else if ((r = tool_opt(argc, argv, &i, "--port-file", &v))) {
-			if (r < 0)
-				return tool_usage("serve", "--port-file needs a file");
-			port_file = v;
 		} else if (argv[i][0] == '-') {
 			return tool_usage("serve", "unknown option '%s'", argv[i]);
 		} else if (!path) {
@@ -163,6 +142,7 @@ int cmd_serve(int argc, char **argv)
 		return tool_usage("serve", "no model given");
 	if (tls.psk_file && (tls.cert_file || tls.key_file))
 		return tool_usage("serve", "give either --tls-cert/--tls-key or --psk-file, not both");
+	use_tls = tls.cert_file || tls.key_file || tls.ca_file || tls.psk_file;
 	if (use_tls && !tls.psk_file && (!tls.cert_file || !tls.key_file))
 		return tool_usage("serve", "TLS needs --tls-cert and --tls-key (or --psk-file)");
 

@@ -92,6 +92,27 @@ int tool_opt(int argc, char **argv, int *i, const char *name, const char **val)
 	return 1;
 }
 
+int tool_opts(const char *cmd, int argc, char **argv, int *i, const struct tool_sopt *s, size_t ns,
+	      const struct tool_iopt *n, size_t nn)
+{
+	const char *v;
+	int r;
+	for (size_t k = 0; k < ns; k++)
+		if ((r = tool_opt(argc, argv, i, s[k].name, &v))) {
+			if (r < 0)
+				return tool_usage(cmd, "%s needs %s", s[k].name, s[k].what), -1;
+			*s[k].dst = v;
+			return 1;
+		}
+	for (size_t k = 0; k < nn; k++)
+		if ((r = tool_opt(argc, argv, i, n[k].name, &v))) {
+			if (r < 0 || tool_parse_int(v, n[k].lo, n[k].hi, n[k].dst))
+				return tool_usage(cmd, "%s needs %s", n[k].name, n[k].what), -1;
+			return 1;
+		}
+	return 0;
+}
+
 void tool_shape_str(int ndim, const int64_t *dims, char *buf, size_t cap)
 {
 	size_t p = 0;

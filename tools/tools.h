@@ -38,6 +38,27 @@ int tool_parse_float(const char *s, double *out);
  * -1 if the value is missing. */
 int tool_opt(int argc, char **argv, int *i, const char *name, const char **val);
 
+/* Table-driven options. A string option stores its value; an integer
+ * option parses it within [lo, hi]. On a missing or bad value the usage
+ * error says "NAME needs WHAT". */
+struct tool_sopt {
+	const char *name;
+	const char **dst;
+	const char *what;  /* e.g. "a dataset" */
+};
+struct tool_iopt {
+	const char *name;
+	long lo, hi;
+	long *dst;
+	const char *what;  /* e.g. "a number >= 1" */
+};
+/* If argv[*i] is one of the options, take it (advancing *i) and return 1;
+ * 0 if it is none of them; -1 after printing a usage error (the caller
+ * returns EXIT_USAGE). */
+int tool_opts(const char *cmd, int argc, char **argv, int *i, const struct tool_sopt *s, size_t ns,
+	      const struct tool_iopt *n, size_t nn);
+#define TOOL_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Format a shape as "1x3x224x224". */
 void tool_shape_str(int ndim, const int64_t *dims, char *buf, size_t cap);
 /* JSON string with escapes. */
