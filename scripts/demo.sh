@@ -47,7 +47,8 @@ echo "== 1. calibration and profiles (small: 200 samples)"
 run_ms=$(sed -n 's/^[[:space:]]*"total_ms":[[:space:]]*\([0-9.e+-]*\),*/\1/p' "$work/cloud.json" | head -n 1)
 F=$(awk -v r="$run_ms" 'BEGIN { printf "%.0f", 8.0 / r }')
 "$JALAD" profile "$MODEL" --repeat 50 --slowdown "$F" -o "$work/edge.json" >/dev/null 2>&1
-echo "   the model runs in $run_ms ms here; the emulated edge is ${F}x slower (~8 ms per image)"
+echo "   the model runs in $run_ms ms here (warm loop); the emulated edge is ${F}x slower: ~8 ms per image"
+echo "   by the profile, ~25-30 ms per request (a request after a pause runs with cold caches, ~3x slower)"
 PLAN_ARGS="--edge-profile $work/edge.json --cloud-profile $work/cloud.json --calib $work/calib.json --slowdown $F"
 
 echo "== 2. the planner's switching table at RTT $RTT"
