@@ -172,17 +172,24 @@ static void check_bad_models(const char *good_path)
 		jalad_model_free(m);
 	}
 	free(buf);
-	buf = make_model("Sigmoid", &len);
-	CHECK(jalad_model_load_buffer(buf, len, NULL, &m) == JALAD_OK);
-	if (m) {
-		for (int t = 0; t < jalad_model_tensor_count(m); t++) {
+	/* A Sigmoid reader, or a Clip without a lower bound: all of x matters. */
+	const char *others[] = { "Sigmoid", "Clip" };
+	for (size_t o = 0; o < sizeof others / sizeof others[0]; o++) {
+		buf = make_model(others[o], &len);
+		CHECK(jalad_model_load_buffer(buf, len, NULL, &m) == JALAD_OK);
+		int seen = 0;
+		for (int t = 0; m && t < jalad_model_tensor_count(m); t++) {
 			struct jalad_tensor_desc d;
-			if (jalad_model_tensor_desc(m, t, &d) == JALAD_OK && strcmp(d.name, "y") == 0)
-				CHECK(jalad_model_tensor_relu_only(m, t) == 0);
+			if (jalad_model_tensor_desc(m, t, &d) == JALAD_OK && strcmp(d.name, "y") == 0) {
+				CHECK_MSG(jalad_model_tensor_relu_only(m, t) == 0, "%s reader", others[o]);
+				seen++;
+			}
 		}
+		CHECK(seen == 1);
 		jalad_model_free(m);
+		m = NULL;
+		free(buf);
 	}
-	free(buf);
 
 	buf = make_model("FooBarOp", &len);
 	CHECK(jalad_model_load_buffer(buf, len, NULL, &m) == JALAD_ERR_UNSUPPORTED);
