@@ -83,6 +83,19 @@ static double huffman_optimal_bits(const uint64_t *hist, size_t n, uint64_t *lea
 	return cost;
 }
 
+/* Make *buf hold at least need bytes; -1 when out of memory. */
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	uint8_t *nb = realloc(*buf, need);
+	if (!nb)
+		return -1;
+	*buf = nb;
+	*cap = need;
+	return 0;
+}
+
 static int parse_bits_list(const char *s, int *bits, int cap)
 {
 	char buf[256];
@@ -295,10 +308,8 @@ int cmd_codec_bench(int argc, char **argv)
 					double h0, h1;
 					if ((st = jalad_codec_minmax(vals[j].data, nv, &mn, &mx)) != JALAD_OK)
 						goto fail;
-					if (ct[j].relu) {
-						mn = mn > 0.0f ? mn : 0.0f;
-						mx = mx > 0.0f ? mx : 0.0f;
-					}
+					if (ct[j].relu)
+						jalad_codec_relu_range(&mn, &mx);
 					if ((st = jalad_codec_quantize(vals[j].data, nv, bits[b], mn, mx, sym)) != JALAD_OK) {
 						tool_error("codec-bench", st);
 						goto done;
@@ -332,14 +343,9 @@ int cmd_codec_bench(int argc, char **argv)
 						pt[j].relu = 0;
 					}
 					size_t need = jalad_codec_bound(&p, pt, cnt), got;
-					if (need > cap) {
-						uint8_t *nbuf = realloc(buf, need);
-						if (!nbuf) {
-							tool_error("codec-bench", JALAD_ERR_NOMEM);
-							goto done;
-						}
-						buf = nbuf;
-						cap = need;
+					if (grow(&buf, &cap, need)) {
+						tool_error("codec-bench", JALAD_ERR_NOMEM);
+						goto done;
 					}
 					if ((st = jalad_codec_encode(ctx, &p, pt, cnt, buf, cap, &got, NULL)) != JALAD_OK)
 						goto fail;
@@ -350,14 +356,9 @@ int cmd_codec_bench(int argc, char **argv)
 									.dict = A->dict };
 					struct jalad_codec_stats es;
 					size_t need = jalad_codec_bound(&p, ct, cnt), got;
-					if (need > cap) {
-						uint8_t *nbuf = realloc(buf, need);
-						if (!nbuf) {
-							tool_error("codec-bench", JALAD_ERR_NOMEM);
-							goto done;
-						}
-						buf = nbuf;
-						cap = need;
+					if (grow(&buf, &cap, need)) {
+						tool_error("codec-bench", JALAD_ERR_NOMEM);
+						goto done;
 					}
 					uint64_t t0 = jalad_now_ns_tool();
 					st = jalad_codec_encode(ctx, &p, ct, cnt, buf, cap, &got, &es);

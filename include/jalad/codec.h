@@ -105,6 +105,8 @@ extern "C" {
 #define JALAD_CODEC_MAX_TENSORS 64   /* per container, a hard format limit */
 #define JALAD_CODEC_HUFF_MAX_LEN 12  /* Huffman code length limit, in bits */
 #define JALAD_CODEC_DICT_MAX_BYTES 268 /* largest serialized dictionary */
+#define JALAD_CODEC_DICT_ID_BYTES 4    /* a container names its dictionary by a u32 id,
+					 only when some tensor uses it */
 
 /* Entropy coders. The values are stored in containers: never renumber. */
 enum jalad_coder {
@@ -263,6 +265,10 @@ JALAD_API enum jalad_status jalad_codec_decode(struct jalad_codec_ctx *ctx,
 /*! Minimum and maximum of x[0..n) (n = 0 gives 0, 0).
  *  @return JALAD_OK, or JALAD_ERR_INVALID_ARG if some value is NaN or Inf. */
 JALAD_API enum jalad_status jalad_codec_minmax(const float *x, size_t n, float *mn, float *mx);
+
+/*! The range of max(x, 0) given the range of x: both ends clamped at 0
+ *  (what the encoder does for jalad_codec_tensor.relu). */
+JALAD_API void jalad_codec_relu_range(float *mn, float *mx);
 
 /*! Quantize x[0..n) to bits (1..8: uint8_t sym[], 16: uint16_t sym[]) with
  *  the range [mn, mx] (finite, mn <= mx). Values outside the range, and

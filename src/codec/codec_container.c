@@ -246,14 +246,6 @@ size_t jalad_codec_bound(const struct jalad_codec_params *p, const struct jalad_
 	return total;
 }
 
-/* The range of max(x, 0) given that of x: the quantizer sends values below
- * the range's low end as level 0, which then decodes to 0 or above. */
-static void relu_range(float *mn, float *mx)
-{
-	*mn = *mn > 0.0f ? *mn : 0.0f;
-	*mx = *mx > 0.0f ? *mx : 0.0f;
-}
-
 /* Quantize one tensor into ctx->sym, writing its ranges at dst (the room
  * was checked by the caller). */
 static enum jalad_status quantize_tensor(struct jalad_codec_ctx *ctx,
@@ -267,7 +259,7 @@ static enum jalad_status quantize_tensor(struct jalad_codec_ctx *ctx,
 		JALAD_RETURN_IF(codec_minmax_finite(t->data, count, &mn, &mx) != 0, JALAD_ERR_INVALID_ARG,
 				"codec: values contain NaN or Inf");
 		if (t->relu)
-			relu_range(&mn, &mx);
+			jalad_codec_relu_range(&mn, &mx);
 		jalad_put_f32(dst, mn);
 		jalad_put_f32(dst + 4, mx);
 		if (p->bits == 16)
@@ -304,7 +296,7 @@ static enum jalad_status quantize_tensor(struct jalad_codec_ctx *ctx,
 				hi = mx;
 		}
 		if (t->relu)
-			relu_range(&lo, &hi);
+			jalad_codec_relu_range(&lo, &hi);
 		rg[2 * c] = lo;
 		rg[2 * c + 1] = hi;
 		jalad_put_f32(dst + 8 * c, lo);
@@ -412,8 +404,9 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 	if (with_dict) {
 		/* AUTO may have chosen no dictionary coder: then drop the id. */
 		if (!used_dict) {
-			memmove(dst + 4, dst + 8, pos - 8);
-			pos -= 4;
+			/* the id follows the 4-byte header (n <= 64: a one-byte varint) */
+			memmove(dst + 4, dst + 4 + JALAD_CODEC_DICT_ID_BYTES, pos - 4 - JALAD_CODEC_DICT_ID_BYTES);
+			pos -= JALAD_CODEC_DICT_ID_BYTES;
 			dst[2] = (uint8_t)(dst[2] & ~FLAG_DICT);
 		}
 	}

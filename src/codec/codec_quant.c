@@ -294,6 +294,14 @@ enum jalad_status jalad_codec_minmax(const float *x, size_t n, float *mn, float 
 	return JALAD_OK;
 }
 
+void jalad_codec_relu_range(float *mn, float *mx)
+{
+	/* Values below the low end are sent as level 0, which then decodes
+	 * to 0 or above. */
+	*mn = *mn > 0.0f ? *mn : 0.0f;
+	*mx = *mx > 0.0f ? *mx : 0.0f;
+}
+
 enum jalad_status jalad_codec_quantize(const float *x, size_t n, int bits, float mn, float mx,
 				       void *sym)
 {

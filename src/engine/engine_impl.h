@@ -51,6 +51,8 @@ struct jalad_tensor_ir {
 	int is_output;      /* a graph output */
 	int n_consumers;    /* nodes that read it (after folding) */
 	int last_use;       /* last node index that reads it (n for outputs) */
+	int relu_readers;   /* 1 if every reader passes only max(x, 0) on (a
+			       Relu, or a Clip with a constant lower bound >= 0) */
 };
 
 struct jalad_node;

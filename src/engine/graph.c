@@ -2,6 +2,7 @@
  * Graph IR: building, attribute access, topological ordering, shape
  * inference and constant folding.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,37 @@ static int is_const(const struct jalad_graph *g, int t)
 	return t >= 0 && g->tensors[t].data != NULL;
 }
 
+/* Does node n pass only max(x, 0) of its input t on? A Relu, or a Clip
+ * whose lower bound is a constant >= 0 (then Clip(max(x, 0)) = Clip(x)). */
+static int reader_is_relu(const struct jalad_graph *g, const struct jalad_node *n, int t)
+{
+	if (n->n_in < 1 || n->in[0] != t)
+		return 0;
+	for (int i = 1; i < n->n_in; i++)
+		if (n->in[i] == t)
+			return 0; /* also read as a bound */
+	if (strcmp(n->op_type, "Relu") == 0)
+		return n->n_in == 1;
+	if (strcmp(n->op_type, "Clip") != 0)
+		return 0;
+	float lo = -INFINITY;
+	if (g->opset < 11) {
+		lo = jalad_attr_float(n, "min", -INFINITY);
+	} else if (n->n_in >= 2 && n->in[1] >= 0) {
+		const struct jalad_tensor_ir *b = &g->tensors[n->in[1]];
+		if (!b->data || b->dtype != JALAD_DTYPE_FLOAT32)
+			return 0;
+		int64_t cnt = 1;
+		for (int d = 0; d < b->ndim; d++)
+			cnt *= b->dims[d];
+		if (cnt != 1)
+			return 0;
+		memcpy(&lo, b->data, sizeof lo);
+	}
+	return lo >= 0.0f; /* false for NaN */
+}
+
+
 enum jalad_status jalad_graph_finalize(struct jalad_graph *g)
 {
 	enum jalad_status st;
@@ -462,6 +494,7 @@ enum jalad_status jalad_graph_finalize(struct jalad_graph *g)
 	/* Producers, consumers and lifetimes over the final order. */
 	for (int t = 0; t < g->n_tensors; t++) {
 		g->tensors[t].n_consumers = 0;
+		g->tensors[t].relu_readers = 1;
 		g->tensors[t].last_use = -1;
 		if (!g->tensors[t].data && !g->tensors[t].is_input)
 			g->tensors[t].producer = -1;
@@ -476,6 +509,8 @@ enum jalad_status jalad_graph_finalize(struct jalad_graph *g)
 				continue;
 			g->tensors[t].n_consumers++;
 			g->tensors[t].last_use = i;
+			if (!reader_is_relu(g, n, t))
+				g->tensors[t].relu_readers = 0;
 		}
 	}
 	for (int i = 0; i < g->n_outputs; i++) {

@@ -1,6 +1,5 @@
 /* Model loading (file -> IR -> finalized graph) and model queries. */
 #include <errno.h>
-#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,54 +265,12 @@ enum jalad_status jalad_model_crossing(const struct jalad_model *model, int k, i
 	return JALAD_OK;
 }
 
-/* Does reader node n pass only max(x, 0) of its input on? */
-static int reader_is_relu(const struct jalad_graph *g, const struct jalad_node *n, int t)
-{
-	if (n->n_in < 1 || n->in[0] != t)
-		return 0;
-	for (int i = 1; i < n->n_in; i++)
-		if (n->in[i] == t)
-			return 0; /* also read as a bound */
-	if (strcmp(n->op_type, "Relu") == 0)
-		return n->n_in == 1;
-	if (strcmp(n->op_type, "Clip") != 0)
-		return 0;
-	float lo = -INFINITY;
-	if (g->opset < 11) {
-		lo = jalad_attr_float(n, "min", -INFINITY);
-	} else if (n->n_in >= 2 && n->in[1] >= 0) {
-		const struct jalad_tensor_ir *b = &g->tensors[n->in[1]];
-		if (!b->data || b->dtype != JALAD_DTYPE_FLOAT32)
-			return 0;
-		int64_t cnt = 1;
-		for (int d = 0; d < b->ndim; d++)
-			cnt *= b->dims[d];
-		if (cnt != 1)
-			return 0;
-		memcpy(&lo, b->data, sizeof lo);
-	}
-	return lo >= 0.0f; /* false for NaN */
-}
-
 int jalad_model_tensor_relu_only(const struct jalad_model *model, int tensor)
 {
 	const struct jalad_graph *g = &model->g;
 	if (tensor < 0 || tensor >= g->n_tensors)
 		return 0;
 	const struct jalad_tensor_ir *ti = &g->tensors[tensor];
-	if (ti->is_output || ti->data || ti->dtype != JALAD_DTYPE_FLOAT32)
-		return 0;
-	int readers = 0;
-	for (int i = 0; i < g->n_nodes; i++) {
-		const struct jalad_node *n = &g->nodes[i];
-		int reads = 0;
-		for (int j = 0; j < n->n_in; j++)
-			reads |= n->in[j] == tensor;
-		if (!reads)
-			continue;
-		if (!reader_is_relu(g, n, tensor))
-			return 0;
-		readers++;
-	}
-	return readers > 0;
+	return ti->relu_readers && ti->n_consumers > 0 && !ti->is_output && !ti->data &&
+	       ti->dtype == JALAD_DTYPE_FLOAT32;
 }

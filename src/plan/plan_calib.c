@@ -366,14 +366,6 @@ static enum jalad_status image_sizes(struct jalad_calib_worker *w, uint64_t i, c
 /* Quantize t to bits exactly as the codec's encoder does (one range per
  * tensor, or per dim-1 channel over the batch), add the symbols to hist
  * and write what the decoder would return to deq. */
-/* The range of max(x, 0) given x's (what the codec does for
- * jalad_codec_tensor.relu). */
-static void relu_range(float *mn, float *mx)
-{
-	*mn = *mn > 0.0f ? *mn : 0.0f;
-	*mx = *mx > 0.0f ? *mx : 0.0f;
-}
-
 static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int relu, int bits, int per_channel,
 					 void *sym, uint64_t *hist, float *deq)
 {
@@ -383,7 +375,7 @@ static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int relu,
 		float mn, mx;
 		JALAD_FORWARD(jalad_codec_minmax(x, nv, &mn, &mx));
 		if (relu)
-			relu_range(&mn, &mx);
+			jalad_codec_relu_range(&mn, &mx);
 		JALAD_FORWARD(jalad_codec_quantize(x, nv, bits, mn, mx, sym));
 		JALAD_FORWARD(jalad_codec_hist_add(sym, nv, bits, hist));
 		return jalad_codec_dequantize(sym, nv, bits, mn, mx, deq);
@@ -401,7 +393,7 @@ static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int relu,
 				hi = mx;
 		}
 		if (relu)
-			relu_range(&lo, &hi);
+			jalad_codec_relu_range(&lo, &hi);
 		for (size_t b = 0; b < nb; b++) {
 			size_t off = (b * nc + ch) * inner;
 			uint8_t *sp = (uint8_t *)sym + off * ss;
@@ -633,7 +625,7 @@ enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_
 					sz = sz - sh + (mp[t] < sh ? mp[t] : sh);
 				}
 				/* the 4-byte dictionary id only when some tensor uses it */
-				put_size(c, i, cell, ja, used ? sz : sz - 4);
+				put_size(c, i, cell, ja, used ? sz : sz - JALAD_CODEC_DICT_ID_BYTES);
 			}
 		}
 	}
@@ -742,7 +734,7 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 					derived += shp[q] < minp[q] ? shp[q] : minp[q];
 				}
 				if (dict && !used)
-					derived -= 4; /* no tensor uses the dictionary: no id */
+					derived -= JALAD_CODEC_DICT_ID_BYTES; /* no tensor uses the dictionary: no id */
 				JALAD_RETURN_IF(derived != auto_len, JALAD_ERR_INTERNAL,
 						"calibration: cut %d, %d bits: AUTO container is %zu bytes, %zu derived from the "
 						"other coders (has the container layout changed?)", k, c->bits[b], auto_len,
