@@ -198,6 +198,12 @@ expect 2 "bits" "$JALAD" calibrate "$model" --data fmnist --bits 9
 expect 2 "data" "$JALAD" calibrate "$model"
 expect 2 "slowdown" "$JALAD" profile "$model" --slowdown 0
 expect 2 "cut" "$JALAD" codec-bench "$model" --data fmnist --cut 99
+# Table-driven options (tool_opts): a missing or bad value is a usage error.
+expect 2 "limit needs a number >= 1" "$JALAD" calibrate "$model" --data fmnist --limit
+expect 2 "limit needs a number >= 1" "$JALAD" codec-bench "$model" --data fmnist --limit 0
+expect 2 "data needs a dataset" "$JALAD" codec-bench "$model" --data
+expect 2 "edge needs a profile" "$JALAD" plan --edge
+expect 2 "points needs a number" "$JALAD" plan $P --sweep 1mbit:2mbit --points=1
 expect 1 "cannot open" "$JALAD" plan --edge "$tmp/nope.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal2.json" --bandwidth 2mbit
 sed 's/"version":	1/"version":	2/' "$tmp/edge.json" >"$tmp/v2.json"
 expect 1 "version 2" "$JALAD" plan --edge "$tmp/v2.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal2.json" --bandwidth 2mbit
