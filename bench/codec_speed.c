@@ -138,8 +138,16 @@ int main(int argc, char **argv)
 	jalad_codec_minmax(cal, N, &mn, &mx);
 	jalad_codec_quantize(cal, N, bits, mn, mx, sym);
 	jalad_codec_hist_add(sym, N, bits, hist);
-	jalad_codec_dict_learn(bits, hist, &dict);
+	/* c <= 4: also the huffman-2d tables, from the same calibration map */
+	uint64_t *hist2d = NULL;
+	const int64_t dims[4] = { 1, C, H, W };
+	if (bits <= JALAD_CODEC_2D_MAX_BITS) {
+		hist2d = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * bits), sizeof *hist2d);
+		jalad_codec_hist2d_add(sym, 4, dims, bits, hist2d);
+	}
+	jalad_codec_dict_learn2d(bits, hist, hist2d, &dict);
 	free(hist);
+	free(hist2d);
 
 	/* the peer: memcpy of the float32 map */
 	for (int r = 0; r < runs; r++) {
@@ -163,9 +171,12 @@ int main(int argc, char **argv)
 	} rows[] = {
 		{ -1, JALAD_CODER_RAW }, { -1, JALAD_CODER_HUFFMAN }, { -1, JALAD_CODER_HUFFMAN_SHARED },
 		{ -1, JALAD_CODER_RANS0 }, { -1, JALAD_CODER_RANS1 }, { -1, JALAD_CODER_ZSTD },
-		{ -1, JALAD_CODER_AUTO }, { 0, JALAD_CODER_RAW }, { 0, JALAD_CODER_ZSTD },
+		{ -1, JALAD_CODER_HUFFMAN_2D }, { -1, JALAD_CODER_AUTO }, { 0, JALAD_CODER_RAW },
+		{ 0, JALAD_CODER_ZSTD },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+		if (rows[k].coder == JALAD_CODER_HUFFMAN_2D && !jalad_codec_dict_has_2d(dict))
+			continue; /* c > 4 */
 		struct jalad_codec_params p = { rows[k].bits < 0 ? bits : 0, rows[k].coder, 0, 1, dict, 1 };
 		size_t cap = jalad_codec_bound(&p, &t, 1), len = 0;
 		uint8_t *buf = malloc(cap);

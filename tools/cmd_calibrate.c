@@ -23,7 +23,7 @@ static const char *calibrate_help =
 	"8-bit input and its PNG (what cloud-only sends) and the shared Huffman tables.\n"
 	"  --bits LIST     widths, e.g. 1-8,16,float (default 1-8,float; float = float32)\n"
 	"  --coders LIST   coder names or 'all' (default all: raw,huffman,huffman-shared,\n"
-	"                  rans0,rans1,zstd,arith0,arith1,auto)\n"
+	"                  rans0,rans1,zstd,arith0,arith1,huffman-2d,auto)\n"
 	"  --threads N     worker threads (default: all cores)\n"
 	"  --size-limit S  sizes (mean, p95 bytes) over the first S samples (default 2000,\n"
 	"                  0 = all); accuracies are always over all N\n"
@@ -303,7 +303,8 @@ int cmd_calibrate(int argc, char **argv)
 		} else if ((r = tool_opt(argc, argv, &i, "--coders", &v))) {
 			if (r < 0 || (nc = parse_coders(v, coders, JALAD_CODER_COUNT + 1)) < 0)
 				return tool_usage("calibrate", "--coders '%s': use 'all' or names among raw, huffman, "
-						  "huffman-shared, rans0, rans1, zstd, arith0, arith1, auto", r < 0 ? "" : v);
+						  "huffman-shared, rans0, rans1, zstd, arith0, arith1, huffman-2d, auto",
+						  r < 0 ? "" : v);
 		} else if (argv[i][0] == '-') {
 			return tool_usage("calibrate", "unknown option '%s'", argv[i]);
 		} else if (!path) {

@@ -2,9 +2,10 @@
  * [--json]: what the codec makes of real feature maps at every cut and bit
  * width: container bytes per coder, empirical entropy, speed.
  *
- * Fairness of the shared Huffman tables: the dictionaries are learned on
- * the first half of the samples and every number is measured on the second
- * half. Runs on one thread so the throughput figures are clean. */
+ * Fairness of the shared Huffman tables: the dictionaries (with the 2-d
+ * tables of huffman-2d for c <= 4) are learned on the first half of the
+ * samples and every number is measured on the second half. Runs on one
+ * thread so the throughput figures are clean. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +19,28 @@ static const char *bench_help =
 	"usage: jalad codec-bench MODEL --data fmnist[:DIR]|images:DIR [--limit N] [--cut all|K]\n"
 	"                         [--bits LIST] [--backend B] [--json]\n"
 	"For every cut (or cut K) and bit width (default 1-8): mean container bytes per image\n"
-	"for each coder (raw, huffman, huffman_shared, rans0, rans1, zstd, arith0, arith1, auto),\n"
+	"for each coder (raw, huffman, huffman_shared, huffman_2d, rans0, rans1, zstd, arith0, arith1,\n"
+	"auto; huffman_2d only for widths 1-4, '-' / null otherwise),\n"
 	"the empirical order-0 and order-1 entropy of the quantized symbols (bits/value), the optimal\n"
 	"(unlimited-length) Huffman payload for each message's histogram, and encode/decode\n"
 	"throughput in MB/s of float32 feature map (quantize+encode, decode+dequantize).\n"
 	"Tensors that only ReLUs read are quantized over the range of max(x, 0), as jalad sends\n"
 	"them; 'paper' (JSON: bytes.jalad_paper) is JALAD as published: plain min-max ranges and\n"
 	"per-message Huffman.\n"
-	"Shared Huffman tables are learned on the first half of the N samples (default 1000);\n"
-	"everything is measured on the second half. --json prints one JSON array of rows.\n";
+	"Shared Huffman tables (huffman_shared, huffman_2d; auto tries both) are learned on the\n"
+	"first half of the N samples (default 1000); everything is measured on the second half.\n"
+	"--json prints one JSON array of rows.\n";
 
 static const enum jalad_coder bench_coders[] = {
-	JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED, JALAD_CODER_RANS0,
-	JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_ARITH0, JALAD_CODER_ARITH1, JALAD_CODER_AUTO,
+	JALAD_CODER_RAW,   JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED, JALAD_CODER_HUFFMAN_2D,
+	JALAD_CODER_RANS0, JALAD_CODER_RANS1,   JALAD_CODER_ZSTD,           JALAD_CODER_ARITH0,
+	JALAD_CODER_ARITH1, JALAD_CODER_AUTO,
 };
 #define NCODERS (int)(sizeof bench_coders / sizeof bench_coders[0])
+/* Columns of bench_coders the summaries use. */
+#define COL_HUFFMAN 1
+#define COL_RANS0 4
+#define COL_ARITH0 7
 
 struct acc {
 	uint64_t messages, values, tensors;
@@ -42,12 +50,30 @@ struct acc {
 	uint64_t paper_bytes;            /* JALAD as published: no ReLU range, per-message Huffman */
 	uint64_t enc_ns[NCODERS], dec_ns[NCODERS];
 	uint64_t *hist;                  /* 2^bits, first half */
+	uint64_t *hist2d;                /* 2-d units (64 << 2 * bits), first half; bits <= 4 only */
 	struct jalad_codec_dict *dict;
 };
 
 static const char *key_name(enum jalad_coder c)
 {
-	return c == JALAD_CODER_HUFFMAN_SHARED ? "huffman_shared" : jalad_coder_name(c);
+	return c == JALAD_CODER_HUFFMAN_SHARED ? "huffman_shared"
+	       : c == JALAD_CODER_HUFFMAN_2D   ? "huffman_2d"
+					       : jalad_coder_name(c);
+}
+
+/* Can the coder carry bits (huffman-2d: c = 1..4 only)? */
+static int bench_applies(enum jalad_coder c, int bits)
+{
+	return c != JALAD_CODER_HUFFMAN_2D || (bits >= 1 && bits <= JALAD_CODEC_2D_MAX_BITS);
+}
+
+/* One "key": value of a JSON object (the first without a comma); v < 0 is null. */
+static void json_num(int c, const char *key, double v)
+{
+	if (v < 0)
+		printf("%s\"%s\": null", c ? ", " : "", key);
+	else
+		printf("%s\"%s\": %.6g", c ? ", " : "", key, v);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -240,8 +266,11 @@ int cmd_codec_bench(int argc, char **argv)
 		goto done;
 	}
 	for (int i = 0; i < ncut * nb; i++) {
-		acc[i].hist = calloc((size_t)1 << bits[i % nb], sizeof *acc[i].hist);
-		if (!acc[i].hist) {
+		int bb = bits[i % nb];
+		acc[i].hist = calloc((size_t)1 << bb, sizeof *acc[i].hist);
+		if (bb <= JALAD_CODEC_2D_MAX_BITS)
+			acc[i].hist2d = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * bb), sizeof *acc[i].hist2d);
+		if (!acc[i].hist || (bb <= JALAD_CODEC_2D_MAX_BITS && !acc[i].hist2d)) {
 			tool_error("codec-bench", JALAD_ERR_NOMEM);
 			goto done;
 		}
@@ -265,10 +294,23 @@ int cmd_codec_bench(int argc, char **argv)
 				if (tot == 0)
 					for (size_t s = 0; s < hn; s++)
 						acc[a].hist[s] = 1;
-				if ((st = jalad_codec_dict_learn(bits[a % nb], acc[a].hist, &acc[a].dict)) != JALAD_OK) {
+				if (acc[a].hist2d) {
+					size_t h2n = (size_t)JALAD_CODEC_2D_CONTEXTS << (2 * bits[a % nb]);
+					tot = 0;
+					for (size_t s = 0; s < h2n; s++)
+						tot += acc[a].hist2d[s];
+					if (tot == 0)
+						for (size_t s = 0; s < h2n; s++)
+							acc[a].hist2d[s] = 1;
+				}
+				/* hist2d NULL (bits > 4): a 1-d dictionary only */
+				if ((st = jalad_codec_dict_learn2d(bits[a % nb], acc[a].hist, acc[a].hist2d, &acc[a].dict)) !=
+				    JALAD_OK) {
 					tool_error("codec-bench", st);
 					goto done;
 				}
+				free(acc[a].hist2d);
+				acc[a].hist2d = NULL;
 			}
 		}
 		if ((st = jalad_dataset_get(ds, i, &pp, x, len)) != JALAD_OK ||
@@ -316,6 +358,10 @@ int cmd_codec_bench(int argc, char **argv)
 					}
 					if (!measure) {
 						jalad_codec_hist_add(sym, nv, bits[b], A->hist);
+						/* the 2-d units of the tensor's shape (bits <= 4) */
+						if (A->hist2d && (st = jalad_codec_hist2d_add(sym, vals[j].ndim, vals[j].dims,
+											      bits[b], A->hist2d)) != JALAD_OK)
+							goto fail;
 						continue;
 					}
 					if ((st = jalad_codec_entropy(sym, nv, bits[b], &h0, &h1)) != JALAD_OK) {
@@ -352,6 +398,8 @@ int cmd_codec_bench(int argc, char **argv)
 					A->paper_bytes += got;
 				}
 				for (int c = 0; c < NCODERS; c++) {
+					if (!bench_applies(bench_coders[c], bits[b]))
+						continue;
 					struct jalad_codec_params p = { .bits = bits[b], .coder = bench_coders[c], .crc = 1,
 									.dict = A->dict };
 					struct jalad_codec_stats es;
@@ -391,9 +439,9 @@ int cmd_codec_bench(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-4s %4s %8s %6s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s %6s\n", "cut", "bits",
-		       "values", "H0", "H1", "H0 bytes", "raw", "huffman", "huff-shd", "rans0", "rans1", "zstd",
-		       "arith0", "arith1", "auto", "huff-opt", "paper", "best/H", "best/P");
+		printf("%-4s %4s %8s %6s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s %6s\n", "cut",
+		       "bits", "values", "H0", "H1", "H0 bytes", "raw", "huffman", "huff-shd", "huff-2d", "rans0", "rans1",
+		       "zstd", "arith0", "arith1", "auto", "huff-opt", "paper", "best/H", "best/P");
 	int first = 1;
 	double ratio_sum[16] = { 0 }, paper_sum[16] = { 0 }, r0_sum[16] = { 0 }, a0_sum[16] = { 0 };
 	int ratio_n[16] = { 0 };
@@ -404,43 +452,51 @@ int cmd_codec_bench(int argc, char **argv)
 			continue;
 		double msg = (double)A->messages, vpi = (double)A->values / msg;
 		double h0 = A->h0_bits / (double)A->values, h1 = A->h1_bits / (double)A->values;
+		/* best: over every coder that applies (auto included), so it
+		 * counts huffman-2d where it exists. */
 		double mean[NCODERS], best = INFINITY;
 		for (int c = 0; c < NCODERS; c++) {
-			mean[c] = (double)A->bytes[c] / msg;
-			if (mean[c] < best)
+			mean[c] = bench_applies(bench_coders[c], bits[b]) ? (double)A->bytes[c] / msg : -1;
+			if (mean[c] >= 0 && mean[c] < best)
 				best = mean[c];
 		}
-		double ratio = best / mean[1], paper = (double)A->paper_bytes / msg, pratio = best / paper;
+		double ratio = best / mean[COL_HUFFMAN], paper = (double)A->paper_bytes / msg, pratio = best / paper;
 		ratio_sum[b] += ratio;
 		paper_sum[b] += pratio;
-		r0_sum[b] += mean[3] / (h0 * vpi / 8);
-		a0_sum[b] += mean[6] / (h0 * vpi / 8);
+		r0_sum[b] += mean[COL_RANS0] / (h0 * vpi / 8);
+		a0_sum[b] += mean[COL_ARITH0] / (h0 * vpi / 8);
 		ratio_n[b]++;
 		if (json) {
 			printf("%s\n{\"cut\": %d, \"bits\": %d, \"tensors\": %.4g, \"values\": %.6g, \"entropy0\": %.6g, "
 			       "\"entropy1\": %.6g, \"entropy0_bytes\": %.6g, \"huffman_optimal_payload_bytes\": %.6g, \"bytes\": {",
 			       first ? "" : ",", k, bits[b], (double)A->tensors / msg, vpi, h0, h1, h0 * vpi / 8,
 			       A->huff_opt_bits / 8 / msg);
+			/* a coder that cannot carry these bits (huffman-2d above 4): null */
 			for (int c = 0; c < NCODERS; c++)
-				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]), mean[c]);
+				json_num(c, key_name(bench_coders[c]), mean[c]);
 			printf(", \"jalad_paper\": %.6g}, \"payload_bytes\": {", paper);
 			for (int c = 0; c < NCODERS; c++)
-				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]), (double)A->payload[c] / msg);
+				json_num(c, key_name(bench_coders[c]), mean[c] < 0 ? -1 : (double)A->payload[c] / msg);
 			printf("}, \"encode_mbps\": {");
+			double mb = (double)A->values * 4 / 1e6; /* MB of float32 feature map */
 			for (int c = 0; c < NCODERS; c++)
-				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]),
-				       A->enc_ns[c] ? (double)A->values * 4 / ((double)A->enc_ns[c] / 1e9) / 1e6 : 0);
+				json_num(c, key_name(bench_coders[c]),
+					 mean[c] < 0 ? -1 : A->enc_ns[c] ? mb / ((double)A->enc_ns[c] / 1e9) : 0);
 			printf("}, \"decode_mbps\": {");
 			for (int c = 0; c < NCODERS; c++)
-				printf("%s\"%s\": %.6g", c ? ", " : "", key_name(bench_coders[c]),
-				       A->dec_ns[c] ? (double)A->values * 4 / ((double)A->dec_ns[c] / 1e9) / 1e6 : 0);
+				json_num(c, key_name(bench_coders[c]),
+					 mean[c] < 0 ? -1 : A->dec_ns[c] ? mb / ((double)A->dec_ns[c] / 1e9) : 0);
 			printf("}, \"best_vs_huffman\": %.6g, \"best_vs_paper\": %.6g, \"samples\": %llu}", ratio, pratio,
 			       (unsigned long long)A->messages);
 			first = 0;
 		} else {
 			printf("%-4d %4d %8.0f %6.3f %6.3f %9.1f", k, bits[b], vpi, h0, h1, h0 * vpi / 8);
-			for (int c = 0; c < NCODERS; c++)
-				printf(" %9.1f", mean[c]);
+			for (int c = 0; c < NCODERS; c++) {
+				if (mean[c] < 0)
+					printf(" %9s", "-");
+				else
+					printf(" %9.1f", mean[c]);
+			}
 			printf(" %9.1f %9.1f %6.3f %6.3f\n", A->huff_opt_bits / 8 / msg, paper, ratio, pratio);
 		}
 	}
@@ -467,6 +523,10 @@ int cmd_codec_bench(int argc, char **argv)
 			printf("%4d", bits[b]);
 			for (int c = 0; c < NCODERS; c++) {
 				double v = 0, te = 0, td = 0;
+				if (!bench_applies(bench_coders[c], bits[b])) {
+					printf(" %16s", "-");
+					continue;
+				}
 				for (int kk = 0; kk < ncut; kk++) {
 					struct acc *A = &acc[kk * nb + b];
 					v += (double)A->values * 4;
@@ -488,6 +548,7 @@ fail:
 done:
 	for (int i = 0; acc && i < ncut * nb; i++) {
 		free(acc[i].hist);
+		free(acc[i].hist2d);
 		jalad_codec_dict_free(acc[i].dict);
 	}
 	free(acc);

@@ -23,7 +23,7 @@ static const char *plan_help =
 	"  --rtt T         round-trip time, e.g. 40ms, 0.04s (default 40ms)\n"
 	"  --max-loss L    top-1 accuracy loss bound, fraction or percent: 0.01 or 1%% (default 0.01)\n"
 	"  --coders LIST   what jalad may send: coder names (raw, huffman, huffman-shared, rans0,\n"
-	"                  rans1, zstd, arith0, arith1, auto) and u8, png for the input\n"
+	"                  rans1, zstd, arith0, arith1, huffman-2d, auto) and u8, png for the input\n"
 	"                  (default: all calibrated)\n"
 	"  --p95           plan with the 95th percentile of bytes instead of the mean\n"
 	"  --model MODEL   also check that the files were made for MODEL\n"

@@ -24,14 +24,19 @@
  * bits (optimal under the limit, package-merge), its table in the payload
  * (about 2 + 2^c / 2 bytes); HUFFMAN_SHARED takes the table from a
  * struct jalad_codec_dict learned from calibration data, which pays off on
- * small messages; RANS0/RANS1 are htscodecs' order-0/order-1 rANS (static
- * frequency tables in the payload); ARITH0/ARITH1 are htscodecs' adaptive
- * order-0/order-1 arithmetic coders (arith_dynamic: no table is sent, the
- * model learns as it codes, so they win on small messages but are several
- * times slower); ZSTD is a generic baseline; AUTO encodes with every coder
- * and keeps the smallest, so it costs the sum of their times; it takes
- * HUFFMAN_SHARED only when strictly smaller, and a container carries the
- * dictionary id only when some tensor uses it.
+ * small messages; HUFFMAN_2D (c = 1..4) also takes its tables from the
+ * dictionary: it codes a symbol jointly with the one below it, with one of
+ * 64 tables chosen by the left neighbours and the row above (feature maps
+ * are images, and a shared model pays no table per message), see
+ * src/codec/codec_huff2d.c; RANS0/RANS1 are htscodecs' order-0/order-1 rANS
+ * (static frequency tables in the payload); ARITH0/ARITH1 are htscodecs'
+ * adaptive order-0/order-1 arithmetic coders (arith_dynamic: no table is
+ * sent, the model learns as it codes, so they win on small messages but
+ * are several times slower); ZSTD is a generic baseline; AUTO encodes with
+ * every coder and keeps the smallest, so it costs the sum of their times;
+ * it takes a dictionary coder (HUFFMAN_SHARED, HUFFMAN_2D) only when
+ * strictly smaller, and a container carries the dictionary id only when
+ * some tensor uses one.
  *
  * Typical use on the sending side:
  *
@@ -78,7 +83,8 @@
  * JALAD_ERR_FORMAT (a field or payload is malformed), JALAD_ERR_CHECKSUM
  * (CRC mismatch), JALAD_ERR_LIMIT (over a limit), JALAD_ERR_UNSUPPORTED
  * (unknown version/flags/dtype/coder) or JALAD_ERR_MISMATCH (made with a
- * different shared dictionary); jalad_last_error() gives the detail.
+ * different shared dictionary, or none with the tables a payload needs);
+ * jalad_last_error() gives the detail.
  *
  * Results are bit-identical on every machine with IEEE binary32/64 in
  * round-to-nearest mode and FLT_EVAL_METHOD == 0 (x86-64, aarch64): the
@@ -104,7 +110,9 @@ extern "C" {
 #define JALAD_CODEC_MAX_DIMS 8
 #define JALAD_CODEC_MAX_TENSORS 64   /* per container, a hard format limit */
 #define JALAD_CODEC_HUFF_MAX_LEN 12  /* Huffman code length limit, in bits */
-#define JALAD_CODEC_DICT_MAX_BYTES 268 /* largest serialized dictionary */
+#define JALAD_CODEC_DICT_MAX_BYTES 8213 /* largest serialized dictionary */
+#define JALAD_CODEC_2D_CONTEXTS 64     /* context tables of a 2-d dictionary */
+#define JALAD_CODEC_2D_MAX_BITS 4      /* huffman-2d carries c = 1..4 */
 #define JALAD_CODEC_DICT_ID_BYTES 4    /* a container names its dictionary by a u32 id,
 					 only when some tensor uses it */
 
@@ -118,7 +126,9 @@ enum jalad_coder {
 	JALAD_CODER_ZSTD = 5,           /* zstd (level params.zstd_level) */
 	JALAD_CODER_ARITH0 = 6,         /* htscodecs adaptive arithmetic, order 0 */
 	JALAD_CODER_ARITH1 = 7,         /* htscodecs adaptive arithmetic, order 1 */
-	JALAD_CODER_COUNT = 8,
+	JALAD_CODER_HUFFMAN_2D = 8,     /* Huffman of vertical symbol pairs, tables
+					   from a dict chosen by 2-d context (c <= 4) */
+	JALAD_CODER_COUNT = 9,
 	JALAD_CODER_AUTO = 255,         /* encode only: smallest of all, per tensor */
 };
 
@@ -146,7 +156,8 @@ struct jalad_codec_params {
 	enum jalad_coder coder; /* float32 allows RAW, ZSTD or AUTO */
 	int per_channel;        /* 1: a range per dim-1 channel (tensors with ndim >= 2) */
 	int crc;                /* 1: append a CRC-32C */
-	const struct jalad_codec_dict *dict; /* borrowed; for HUFFMAN_SHARED (AUTO tries it) */
+	const struct jalad_codec_dict *dict; /* borrowed; for HUFFMAN_SHARED and
+						HUFFMAN_2D (AUTO tries both) */
 	int zstd_level;         /* 0 = 1 */
 };
 
@@ -192,16 +203,18 @@ struct jalad_codec_stats {
 	} tensor[JALAD_CODEC_MAX_TENSORS];
 };
 
-/* A Huffman code table learned from calibration data and known to both
- * sides ahead of time, so small messages need not carry a table. Opaque,
- * immutable once made. */
+/* Huffman code tables learned from calibration data and known to both
+ * sides ahead of time, so small messages need not carry a table: one for
+ * HUFFMAN_SHARED, and optionally the 64 context tables of HUFFMAN_2D.
+ * Opaque, immutable once made. */
 struct jalad_codec_dict;
 
 /* Reusable scratch buffers and coder states; opaque. */
 struct jalad_codec_ctx;
 
 /*! Name of a coder ("raw", "huffman", "huffman-shared", "rans0", "rans1",
- *  "zstd", "arith0", "arith1", "auto"); "?" for other values. Static storage. */
+ *  "zstd", "arith0", "arith1", "huffman-2d", "auto"); "?" for other values.
+ *  Static storage. */
 JALAD_API const char *jalad_coder_name(enum jalad_coder coder);
 
 /*! Parse a coder name as printed by jalad_coder_name().
@@ -250,7 +263,8 @@ JALAD_API enum jalad_status jalad_codec_peek(const uint8_t *buf, size_t len,
 
 /*! Decode a container into caller buffers: outs[i] holds caps[i] floats and
  *  must have room for info.tensor[i].count (nouts must equal the tensor
- *  count). dict is needed if the container uses HUFFMAN_SHARED. ctx may be
+ *  count). dict is needed if the container uses HUFFMAN_SHARED or
+ *  HUFFMAN_2D (jalad_codec_peek() tells: has_dict, dict_id). ctx may be
  *  NULL; lim and stats may be NULL. On error the outputs are unspecified.
  *  @return JALAD_OK or an error status (see the overview). */
 JALAD_API enum jalad_status jalad_codec_decode(struct jalad_codec_ctx *ctx,
@@ -295,6 +309,14 @@ JALAD_API enum jalad_status jalad_codec_entropy(const void *sym, size_t n, int b
 JALAD_API enum jalad_status jalad_codec_hist_add(const void *sym, size_t n, int bits,
 						 uint64_t *hist);
 
+/*! Add the huffman-2d units of the quantized tensor sym (uint8_t, bits
+ *  1..4, shape dims[0..ndim), as a container would code it) to
+ *  hist[JALAD_CODEC_2D_CONTEXTS << (2 * bits)], indexed
+ *  context << (2 * bits) | unit (calibration for a 2-d dictionary).
+ *  @return JALAD_OK, JALAD_ERR_INVALID_ARG or JALAD_ERR_LIMIT. */
+JALAD_API enum jalad_status jalad_codec_hist2d_add(const uint8_t *sym, int ndim, const int64_t *dims,
+						   int bits, uint64_t *hist);
+
 /* ---- one coder on a symbol array (measurements, tools) -------------------- */
 
 /*! Worst-case payload size of coder on n symbols of bits (1..8, 16; 0 =
@@ -304,8 +326,10 @@ JALAD_API size_t jalad_codec_symbols_bound(enum jalad_coder coder, int bits, siz
 
 /*! Entropy-code n symbols (uint8_t for bits <= 8, uint16_t for 16; bits 0:
  *  n floats) with one concrete coder, as a container payload. ctx must not
- *  be NULL; dict is needed for HUFFMAN_SHARED only (the payload does not
- *  carry its id: the caller matches dictionaries at this level).
+ *  be NULL; dict is needed for HUFFMAN_SHARED and HUFFMAN_2D only (the
+ *  payload does not carry its id: the caller matches dictionaries at this
+ *  level). HUFFMAN_2D sees the n symbols as one row here; a container
+ *  gives it the tensor's rows (its last dimension as the width).
  *  @return JALAD_OK and *out_len; JALAD_ERR_INVALID_ARG (bad coder, a symbol
  *  >= 2^bits, missing dict); JALAD_ERR_LIMIT (cap too small); JALAD_ERR_NOMEM. */
 JALAD_API enum jalad_status jalad_codec_symbols_encode(struct jalad_codec_ctx *ctx,
@@ -333,6 +357,16 @@ JALAD_API enum jalad_status jalad_codec_symbols_decode(struct jalad_codec_ctx *c
  *  Free with jalad_codec_dict_free(). */
 JALAD_API enum jalad_status jalad_codec_dict_learn(int bits, const uint64_t *hist,
 						   struct jalad_codec_dict **out);
+
+/*! As jalad_codec_dict_learn(), plus the context tables of HUFFMAN_2D
+ *  learned from hist2d (see jalad_codec_hist2d_add()) when bits <= 4 and
+ *  hist2d is not NULL; every unit gets a code in every context. */
+JALAD_API enum jalad_status jalad_codec_dict_learn2d(int bits, const uint64_t *hist,
+						     const uint64_t *hist2d,
+						     struct jalad_codec_dict **out);
+
+/*! 1 if the dictionary has HUFFMAN_2D tables. */
+JALAD_API int jalad_codec_dict_has_2d(const struct jalad_codec_dict *d);
 
 /*! Serialize ("JLDD", version, bits, code lengths, CRC-32C) into dst; at
  *  most JALAD_CODEC_DICT_MAX_BYTES bytes, e.g. to store as hex or base64.

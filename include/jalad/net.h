@@ -77,7 +77,7 @@
 extern "C" {
 #endif
 
-#define JALAD_NET_PROTOCOL 1
+#define JALAD_NET_PROTOCOL 2 /* 2: coder 8 (huffman-2d); the CRC capability is bit 16 */
 #define JALAD_NET_DEFAULT_PORT 7070
 #define JALAD_NET_DEFAULT_MAX_FRAME (64u << 20) /* bytes */
 #define JALAD_NET_MAX_OUTPUTS 16                  /* graph outputs in a response */

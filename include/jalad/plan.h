@@ -69,7 +69,7 @@ extern "C" {
 #endif
 
 #define JALAD_PROFILE_VERSION 1
-#define JALAD_CALIB_VERSION 2
+#define JALAD_CALIB_VERSION 3   /* 3: huffman-2d; auto may use it */
 #define JALAD_PLAN_MAX_BITS 32   /* entries of a calibration's quantizer list */
 
 /* ---- units --------------------------------------------------------------- */
@@ -212,7 +212,8 @@ struct jalad_calib {
 	struct jalad_calib_cut *cuts;      /* (n_nodes + 1) */
 	struct jalad_calib_cell *cells;    /* (n_nodes, n_bits): cut k < n, entry b */
 	struct jalad_calib_stats *stats;   /* (n_nodes, n_bits, n_coders) */
-	struct jalad_codec_dict **dicts;   /* (n_nodes, n_bits): shared Huffman table, or NULL */
+	struct jalad_codec_dict **dicts;   /* (n_nodes, n_bits): shared Huffman tables (with the
+					      2-d ones of huffman-2d for c <= 4), or NULL */
 };
 
 /* Index helpers for the flat arrays above. */
@@ -312,9 +313,10 @@ struct jalad_calib_worker;
  *       thread while nothing else runs (the times are medians);
  *    5. jalad_calibrator_finish().
  *  Results depend only on the samples, never on threads or order, except
- *  the *_ms times. The shared Huffman sizes are measured 2-fold: dicts
- *  learned on even samples code odd ones and vice versa; the stored dict is
- *  learned on all samples.
+ *  the *_ms times. The shared Huffman sizes (huffman-shared, huffman-2d and
+ *  auto) are measured 2-fold: dicts learned on even samples code odd ones
+ *  and vice versa; the stored dict is learned on all samples (with 2-d
+ *  tables for c <= 4).
  *  @return JALAD_OK, JALAD_ERR_INVALID_ARG, JALAD_ERR_NOMEM.
  *  Free with jalad_calibrator_free() (after its workers). */
 JALAD_API enum jalad_status jalad_calibrator_create(const struct jalad_model *model,
@@ -329,16 +331,16 @@ JALAD_API void jalad_calib_worker_free(struct jalad_calib_worker *w);
 
 /*! Pass 1 for sample i: accuracy and agreement at every (cut, quantizer),
  *  container bytes (if i < size_samples) for every coder but
- *  huffman-shared and auto, symbol
- *  histograms, PNG size of img (may be NULL). label < 0: unlabelled. */
+ *  huffman-shared, huffman-2d and auto, symbol histograms (1-d, and 2-d
+ *  for c <= 4), PNG size of img (may be NULL). label < 0: unlabelled. */
 JALAD_API enum jalad_status jalad_calib_worker_pass1(struct jalad_calib_worker *w, uint64_t i,
 						     const struct jalad_tensor *input, int label,
 						     const struct jalad_calib_image *img);
 /*! Merge the workers' histograms and learn the dictionaries. */
 JALAD_API enum jalad_status jalad_calibrator_learn(struct jalad_calibrator *cal,
 						   struct jalad_calib_worker *const *workers, int n);
-/*! Pass 2 for sample i: huffman-shared and auto bytes (no-op if neither
- *  coder was asked for, or i >= size_samples). */
+/*! Pass 2 for sample i: huffman-shared, huffman-2d and auto bytes (no-op
+ *  if none of them was asked for, or i >= size_samples). */
 JALAD_API enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_t i,
 						     const struct jalad_tensor *input);
 /*! Timing of sample t < timing_samples: encode and decode of every cell and
@@ -384,7 +386,7 @@ struct jalad_plan_choice {
 	int bits;                     /* 0 = float32; 8 for the input payloads; 0 for none */
 	enum jalad_plan_payload payload;
 	enum jalad_coder coder;       /* for JALAD_PAYLOAD_CONTAINER */
-	const struct jalad_codec_dict *dict; /* for huffman-shared/auto; owned by the calibration */
+	const struct jalad_codec_dict *dict; /* for huffman-shared/huffman-2d/auto; owned by the calibration */
 	double accuracy_loss;         /* fraction: float accuracy - accuracy (may be < 0) */
 	int per_channel;              /* quantizer ranges per channel (jalad_codec_params.per_channel) */
 	double bytes;                 /* bytes sent (mean, or p95 if planned so) */
@@ -401,7 +403,7 @@ struct jalad_planner_opts {
 	double max_loss;      /* accuracy loss bound, fraction (0.01 = 1 point); < 0 = none */
 	/* Comma-separated names the jalad strategy may use: coder names
 	 * (jalad_coder_name(): raw, huffman, huffman-shared, rans0, rans1, zstd,
-	 * arith0, arith1, auto) and the cut-0 payloads u8 and png. NULL or "":
+	 * arith0, arith1, huffman-2d, auto) and the cut-0 payloads u8 and png. NULL or "":
 	 * all calibrated. */
 	const char *coders;
 	int use_p95;          /* plan with p95 bytes instead of means */

@@ -61,7 +61,19 @@ int codec_coder_allowed(enum jalad_coder coder, int bits)
 {
 	if (bits == 0)
 		return coder == JALAD_CODER_RAW || coder == JALAD_CODER_ZSTD;
+	if (coder == JALAD_CODER_HUFFMAN_2D)
+		return bits >= 1 && bits <= JALAD_CODEC_2D_MAX_BITS;
 	return (int)coder >= 0 && coder < JALAD_CODER_COUNT;
+}
+
+int codec_coder_uses_dict(enum jalad_coder coder)
+{
+	return coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D;
+}
+
+int codec_dict_serves(const struct jalad_codec_dict *dict, enum jalad_coder coder, int bits)
+{
+	return dict && dict->bits == bits && (coder != JALAD_CODER_HUFFMAN_2D || dict->h2d);
 }
 
 static int bits_ok(int bits)
@@ -347,6 +359,8 @@ size_t jalad_codec_symbols_bound(enum jalad_coder coder, int bits, size_t n)
 		return 0;
 	if (coder == JALAD_CODER_RAW)
 		return raw_size(bits, n);
+	if (coder == JALAD_CODER_HUFFMAN_2D)
+		return codec_h2d_bound(n);
 	if (bits == 0)
 		return ZSTD_compressBound(n * 4);
 	if (bits == 16)
@@ -357,23 +371,27 @@ size_t jalad_codec_symbols_bound(enum jalad_coder coder, int bits, size_t n)
 static enum jalad_status dict_check(enum jalad_coder coder, int bits,
 				    const struct jalad_codec_dict *dict)
 {
-	if (coder != JALAD_CODER_HUFFMAN_SHARED)
+	if (!codec_coder_uses_dict(coder))
 		return JALAD_OK;
-	JALAD_RETURN_IF(!dict, JALAD_ERR_INVALID_ARG, "codec: huffman-shared needs a dictionary");
+	JALAD_RETURN_IF(!dict, JALAD_ERR_INVALID_ARG, "codec: %s needs a dictionary", jalad_coder_name(coder));
 	JALAD_RETURN_IF(dict->bits != bits, JALAD_ERR_MISMATCH,
 			"codec: dictionary was learned for %d bits, symbols have %d", dict->bits, bits);
+	JALAD_RETURN_IF(coder == JALAD_CODER_HUFFMAN_2D && !dict->h2d, JALAD_ERR_INVALID_ARG,
+			"codec: huffman-2d needs a dictionary with 2-d tables");
 	return JALAD_OK;
 }
 
 enum jalad_status codec_payload_encode(struct jalad_codec_ctx *ctx, enum jalad_coder coder,
 				       int bits, const struct jalad_codec_dict *dict,
-				       int zstd_level, const void *sym, size_t n,
+				       int zstd_level, const void *sym, size_t n, struct codec_geom g,
 				       uint8_t *dst, size_t cap, size_t *out_len)
 {
 	JALAD_FORWARD(dict_check(coder, bits, dict));
 	*out_len = 0;
 	if (n == 0)
 		return JALAD_OK;
+	if (coder == JALAD_CODER_HUFFMAN_2D)
+		return codec_h2d_encode(dict->h2d, sym, n, g.width ? g.width : n, g.height, dst, cap, out_len);
 	if (coder == JALAD_CODER_RAW) {
 		size_t need = raw_size(bits, n);
 		JALAD_RETURN_IF(need > cap, JALAD_ERR_LIMIT,
@@ -428,16 +446,21 @@ enum jalad_status codec_payload_encode(struct jalad_codec_ctx *ctx, enum jalad_c
 
 enum jalad_status codec_payload_decode(struct jalad_codec_ctx *ctx, enum jalad_coder coder,
 				       int bits, const struct jalad_codec_dict *dict,
-				       const uint8_t *src, size_t len, void *sym, size_t n)
+				       const uint8_t *src, size_t len, void *sym, size_t n,
+				       struct codec_geom g)
 {
 	JALAD_RETURN_IF(!codec_coder_allowed(coder, bits), JALAD_ERR_UNSUPPORTED,
 			"codec: coder %d cannot carry %d-bit values", coder, bits);
-	if (coder == JALAD_CODER_HUFFMAN_SHARED) {
+	if (codec_coder_uses_dict(coder)) {
 		JALAD_RETURN_IF(!dict, JALAD_ERR_MISMATCH,
 				"codec: payload needs a shared dictionary, none given");
 		JALAD_RETURN_IF(dict->bits != bits, JALAD_ERR_MISMATCH,
 				"codec: dictionary is for %d bits, payload has %d", dict->bits, bits);
+		JALAD_RETURN_IF(coder == JALAD_CODER_HUFFMAN_2D && !dict->h2d, JALAD_ERR_MISMATCH,
+				"codec: payload needs huffman-2d tables, the dictionary has none");
 	}
+	if (coder == JALAD_CODER_HUFFMAN_2D)
+		return codec_h2d_decode(dict->h2d, src, len, sym, n, g.width ? g.width : n, g.height);
 	if (n == 0) {
 		JALAD_RETURN_IF(len != 0, JALAD_ERR_FORMAT, "codec: %zu payload bytes for 0 values", len);
 		return JALAD_OK;
@@ -490,30 +513,33 @@ enum jalad_status codec_payload_decode(struct jalad_codec_ctx *ctx, enum jalad_c
 
 enum jalad_status codec_payload_encode_auto(struct jalad_codec_ctx *ctx, int bits,
 					    const struct jalad_codec_dict *dict, int zstd_level,
-					    const void *sym, size_t n, uint8_t *dst, size_t cap,
-					    size_t *out_len, enum jalad_coder *chosen)
+					    const void *sym, size_t n, struct codec_geom g, size_t dict_cost,
+					    uint8_t *dst, size_t cap, size_t *out_len, enum jalad_coder *chosen)
 {
-	/* The first smallest wins; the dictionary coder comes last so that it
-	 * is chosen only when strictly smaller (a container none of whose
-	 * tensors uses the dictionary does not carry its id). */
+	/* The first smallest wins; the dictionary coders come last and are
+	 * charged dict_cost, the bytes of the dictionary id a container carries
+	 * only when some tensor uses one: so they are chosen only when strictly
+	 * smaller, id included. */
 	static const enum jalad_coder order[] = {
-		JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0, JALAD_CODER_RANS1,
-		JALAD_CODER_ZSTD, JALAD_CODER_ARITH0, JALAD_CODER_ARITH1, JALAD_CODER_HUFFMAN_SHARED,
+		JALAD_CODER_RAW,   JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0,          JALAD_CODER_RANS1,
+		JALAD_CODER_ZSTD,  JALAD_CODER_ARITH0,  JALAD_CODER_ARITH1,         JALAD_CODER_HUFFMAN_SHARED,
+		JALAD_CODER_HUFFMAN_2D,
 	};
-	size_t best_len = SIZE_MAX;
+	size_t best_len = SIZE_MAX, best_charged = SIZE_MAX;
 	enum jalad_coder best = JALAD_CODER_RAW;
 
 	for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
 		enum jalad_coder c = order[k];
 		if (!codec_coder_allowed(c, bits))
 			continue;
-		if (c == JALAD_CODER_HUFFMAN_SHARED && (!dict || dict->bits != bits))
+		if (codec_coder_uses_dict(c) && !codec_dict_serves(dict, c, bits))
 			continue;
 		size_t need = jalad_codec_symbols_bound(c, bits, n), len;
 		JALAD_FORWARD(codec_reserve(&ctx->tmp, &ctx->tmp_cap, need));
-		JALAD_FORWARD(codec_payload_encode(ctx, c, bits, dict, zstd_level, sym, n, ctx->tmp,
+		JALAD_FORWARD(codec_payload_encode(ctx, c, bits, dict, zstd_level, sym, n, g, ctx->tmp,
 						   ctx->tmp_cap, &len));
-		if (len < best_len) {
+		size_t charged = len + (codec_coder_uses_dict(c) ? dict_cost : 0);
+		if (charged < best_charged) {
 			/* keep this trial: swap it into the best buffer */
 			uint8_t *t = ctx->best;
 			size_t tc = ctx->best_cap;
@@ -522,6 +548,7 @@ enum jalad_status codec_payload_encode_auto(struct jalad_codec_ctx *ctx, int bit
 			ctx->tmp = t;
 			ctx->tmp_cap = tc;
 			best_len = len;
+			best_charged = charged;
 			best = c;
 		}
 	}
@@ -555,7 +582,8 @@ enum jalad_status jalad_codec_symbols_encode(struct jalad_codec_ctx *ctx, enum j
 			acc |= s[i];
 		JALAD_RETURN_IF(acc >> bits, JALAD_ERR_INVALID_ARG, "codec: symbols do not fit %d bits", bits);
 	}
-	return codec_payload_encode(ctx, coder, bits, dict, 1, sym, n, dst, cap, out_len);
+	return codec_payload_encode(ctx, coder, bits, dict, 1, sym, n, (struct codec_geom){ 0, 0 }, dst, cap,
+				    out_len);
 }
 
 enum jalad_status jalad_codec_symbols_decode(struct jalad_codec_ctx *ctx, enum jalad_coder coder,
@@ -566,5 +594,5 @@ enum jalad_status jalad_codec_symbols_decode(struct jalad_codec_ctx *ctx, enum j
 			"codec: symbols_decode: NULL argument");
 	JALAD_RETURN_IF(!bits_ok(bits), JALAD_ERR_INVALID_ARG, "codec: bits %d not in 0..8 or 16", bits);
 	JALAD_RETURN_IF(n > INT_MAX, JALAD_ERR_LIMIT, "codec: %zu values exceed 2^31 - 1", n);
-	return codec_payload_decode(ctx, coder, bits, dict, src, len, sym, n);
+	return codec_payload_decode(ctx, coder, bits, dict, src, len, sym, n, (struct codec_geom){ 0, 0 });
 }

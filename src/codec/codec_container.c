@@ -102,7 +102,7 @@ static uint64_t get_uw(const uint8_t *p, size_t w)
 /* ---- small public helpers ------------------------------------------------- */
 
 static const char *const coder_names[JALAD_CODER_COUNT] = {
-	"raw", "huffman", "huffman-shared", "rans0", "rans1", "zstd", "arith0", "arith1",
+	"raw", "huffman", "huffman-shared", "rans0", "rans1", "zstd", "arith0", "arith1", "huffman-2d",
 };
 
 const char *jalad_coder_name(enum jalad_coder coder)
@@ -206,10 +206,13 @@ static enum jalad_status check_params(const struct jalad_codec_params *p,
 	JALAD_RETURN_IF(p->coder != JALAD_CODER_AUTO && !codec_coder_allowed(p->coder, p->bits),
 			JALAD_ERR_INVALID_ARG, "codec: coder %s cannot carry %d-bit values",
 			jalad_coder_name(p->coder), p->bits);
-	if (p->coder == JALAD_CODER_HUFFMAN_SHARED) {
-		JALAD_RETURN_IF(!p->dict, JALAD_ERR_INVALID_ARG, "codec: huffman-shared needs a dictionary");
+	if (codec_coder_uses_dict(p->coder)) {
+		JALAD_RETURN_IF(!p->dict, JALAD_ERR_INVALID_ARG, "codec: %s needs a dictionary",
+				jalad_coder_name(p->coder));
 		JALAD_RETURN_IF(p->dict->bits != p->bits, JALAD_ERR_INVALID_ARG,
 				"codec: dictionary is for %d bits, params say %d", p->dict->bits, p->bits);
+		JALAD_RETURN_IF(!codec_dict_serves(p->dict, p->coder, p->bits), JALAD_ERR_INVALID_ARG,
+				"codec: huffman-2d needs a dictionary with 2-d tables");
 	}
 	for (int i = 0; i < n; i++) {
 		uint64_t c;
@@ -226,7 +229,14 @@ static enum jalad_status check_params(const struct jalad_codec_params *p,
 static int dict_usable(const struct jalad_codec_params *p)
 {
 	return p->bits != 0 && p->dict && p->dict->bits == p->bits &&
-	       (p->coder == JALAD_CODER_HUFFMAN_SHARED || p->coder == JALAD_CODER_AUTO);
+	       (codec_coder_uses_dict(p->coder) || p->coder == JALAD_CODER_AUTO);
+}
+
+static struct codec_geom geom_of(int ndim, const int64_t *dims, size_t count)
+{
+	struct codec_geom g;
+	codec_h2d_geom(ndim, dims, count, &g.width, &g.height);
+	return g;
 }
 
 size_t jalad_codec_bound(const struct jalad_codec_params *p, const struct jalad_codec_tensor *t, int n)
@@ -377,16 +387,19 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 		enum jalad_status st;
 		if (coder == JALAD_CODER_AUTO)
 			st = codec_payload_encode_auto(ctx, p->bits, with_dict ? p->dict : NULL, p->zstd_level,
-						       sym, count, dst + pos + pw, end - pos - pw, &plen, &coder);
+						       sym, count, geom_of(t[i].ndim, t[i].dims, count),
+						       used_dict ? 0 : JALAD_CODEC_DICT_ID_BYTES, dst + pos + pw,
+						       end - pos - pw, &plen, &coder);
 		else
 			st = codec_payload_encode(ctx, coder, p->bits, p->dict, p->zstd_level, sym, count,
-						  dst + pos + pw, end - pos - pw, &plen);
+						  geom_of(t[i].ndim, t[i].dims, count), dst + pos + pw,
+						  end - pos - pw, &plen);
 		if (st != JALAD_OK) {
 			jalad_error_prefix("codec: tensor %d (%s): ", i, jalad_coder_name(coder));
 			return st;
 		}
 		hdr[2] = (uint8_t)coder;
-		used_dict |= coder == JALAD_CODER_HUFFMAN_SHARED;
+		used_dict |= codec_coder_uses_dict(coder);
 		JALAD_RETURN_IF(plen > plen_max || plen > UINT32_MAX, JALAD_ERR_INTERNAL,
 				"codec: tensor %d: payload of %zu bytes is over the bound %llu", i, plen,
 				(unsigned long long)plen_max);
@@ -529,7 +542,7 @@ static enum jalad_status parse(const uint8_t *buf, size_t len, const struct jala
 		JALAD_RETURN_IF(!codec_coder_allowed(ti->coder, ti->bits), JALAD_ERR_FORMAT,
 				"codec: tensor %d: coder %s cannot carry %d-bit values", i,
 				jalad_coder_name(ti->coder), ti->bits);
-		if (ti->coder == JALAD_CODER_HUFFMAN_SHARED) {
+		if (codec_coder_uses_dict(ti->coder)) {
 			JALAD_RETURN_IF(!(flags & FLAG_DICT), JALAD_ERR_FORMAT,
 					"codec: tensor %d uses a shared dictionary the container does not name", i);
 			info->has_dict = 1;
@@ -650,13 +663,14 @@ static enum jalad_status decode_body(struct jalad_codec_ctx *ctx, const uint8_t 
 		uint64_t t0 = jalad_now_ns(), t1;
 		enum jalad_status st;
 		if (ti->bits == 0) {
-			st = codec_payload_decode(ctx, ti->coder, 0, NULL, src, ti->payload_bytes, outs[i], count);
+			st = codec_payload_decode(ctx, ti->coder, 0, NULL, src, ti->payload_bytes, outs[i], count,
+						  (struct codec_geom){ 0, 0 });
 			t1 = jalad_now_ns();
 		} else {
 			st = codec_reserve(&ctx->sym, &ctx->sym_cap, count * sym_bytes(ti->bits));
 			if (st == JALAD_OK)
 				st = codec_payload_decode(ctx, ti->coder, ti->bits, dict, src, ti->payload_bytes,
-							  ctx->sym, count);
+							  ctx->sym, count, geom_of(ti->ndim, ti->dims, count));
 			t1 = jalad_now_ns();
 			/* count 0 skips the channel loops, whose dims[0] x dims[1]
 			 * could be huge when another dim is 0 */

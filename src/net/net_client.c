@@ -250,7 +250,7 @@ static enum jalad_status do_connect(struct jalad_client *c, uint64_t deadline)
 	}
 	if (c->o.dict_digest && sh.dict_digest != c->o.dict_digest)
 		jalad_log(JALAD_LOG_WARN, "the server holds other shared dictionaries (digest %08x, ours %08x): "
-			  "huffman-shared requests may fail", sh.dict_digest, c->o.dict_digest);
+			  "huffman-shared and huffman-2d requests may fail", sh.dict_digest, c->o.dict_digest);
 	c->server_max_frame = sh.max_frame;
 	c->backoff_ms = c->o.backoff_min_ms;
 	return JALAD_OK;

@@ -155,8 +155,10 @@ static enum jalad_status setup_plan(struct jalad_edge *e, int i, size_t *max_x)
 	if (off > *max_x)
 		*max_x = off;
 	c->dict = p->dict;
-	JALAD_RETURN_IF(p->coder == JALAD_CODER_HUFFMAN_SHARED && !c->dict, JALAD_ERR_NOT_FOUND,
-			"edge: plan %d uses huffman-shared but has no dictionary", i);
+	JALAD_RETURN_IF((p->coder == JALAD_CODER_HUFFMAN_SHARED || p->coder == JALAD_CODER_HUFFMAN_2D) && !c->dict,
+			JALAD_ERR_NOT_FOUND, "edge: plan %d uses %s but has no dictionary", i, jalad_coder_name(p->coder));
+	JALAD_RETURN_IF(p->coder == JALAD_CODER_HUFFMAN_2D && !jalad_codec_dict_has_2d(c->dict), JALAD_ERR_NOT_FOUND,
+			"edge: plan %d uses huffman-2d but its dictionary has no 2-d tables", i);
 	JALAD_RETURN_IF(c->dict && jalad_codec_dict_bits(c->dict) != p->bits, JALAD_ERR_MISMATCH,
 			"edge: plan %d: its dictionary is for %d bits, the plan uses %d", i,
 			jalad_codec_dict_bits(c->dict), p->bits);

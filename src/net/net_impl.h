@@ -69,8 +69,8 @@ enum jalad_status jalad_frame_parse(const uint8_t *buf, size_t len, uint32_t max
 #define JALAD_MSG_TEXT_MAX 255
 
 /* Capability bits of HELLO. Coders are bits 0..7 (1 << coder). */
-#define JALAD_CAP_CODERS_MASK 0xFFu
-#define JALAD_CAP_CRC (1u << 8) /* containers may carry a CRC */
+#define JALAD_CAP_CODERS_MASK 0xFFFFu
+#define JALAD_CAP_CRC (1u << 16) /* containers may carry a CRC */
 
 struct jalad_msg_hello {
 	uint32_t protocol;

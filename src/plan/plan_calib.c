@@ -12,6 +12,7 @@
 #include "plan_impl.h"
 
 #define NA UINT32_MAX        /* a size that does not apply */
+#define NO_2D SIZE_MAX       /* a cell without a 2-d histogram (bits 0, 5..8, 16) */
 #define FLAG_CORRECT 1
 #define FLAG_AGREE 2
 #define FLAG_LABELLED 4
@@ -22,7 +23,7 @@ struct jalad_calibrator {
 	int nb, bits[JALAD_PLAN_MAX_BITS], pc[JALAD_PLAN_MAX_BITS];
 	int nc;
 	enum jalad_coder coders[JALAD_CODER_COUNT + 1];
-	int need_pass2;                      /* huffman-shared or auto asked for */
+	int need_pass2;                      /* huffman-shared, huffman-2d or auto asked for */
 	uint64_t ns;                         /* samples */
 	uint64_t nsz;                        /* samples 0..nsz-1 are also sized */
 	int nt;                              /* timing samples */
@@ -34,6 +35,9 @@ struct jalad_calibrator {
 	size_t *hist_off;                    /* per cell: offset into a histogram array */
 	size_t hist_len;
 	uint64_t *hist[2];                   /* merged: even / odd samples */
+	size_t *hist2d_off;                  /* per cell: offset into a 2-d histogram array, or NO_2D */
+	size_t hist2d_len;
+	uint64_t *hist2d[2];                 /* merged 2-d (huffman-2d) histograms: even / odd samples */
 	struct jalad_codec_dict **dict_fold[2]; /* learned on even / odd samples */
 	struct jalad_codec_dict **dict_all;
 	int learned;
@@ -59,6 +63,7 @@ struct jalad_calib_worker {
 	uint8_t *buf;                        /* container */
 	size_t cap;
 	uint64_t *hist[2];
+	uint64_t *hist2d[2];
 	uint8_t *png, *pix;
 	size_t png_cap, pix_cap;
 	struct jalad_tensor *vals;           /* max_cross */
@@ -70,9 +75,17 @@ static size_t ncell(const struct jalad_calibrator *c)
 	return (size_t)c->n * (size_t)c->nb;
 }
 
+/* Coders sized in pass 2: those that need a learned dictionary, and AUTO
+ * (which tries them). */
 static int coder_is_pass2(enum jalad_coder coder)
 {
-	return coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_AUTO;
+	return coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D || coder == JALAD_CODER_AUTO;
+}
+
+/* Does huffman-2d carry bits (its tables exist for c = 1..4 only)? */
+static int bits_have_2d(int bits)
+{
+	return bits >= 1 && bits <= JALAD_CODEC_2D_MAX_BITS;
 }
 
 static int coder_is_auto_cand(enum jalad_coder coder)
@@ -83,11 +96,13 @@ static int coder_is_auto_cand(enum jalad_coder coder)
 }
 
 /* Can coder carry bits (0 = float32)? Only the pass-through coders carry
- * float32; the rest need symbols. */
+ * float32; the rest need symbols, and huffman-2d c = 1..4. */
 static int coder_applies(enum jalad_coder coder, int bits)
 {
 	if (bits == 0)
 		return coder == JALAD_CODER_RAW || coder == JALAD_CODER_ZSTD || coder == JALAD_CODER_AUTO;
+	if (coder == JALAD_CODER_HUFFMAN_2D)
+		return bits_have_2d(bits);
 	return 1;
 }
 
@@ -117,6 +132,9 @@ void jalad_calibrator_free(struct jalad_calibrator *c)
 	free(c->hist[0]);
 	free(c->hist[1]);
 	free(c->hist_off);
+	free(c->hist2d[0]);
+	free(c->hist2d[1]);
+	free(c->hist2d_off);
 	free(c->cuts);
 	free(c->flags);
 	free(c->float_flags);
@@ -141,7 +159,8 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 	static const int default_pc[] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
 	static const enum jalad_coder default_coders[] = {
 		JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED, JALAD_CODER_RANS0,
-		JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_ARITH0, JALAD_CODER_ARITH1, JALAD_CODER_AUTO,
+		JALAD_CODER_RANS1, JALAD_CODER_ZSTD, JALAD_CODER_ARITH0, JALAD_CODER_ARITH1, JALAD_CODER_HUFFMAN_2D,
+		JALAD_CODER_AUTO,
 	};
 	enum jalad_status st;
 	struct jalad_calib *probe = NULL;
@@ -214,19 +233,31 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 	}
 	size_t nce = ncell(c) ? ncell(c) : 1;
 	c->hist_off = calloc(nce, sizeof *c->hist_off);
-	if (!c->hist_off) {
+	c->hist2d_off = calloc(nce, sizeof *c->hist2d_off);
+	if (!c->hist_off || !c->hist2d_off) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "calibrator");
 		goto fail;
 	}
+	for (size_t i = 0; i < nce; i++)
+		c->hist2d_off[i] = NO_2D;
 	for (int k = 0; k < n; k++)
 		for (int b = 0; b < nb; b++) {
-			c->hist_off[(size_t)k * (size_t)nb + (size_t)b] = c->hist_len;
+			size_t cell = (size_t)k * (size_t)nb + (size_t)b;
+			c->hist_off[cell] = c->hist_len;
 			if (bits[b] > 0)
 				c->hist_len += (size_t)1 << bits[b];
+			/* 2-d histograms (64 contexts x 2^(2c) units: 128 KiB at
+			 * c = 4) only where huffman-2d has tables, c <= 4. */
+			if (c->cuts[k].supported && bits_have_2d(bits[b])) {
+				c->hist2d_off[cell] = c->hist2d_len;
+				c->hist2d_len += (size_t)JALAD_CODEC_2D_CONTEXTS << (2 * bits[b]);
+			}
 		}
 	size_t rows = (size_t)c->ns, srows = (size_t)c->nsz;
 	c->hist[0] = calloc(c->hist_len ? c->hist_len : 1, sizeof *c->hist[0]);
 	c->hist[1] = calloc(c->hist_len ? c->hist_len : 1, sizeof *c->hist[1]);
+	c->hist2d[0] = calloc(c->hist2d_len ? c->hist2d_len : 1, sizeof *c->hist2d[0]);
+	c->hist2d[1] = calloc(c->hist2d_len ? c->hist2d_len : 1, sizeof *c->hist2d[1]);
 	c->dict_fold[0] = calloc(nce, sizeof *c->dict_fold[0]);
 	c->dict_fold[1] = calloc(nce, sizeof *c->dict_fold[1]);
 	c->dict_all = calloc(nce, sizeof *c->dict_all);
@@ -241,7 +272,7 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 	c->dec_ms = malloc((size_t)c->nt * nce * (size_t)nc * sizeof *c->dec_ms);
 	c->png_enc_ms = calloc((size_t)c->nt, sizeof *c->png_enc_ms);
 	c->png_dec_ms = calloc((size_t)c->nt, sizeof *c->png_dec_ms);
-	if (!c->hist[0] || !c->hist[1] || !c->dict_fold[0] || !c->dict_fold[1] || !c->dict_all || !c->flags ||
+	if (!c->hist[0] || !c->hist[1] || !c->hist2d[0] || !c->hist2d[1] || !c->dict_fold[0] || !c->dict_fold[1] || !c->dict_all || !c->flags ||
 	    !c->float_flags || !c->bytes || !c->png_bytes || (coder_listed(c, JALAD_CODER_AUTO) >= 0 && !c->minpay) || !c->raw_bytes || !c->enc_ms || !c->dec_ms ||
 	    !c->png_enc_ms || !c->png_dec_ms) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "calibrator tables for %llu samples x %zu cells x %d coders",
@@ -275,6 +306,8 @@ void jalad_calib_worker_free(struct jalad_calib_worker *w)
 	free(w->buf);
 	free(w->hist[0]);
 	free(w->hist[1]);
+	free(w->hist2d[0]);
+	free(w->hist2d[1]);
 	free(w->png);
 	free(w->pix);
 	free(w->vals);
@@ -298,9 +331,12 @@ enum jalad_status jalad_calib_worker_create(struct jalad_calibrator *cal, struct
 	w->sym = malloc((size_t)(cal->max_tensor ? cal->max_tensor : 1) * 2);
 	w->hist[0] = calloc(cal->hist_len ? cal->hist_len : 1, sizeof *w->hist[0]);
 	w->hist[1] = calloc(cal->hist_len ? cal->hist_len : 1, sizeof *w->hist[1]);
+	w->hist2d[0] = calloc(cal->hist2d_len ? cal->hist2d_len : 1, sizeof *w->hist2d[0]);
+	w->hist2d[1] = calloc(cal->hist2d_len ? cal->hist2d_len : 1, sizeof *w->hist2d[1]);
 	w->vals = calloc((size_t)cal->max_cross + 1, sizeof *w->vals);
 	w->ct = calloc((size_t)cal->max_cross + 1, sizeof *w->ct);
-	if (!w->deq || !w->dec || !w->sym || !w->hist[0] || !w->hist[1] || !w->vals || !w->ct) {
+	if (!w->deq || !w->dec || !w->sym || !w->hist[0] || !w->hist[1] || !w->hist2d[0] || !w->hist2d[1] ||
+	    !w->vals || !w->ct) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "calibration worker buffers");
 		goto fail;
 	}
@@ -363,11 +399,24 @@ static enum jalad_status image_sizes(struct jalad_calib_worker *w, uint64_t i, c
 	return JALAD_OK;
 }
 
+/* Add the quantized symbols of t to the histograms: hist, and hist2d
+ * (huffman-2d units of the tensor's shape, as a container codes them)
+ * unless NULL. */
+static enum jalad_status hist_symbols(const struct jalad_tensor *t, const void *sym, size_t nv, int bits,
+				      uint64_t *hist, uint64_t *hist2d)
+{
+	JALAD_FORWARD(jalad_codec_hist_add(sym, nv, bits, hist));
+	if (!hist2d)
+		return JALAD_OK;
+	return jalad_codec_hist2d_add(sym, t->ndim, t->dims, bits, hist2d);
+}
+
 /* Quantize t to bits exactly as the codec's encoder does (one range per
  * tensor, or per dim-1 channel over the batch), add the symbols to hist
- * and write what the decoder would return to deq. */
+ * (and to the 2-d histogram hist2d, if not NULL: bits <= 4) and write what
+ * the decoder would return to deq. */
 static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int relu, int bits, int per_channel,
-					 void *sym, uint64_t *hist, float *deq)
+					 void *sym, uint64_t *hist, uint64_t *hist2d, float *deq)
 {
 	size_t nv = (size_t)jalad_tensor_numel(t);
 	const float *x = t->data;
@@ -377,7 +426,7 @@ static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int relu,
 		if (relu)
 			jalad_codec_relu_range(&mn, &mx);
 		JALAD_FORWARD(jalad_codec_quantize(x, nv, bits, mn, mx, sym));
-		JALAD_FORWARD(jalad_codec_hist_add(sym, nv, bits, hist));
+		JALAD_FORWARD(hist_symbols(t, sym, nv, bits, hist, hist2d));
 		return jalad_codec_dequantize(sym, nv, bits, mn, mx, deq);
 	}
 	size_t nb = (size_t)t->dims[0], nc = (size_t)t->dims[1];
@@ -401,11 +450,12 @@ static enum jalad_status quant_roundtrip(const struct jalad_tensor *t, int relu,
 			JALAD_FORWARD(jalad_codec_dequantize(sp, inner, bits, lo, hi, deq + off));
 		}
 	}
-	return jalad_codec_hist_add(sym, nv, bits, hist);
+	return hist_symbols(t, sym, nv, bits, hist, hist2d);
 }
 
-/* The coders AUTO tries (jalad_codec_encode with JALAD_CODER_AUTO takes, per
- * tensor, the smallest payload of these, plus huffman-shared with a dict). */
+/* The coders AUTO tries without a dictionary (jalad_codec_encode with
+ * JALAD_CODER_AUTO takes, per tensor, the smallest payload of these, plus
+ * huffman-shared and, for c <= 4, huffman-2d with a dict). */
 static const enum jalad_coder auto_candidates[] = {
 	JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_RANS0, JALAD_CODER_RANS1, JALAD_CODER_ZSTD,
 	JALAD_CODER_ARITH0, JALAD_CODER_ARITH1,
@@ -417,13 +467,13 @@ static void put_size(struct jalad_calibrator *c, uint64_t i, size_t cell, int j,
 	c->bytes[((size_t)i * ncell(c) + cell) * (size_t)c->nc + (size_t)j] = len >= NA ? NA - 1 : (uint32_t)len;
 }
 
-/* Pass-1 sizes of one cell: every listed coder but huffman-shared and
- * auto. An AUTO container differs from any other container of the same
- * tensors only in each tensor's coder byte and payload, so its size is
- * derived exactly from the candidates' payloads (and checked against a
- * real AUTO encode in the timing pass): with float32, here; with symbols,
- * in pass 2 once huffman-shared is known (the smallest candidate payload
- * per tensor is kept until then). */
+/* Pass-1 sizes of one cell: every listed coder but huffman-shared,
+ * huffman-2d and auto. An AUTO container differs from any other container
+ * of the same tensors only in each tensor's coder byte and payload, so its
+ * size is derived exactly from the candidates' payloads (and checked
+ * against a real AUTO encode in the timing pass): with float32, here; with
+ * symbols, in pass 2 once the dictionary coders are known (the smallest
+ * candidate payload per tensor is kept until then). */
 static enum jalad_status sizes_pass1(struct jalad_calib_worker *w, uint64_t i, size_t cell, int bits, int pc, int cnt)
 {
 	struct jalad_calibrator *c = w->cal;
@@ -488,7 +538,7 @@ enum jalad_status jalad_calib_worker_pass1(struct jalad_calib_worker *w, uint64_
 		JALAD_FORWARD(image_sizes(w, i, img, &len));
 	}
 	struct jalad_session *s = jalad_cut_capture_session(w->cc);
-	uint64_t *hist = w->hist[i & 1];
+	uint64_t *hist = w->hist[i & 1], *hist2d = w->hist2d[i & 1];
 	for (int k = 0; k < c->n; k++) {
 		if (!c->cuts[k].supported)
 			continue;
@@ -502,9 +552,10 @@ enum jalad_status jalad_calib_worker_pass1(struct jalad_calib_worker *w, uint64_
 			int bits = c->bits[b], pred = pred_f;
 			if (bits > 0) {
 				size_t off = 0;
+				uint64_t *h2 = c->hist2d_off[cell] == NO_2D ? NULL : hist2d + c->hist2d_off[cell];
 				for (int j = 0; j < cnt; j++) {
 					JALAD_FORWARD(quant_roundtrip(&vals[j], w->ct[j].relu, bits, c->pc[b], w->sym,
-								      hist + c->hist_off[cell], w->deq + off));
+								      hist + c->hist_off[cell], h2, w->deq + off));
 					w->vals[j] = vals[j];
 					w->vals[j].data = w->deq + off;
 					off += (size_t)jalad_tensor_numel(&vals[j]);
@@ -529,20 +580,26 @@ enum jalad_status jalad_calib_worker_pass1(struct jalad_calib_worker *w, uint64_
 
 /* ---- dictionaries ---------------------------------------------------------------- */
 
-static enum jalad_status learn(int bits, const uint64_t *h, struct jalad_codec_dict **out)
+/* A dictionary for bits from h[2^bits] and, if h2 is not NULL (bits <= 4),
+ * the huffman-2d tables from h2[JALAD_CODEC_2D_CONTEXTS << 2 * bits]. */
+static enum jalad_status learn(int bits, const uint64_t *h, const uint64_t *h2, struct jalad_codec_dict **out)
 {
-	size_t n = (size_t)1 << bits;
-	uint64_t total = 0;
+	size_t n = (size_t)1 << bits, n2 = h2 ? (size_t)JALAD_CODEC_2D_CONTEXTS << (2 * bits) : 0;
+	uint64_t total = 0, total2 = 0;
 	for (size_t i = 0; i < n; i++)
 		total += h[i];
-	if (total > 0)
-		return jalad_codec_dict_learn(bits, h, out);
-	/* No data (a fold without samples): a flat table. */
-	uint64_t *flat = malloc(n * sizeof *flat);
+	for (size_t i = 0; i < n2; i++)
+		total2 += h2[i];
+	if (total > 0 && (!h2 || total2 > 0))
+		return jalad_codec_dict_learn2d(bits, h, h2, out);
+	/* No data (a fold without samples): flat tables. */
+	size_t nf = n > n2 ? n : n2;
+	uint64_t *flat = malloc(nf * sizeof *flat);
 	JALAD_RETURN_IF(!flat, JALAD_ERR_NOMEM, "dictionary");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < nf; i++)
 		flat[i] = 1;
-	enum jalad_status st = jalad_codec_dict_learn(bits, flat, out);
+	const uint64_t *use2 = h2 ? (total2 > 0 ? h2 : flat) : NULL;
+	enum jalad_status st = jalad_codec_dict_learn2d(bits, total > 0 ? h : flat, use2, out);
 	free(flat);
 	return st;
 }
@@ -552,16 +609,27 @@ enum jalad_status jalad_calibrator_learn(struct jalad_calibrator *c, struct jala
 	JALAD_RETURN_IF(c->learned, JALAD_ERR_INVALID_ARG, "calibration: dictionaries already learned");
 	for (int f = 0; f < 2; f++) {
 		memset(c->hist[f], 0, c->hist_len * sizeof *c->hist[f]);
-		for (int t = 0; t < nw; t++)
+		memset(c->hist2d[f], 0, c->hist2d_len * sizeof *c->hist2d[f]);
+		for (int t = 0; t < nw; t++) {
 			for (size_t i = 0; i < c->hist_len; i++)
 				c->hist[f][i] += workers[t]->hist[f][i];
+			for (size_t i = 0; i < c->hist2d_len; i++)
+				c->hist2d[f][i] += workers[t]->hist2d[f][i];
+		}
 	}
 	size_t maxh = 0;
-	for (int b = 0; b < c->nb; b++)
+	for (int b = 0; b < c->nb; b++) {
 		if (((size_t)1 << c->bits[b]) > maxh)
 			maxh = (size_t)1 << c->bits[b];
-	uint64_t *sum = malloc(maxh * sizeof *sum);
-	JALAD_RETURN_IF(!sum, JALAD_ERR_NOMEM, "dictionary");
+		if (bits_have_2d(c->bits[b]) && ((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * c->bits[b])) > maxh)
+			maxh = (size_t)JALAD_CODEC_2D_CONTEXTS << (2 * c->bits[b]);
+	}
+	uint64_t *sum = malloc(maxh * sizeof *sum), *sum2 = malloc(maxh * sizeof *sum2);
+	if (!sum || !sum2) {
+		free(sum);
+		free(sum2);
+		return jalad_fail(JALAD_ERR_NOMEM, "dictionary");
+	}
 	enum jalad_status st = JALAD_OK;
 	for (int k = 0; k < c->n && st == JALAD_OK; k++) {
 		if (!c->cuts[k].supported)
@@ -573,16 +641,41 @@ enum jalad_status jalad_calibrator_learn(struct jalad_calibrator *c, struct jala
 			const uint64_t *h0 = c->hist[0] + c->hist_off[cell], *h1 = c->hist[1] + c->hist_off[cell];
 			for (size_t i = 0; i < hn; i++)
 				sum[i] = h0[i] + h1[i];
-			if ((st = learn(c->bits[b], h0, &c->dict_fold[0][cell])) != JALAD_OK ||
-			    (st = learn(c->bits[b], h1, &c->dict_fold[1][cell])) != JALAD_OK ||
-			    (st = learn(c->bits[b], sum, &c->dict_all[cell])) != JALAD_OK)
+			/* The 2-d tables of huffman-2d (c <= 4). */
+			const uint64_t *g0 = NULL, *g1 = NULL, *gs = NULL;
+			if (c->hist2d_off[cell] != NO_2D) {
+				size_t h2n = (size_t)JALAD_CODEC_2D_CONTEXTS << (2 * c->bits[b]);
+				g0 = c->hist2d[0] + c->hist2d_off[cell];
+				g1 = c->hist2d[1] + c->hist2d_off[cell];
+				for (size_t i = 0; i < h2n; i++)
+					sum2[i] = g0[i] + g1[i];
+				gs = sum2;
+			}
+			if ((st = learn(c->bits[b], h0, g0, &c->dict_fold[0][cell])) != JALAD_OK ||
+			    (st = learn(c->bits[b], h1, g1, &c->dict_fold[1][cell])) != JALAD_OK ||
+			    (st = learn(c->bits[b], sum, gs, &c->dict_all[cell])) != JALAD_OK)
 				jalad_error_prefix("calibration: cut %d, %d bits: ", k, c->bits[b]);
 		}
 	}
 	free(sum);
+	free(sum2);
 	if (st == JALAD_OK)
 		c->learned = 1;
 	return st;
+}
+
+/* AUTO's payload for one tensor, as the codec picks it: the smallest
+ * dictionary-free payload other, or the smallest dictionary-coder payload
+ * dict when smaller with the 4-byte id counted, unless an earlier tensor
+ * already made the container carry it (*used). */
+static uint32_t auto_pick(uint32_t other, uint32_t dict, int *used)
+{
+	uint64_t cost = *used ? 0 : JALAD_CODEC_DICT_ID_BYTES;
+	if ((uint64_t)dict + cost < other) {
+		*used = 1;
+		return dict;
+	}
+	return other;
 }
 
 enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_t i, const struct jalad_tensor *input)
@@ -607,24 +700,39 @@ enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_
 		for (int b = 0; b < c->nb; b++) {
 			size_t cell = (size_t)k * (size_t)c->nb + (size_t)b;
 			int js = coder_listed(c, JALAD_CODER_HUFFMAN_SHARED), ja = coder_listed(c, JALAD_CODER_AUTO);
-			if (c->bits[b] == 0 || (js < 0 && ja < 0))
+			int j2 = coder_listed(c, JALAD_CODER_HUFFMAN_2D);
+			if (c->bits[b] == 0 || (js < 0 && j2 < 0 && ja < 0))
 				continue;
-			size_t len;
-			struct jalad_codec_stats es;
+			/* huffman-2d where it has tables (c <= 4); AUTO tries it there. */
+			int with2d = bits_have_2d(c->bits[b]) && jalad_codec_dict_has_2d(fold[cell]) &&
+				     (j2 >= 0 || ja >= 0);
+			size_t len, len2 = 0;
+			struct jalad_codec_stats es, es2;
 			JALAD_FORWARD(encode(w, c->bits[b], c->pc[b], JALAD_CODER_HUFFMAN_SHARED, fold[cell], cnt, &len, &es));
 			if (js >= 0)
 				put_size(c, i, cell, js, len);
+			if (with2d) {
+				JALAD_FORWARD(encode(w, c->bits[b], c->pc[b], JALAD_CODER_HUFFMAN_2D, fold[cell], cnt,
+						     &len2, &es2));
+				if (j2 >= 0)
+					put_size(c, i, cell, j2, len2);
+			}
 			if (ja >= 0) {
-				/* AUTO: per tensor the smallest of the candidates and huffman-shared. */
+				/* AUTO: per tensor the smallest of the candidates, huffman-shared
+				 * and huffman-2d; a dictionary coder only when strictly smaller
+				 * with the dictionary id counted, if no earlier tensor used one
+				 * (auto_pick()). The containers differ only in coder bytes and
+				 * payloads. */
 				const uint32_t *mp = c->minpay + ((size_t)i * ncell(c) + cell) * (size_t)c->max_cross;
 				size_t sz = len;
 				int used = 0;
 				for (int t = 0; t < cnt; t++) {
-					uint32_t sh = es.tensor[t].payload_bytes;
-					used |= sh < mp[t];
-					sz = sz - sh + (mp[t] < sh ? mp[t] : sh);
+					uint32_t sh = es.tensor[t].payload_bytes, dp = sh;
+					if (with2d && es2.tensor[t].payload_bytes < dp)
+						dp = es2.tensor[t].payload_bytes;
+					sz = sz - sh + auto_pick(mp[t], dp, &used);
 				}
-				/* the 4-byte dictionary id only when some tensor uses it */
+				/* the 4-byte dictionary id only when some tensor uses a dictionary coder */
 				put_size(c, i, cell, ja, used ? sz : sz - JALAD_CODEC_DICT_ID_BYTES);
 			}
 		}
@@ -676,6 +784,7 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 		for (int b = 0; b < c->nb; b++) {
 			size_t cell = (size_t)k * (size_t)c->nb + (size_t)b;
 			const struct jalad_codec_dict *dict = c->bits[b] ? c->dict_all[cell] : NULL;
+			int has2d = dict && bits_have_2d(c->bits[b]) && jalad_codec_dict_has_2d(dict);
 			/* Also check the AUTO size derivation of the passes above:
 			 * container without its payloads + smallest payload per tensor. */
 			size_t base = 0, base_pay = 0, auto_len = 0;
@@ -685,7 +794,8 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 				minp[t2] = shp[t2] = UINT32_MAX;
 			for (int j = 0; j < c->nc; j++) {
 				enum jalad_coder coder = c->coders[j];
-				if (!coder_applies(coder, c->bits[b]) || (coder == JALAD_CODER_HUFFMAN_SHARED && !dict))
+				if (!coder_applies(coder, c->bits[b]) || (coder == JALAD_CODER_HUFFMAN_SHARED && !dict) ||
+				    (coder == JALAD_CODER_HUFFMAN_2D && !has2d))
 					continue;
 				size_t len;
 				struct jalad_codec_stats es;
@@ -706,18 +816,22 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 					auto_len = len;
 					continue;
 				}
-				if (coder_is_auto_cand(coder) || coder == JALAD_CODER_HUFFMAN_SHARED) {
+				int dcoder = coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D;
+				if (coder_is_auto_cand(coder) || dcoder) {
 					size_t pay = 0;
 					for (int q = 0; q < cnt; q++) {
-						pay += es.tensor[q].payload_bytes;
-						if (coder == JALAD_CODER_HUFFMAN_SHARED)
-							shp[q] = es.tensor[q].payload_bytes;
-						else if (es.tensor[q].payload_bytes < minp[q])
-							minp[q] = es.tensor[q].payload_bytes;
+						uint32_t pb = es.tensor[q].payload_bytes;
+						pay += pb;
+						/* shp: the smallest dictionary-coder payload */
+						if (dcoder && pb < shp[q])
+							shp[q] = pb;
+						else if (!dcoder && pb < minp[q])
+							minp[q] = pb;
 					}
 					seen++;
-					/* The base must carry the dict id iff AUTO's does. */
-					if (c->bits[b] == 0 || coder == JALAD_CODER_HUFFMAN_SHARED) {
+					/* The base must carry the dict id iff AUTO's does
+					 * (both dictionary coders' containers carry it). */
+					if (c->bits[b] == 0 || dcoder) {
 						base = len;
 						base_pay = pay;
 					}
@@ -725,16 +839,15 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 			}
 			for (int a = 0; a < N_AUTO_CAND; a++)
 				need += coder_applies(auto_candidates[a], c->bits[b]);
-			need += c->bits[b] != 0;
+			need += c->bits[b] != 0; /* huffman-shared */
+			need += has2d;           /* huffman-2d */
 			if (auto_len && seen == need && base) {
 				size_t derived = base - base_pay;
 				int used = 0;
-				for (int q = 0; q < cnt; q++) {
-					used |= shp[q] < minp[q];
-					derived += shp[q] < minp[q] ? shp[q] : minp[q];
-				}
+				for (int q = 0; q < cnt; q++)
+					derived += auto_pick(minp[q], shp[q], &used);
 				if (dict && !used)
-					derived -= JALAD_CODEC_DICT_ID_BYTES; /* no tensor uses the dictionary: no id */
+					derived -= JALAD_CODEC_DICT_ID_BYTES; /* no dictionary coder used: no id */
 				JALAD_RETURN_IF(derived != auto_len, JALAD_ERR_INTERNAL,
 						"calibration: cut %d, %d bits: AUTO container is %zu bytes, %zu derived from the "
 						"other coders (has the container layout changed?)", k, c->bits[b], auto_len,

@@ -375,7 +375,8 @@ static enum jalad_status parse_cell(struct jalad_calib *c, const cJSON *x, int k
 				what, jalad_coder_name(c->coders[j]));
 	}
 	char *b64 = NULL;
-	JALAD_FORWARD(plan_get_str(what, x, "dict", 0, &b64));
+	/* base64 of the largest dictionary (2-d tables at c = 4: 8213 bytes) */
+	JALAD_FORWARD(plan_get_str_max(what, x, "dict", 0, 4 * ((JALAD_CODEC_DICT_MAX_BYTES + 2) / 3), &b64));
 	if (b64) {
 		uint8_t *raw = NULL;
 		size_t len = 0;
@@ -392,6 +393,15 @@ static enum jalad_status parse_cell(struct jalad_calib *c, const cJSON *x, int k
 				JALAD_ERR_FORMAT, "%s: the dictionary is for %d bits, the cell for %d", what,
 				jalad_codec_dict_bits(c->dicts[jalad_calib_cell_index(c, k, b)]), c->bits[b]);
 	}
+	/* huffman-2d sizes promise a dictionary with 2-d tables (c = 1..4). */
+	int j2 = jalad_calib_coder_index(c, JALAD_CODER_HUFFMAN_2D);
+	if (j2 >= 0 && c->stats[jalad_calib_stats_index(c, k, b, j2)].mean_bytes >= 0) {
+		const struct jalad_codec_dict *d = c->dicts[jalad_calib_cell_index(c, k, b)];
+		JALAD_RETURN_IF(c->bits[b] < 1 || c->bits[b] > JALAD_CODEC_2D_MAX_BITS || !d ||
+					!jalad_codec_dict_has_2d(d),
+				JALAD_ERR_FORMAT, "%s: huffman-2d has sizes but the cell has no dictionary with 2-d tables "
+				"(c = 1..%d)", what, JALAD_CODEC_2D_MAX_BITS);
+	}
 	return JALAD_OK;
 }
 
@@ -404,7 +414,17 @@ static enum jalad_status parse_tree(const cJSON *root, struct jalad_calib **out)
 	enum jalad_coder coders[JALAD_CODER_COUNT + 1];
 	int64_t n, v;
 	struct jalad_calib *c = NULL;
-	JALAD_FORWARD(plan_check_header(W, root, CALIB_FORMAT, JALAD_CALIB_VERSION));
+	if ((st = plan_check_header(W, root, CALIB_FORMAT, JALAD_CALIB_VERSION)) != JALAD_OK) {
+		const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+		/* Older tables: sizes of another meaning (no huffman-2d, auto without it). */
+		if (st == JALAD_ERR_UNSUPPORTED && cJSON_IsNumber(ver) && ver->valuedouble >= 1 &&
+		    ver->valuedouble < JALAD_CALIB_VERSION && ver->valuedouble == (int)ver->valuedouble)
+			return jalad_fail(JALAD_ERR_UNSUPPORTED,
+					  "calibration: format version %d, this jalad reads version %d (older tables "
+					  "lack huffman-2d and size auto without it): re-run jalad calibrate",
+					  (int)ver->valuedouble, JALAD_CALIB_VERSION);
+		return st;
+	}
 	JALAD_FORWARD(plan_get_obj(W, root, "model", &model));
 	JALAD_FORWARD(plan_get_obj(W, root, "data", &data));
 	JALAD_FORWARD(plan_get_obj(W, root, "settings", &settings));

@@ -35,8 +35,12 @@ enum jalad_status plan_get_num(const char *what, const cJSON *o, const char *key
 			       double *out);
 enum jalad_status plan_get_int(const char *what, const cJSON *o, const char *key, int64_t lo, int64_t hi,
 			       int64_t *out);
-/* Optional string: NULL if absent; *out is strdup'd. */
+/* Optional string: NULL if absent; *out is strdup'd; at most PLAN_MAX_STR
+ * characters (plan_get_str_max: at most max). */
+#define PLAN_MAX_STR 4096
 enum jalad_status plan_get_str(const char *what, const cJSON *o, const char *key, int required, char **out);
+enum jalad_status plan_get_str_max(const char *what, const cJSON *o, const char *key, int required, size_t max,
+				   char **out);
 /* Check "format" == fmt and "version" == version. */
 enum jalad_status plan_check_header(const char *what, const cJSON *root, const char *fmt, int version);
 /* "sha256": 64 hex digits. */

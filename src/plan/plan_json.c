@@ -204,6 +204,12 @@ enum jalad_status plan_get_int(const char *what, const cJSON *o, const char *key
 
 enum jalad_status plan_get_str(const char *what, const cJSON *o, const char *key, int required, char **out)
 {
+	return plan_get_str_max(what, o, key, required, PLAN_MAX_STR, out);
+}
+
+enum jalad_status plan_get_str_max(const char *what, const cJSON *o, const char *key, int required, size_t max,
+				   char **out)
+{
 	const cJSON *v = get(o, key);
 	*out = NULL;
 	if (!v || cJSON_IsNull(v)) {
@@ -212,7 +218,8 @@ enum jalad_status plan_get_str(const char *what, const cJSON *o, const char *key
 	}
 	JALAD_RETURN_IF(!cJSON_IsString(v) || !v->valuestring, JALAD_ERR_FORMAT, "%s: \"%s\" is not a string",
 			what, key);
-	JALAD_RETURN_IF(strlen(v->valuestring) > 4096, JALAD_ERR_FORMAT, "%s: \"%s\" is too long", what, key);
+	JALAD_RETURN_IF(strlen(v->valuestring) > max, JALAD_ERR_FORMAT, "%s: \"%s\" is too long (over %zu characters)",
+			what, key, max);
 	*out = plan_strdup(v->valuestring);
 	JALAD_RETURN_IF(!*out, JALAD_ERR_NOMEM, "string");
 	return JALAD_OK;

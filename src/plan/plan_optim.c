@@ -226,7 +226,7 @@ static enum jalad_status parse_coders(const char *list, const struct jalad_calib
 		}
 		JALAD_RETURN_IF(jalad_coder_parse(tok, &c) != JALAD_OK, JALAD_ERR_INVALID_ARG,
 				"unknown coder '%s' (use raw, huffman, huffman-shared, rans0, rans1, zstd, arith0, arith1, "
-				"auto, u8, png)",
+				"huffman-2d, auto, u8, png)",
 				tok);
 		JALAD_RETURN_IF(jalad_calib_coder_index(cal, c) < 0, JALAD_ERR_NOT_FOUND,
 				"the calibration has no sizes for coder '%s' (calibrate with --coders including it)", tok);
@@ -334,8 +334,12 @@ enum jalad_status jalad_planner_create(const struct jalad_profile *edge, const s
 						  .per_channel = cal->per_channel[b],
 						  .bytes = use_p95 ? s->p95_bytes : s->mean_bytes,
 						  .edge_ms = E[k], .cloud_ms = C[k] };
-				if (coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_AUTO)
+				if (coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D ||
+				    coder == JALAD_CODER_AUTO)
 					c.dict = cal->dicts[jalad_calib_cell_index(cal, k, b)];
+				/* huffman-2d cannot code without the dictionary's 2-d tables */
+				if (coder == JALAD_CODER_HUFFMAN_2D && (!c.dict || !jalad_codec_dict_has_2d(c.dict)))
+					continue;
 				c.enc_ms = (s->enc_ms > 0 ? s->enc_ms : 0) * edge->slowdown;
 				c.dec_ms = (s->dec_ms > 0 ? s->dec_ms : 0) * cloud->slowdown;
 				c.fixed = c.edge_ms + c.enc_ms + c.dec_ms + c.cloud_ms;

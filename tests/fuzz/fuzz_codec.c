@@ -90,6 +90,20 @@ static int container(const char *dir, const char *name, int bits, enum jalad_cod
 		b[len / 2] ^= 0x10;
 		snprintf(bad, sizeof bad, "bad-flip-%s", name + 3);
 		rc |= save(dir, bad, b, len);
+		if (coder == JALAD_CODER_HUFFMAN_2D) {
+			/* a flip in the last payload's codes behind a valid CRC,
+			 * and one in its padding bits */
+			b[len / 2] ^= 0x10;
+			b[len - 7] ^= 0x04;
+			jalad_put_u32(b + len - 4, jalad_crc32c(0, b, len - 4));
+			snprintf(bad, sizeof bad, "bad-flipcrc-%s", name + 3);
+			rc |= save(dir, bad, b, len);
+			b[len - 7] ^= 0x04;
+			b[len - 5] ^= 0x80;
+			jalad_put_u32(b + len - 4, jalad_crc32c(0, b, len - 4));
+			snprintf(bad, sizeof bad, "bad-pad-%s", name + 3);
+			rc |= save(dir, bad, b, len);
+		}
 	}
 	free(b);
 	return rc;
@@ -149,7 +163,9 @@ int main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus/codec";
 	int rc = 0;
 	char name[64];
-	for (int c = 0; c < JALAD_CODER_COUNT; c++) {
+	/* huffman-2d (1..4 bits only) comes last, after the seeds that existed
+	 * before it, so that those keep their data */
+	for (int c = 0; c < JALAD_CODER_HUFFMAN_2D; c++) {
 		snprintf(name, sizeof name, "ok-%s-b4-crc", jalad_coder_name((enum jalad_coder)c));
 		rc |= container(dir, name, 4, (enum jalad_coder)c, 0, 1, 1);
 		snprintf(name, sizeof name, "ok-%s-b16-pc", jalad_coder_name((enum jalad_coder)c));
@@ -172,6 +188,8 @@ int main(int argc, char **argv)
 				continue;
 			if (c == JALAD_CODER_HUFFMAN_SHARED && bits != 4 && bits != 16)
 				continue;
+			if (c == JALAD_CODER_HUFFMAN_2D && bits != 4)
+				continue;
 			rc |= symbols(dir, (enum jalad_coder)c, bi[k]);
 		}
 	uint8_t ser[JALAD_CODEC_DICT_MAX_BYTES];
@@ -180,6 +198,29 @@ int main(int argc, char **argv)
 		rc |= save(dir, "ok-dict-b4", ser, slen);
 	if (jalad_codec_dict_save(fuzz_codec_dict(16), ser, sizeof ser, &slen) == JALAD_OK)
 		rc |= save(dir, "ok-dict-b16", ser, slen);
+	if (jalad_codec_dict_save(fuzz_codec_dict(2), ser, sizeof ser, &slen) == JALAD_OK) {
+		rc |= save(dir, "ok-dict-b2-2d", ser, slen);
+		/* context 5's first code length one longer: an incomplete code */
+		size_t at = 8 + 2 + 1 + 5 * 8;
+		ser[at] = (uint8_t)((ser[at] & 0xF0) | (((ser[at] & 15) % 12) + 1));
+		jalad_put_u32(ser + slen - 4, jalad_crc32c(0, ser, slen - 4));
+		rc |= save(dir, "bad-dict-b2-2d-kraft", ser, slen);
+		ser[8 + 2] = 63; /* context count */
+		jalad_put_u32(ser + slen - 4, jalad_crc32c(0, ser, slen - 4));
+		rc |= save(dir, "bad-dict-b2-2d-nctx", ser, slen);
+	}
+	/* the 2-d tables of the 4-bit dictionary cut short */
+	if (jalad_codec_dict_save(fuzz_codec_dict(4), ser, sizeof ser, &slen) == JALAD_OK)
+		rc |= save(dir, "bad-dict-b4-2d-trunc", ser, slen - 100);
+	/* huffman-2d containers (and their damaged twins at 4 bits): other
+	 * bits, three tensors (odd heights, 3-d planes of 3 rows), per
+	 * channel; AUTO at 2 bits with the 2-d dictionary */
+	rc |= container(dir, "ok-huffman-2d-b4-crc", 4, JALAD_CODER_HUFFMAN_2D, 0, 1, 1);
+	rc |= container(dir, "ok-huffman-2d-b1-multi-crc", 1, JALAD_CODER_HUFFMAN_2D, 0, 1, 3);
+	rc |= container(dir, "ok-huffman-2d-b2-pc-multi", 2, JALAD_CODER_HUFFMAN_2D, 1, 0, 3);
+	rc |= container(dir, "ok-huffman-2d-b3-pc-crc", 3, JALAD_CODER_HUFFMAN_2D, 1, 1, 1);
+	rc |= container(dir, "ok-auto-b2-multi-dict", 2, JALAD_CODER_AUTO, 0, 0, 3);
+	rc |= big_container(dir, "ok-huffman-2d-b4-big", JALAD_CODER_HUFFMAN_2D, 4);
 	if (rc)
 		fprintf(stderr, "make_corpus: some files failed\n");
 	return rc ? 1 : 0;

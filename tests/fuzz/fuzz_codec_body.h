@@ -9,7 +9,8 @@
  *              and the fuzz dictionaries;
  *   "JLDD..."  a serialized dictionary: load;
  *   otherwise  one coder on raw payload bytes:
- *              u8 coder, u8 bits index, u16 count (LE), payload.
+ *              u8 coder (mod JALAD_CODER_COUNT, so 8 is HUFFMAN_2D),
+ *              u8 bits index, u16 count (LE), payload.
  *
  * A container with a CRC is decoded a second time with the CRC recomputed,
  * so mutations reach the entropy decoders behind the checksum. Output
@@ -30,35 +31,63 @@
 
 static const int fuzz_codec_bits[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 16 };
 
-/* Deterministic dictionaries for 4 and 16 bits; corpus containers that use
- * HUFFMAN_SHARED were made with these. Made once, kept for the process. */
+/* A deterministic huffman-2d histogram for bits (1..4): in every context
+ * c = (left of top, left of bottom, above top), units near the context's
+ * values are frequent, as in a smooth ReLU map; some units stay unseen. */
+static void fuzz_codec_hist2d(int bits, uint64_t *h2)
+{
+	unsigned ns = 1u << bits;
+	for (unsigned c = 0; c < JALAD_CODEC_2D_CONTEXTS; c++) {
+		unsigned lt = c >> 4, lb = (c >> 2) & 3, up = c & 3;
+		for (unsigned tv = 0; tv < ns; tv++)
+			for (unsigned bv = 0; bv < ns; bv++) {
+				unsigned d = (tv > lt ? tv - lt : lt - tv) + (bv > lb ? bv - lb : lb - bv) +
+					     (tv > up ? tv - up : up - tv) + tv / 2 + bv / 2;
+				h2[(size_t)c << (2 * bits) | tv << bits | bv] = d > 12 ? 0 : (uint64_t)(65536u >> d) + c;
+			}
+	}
+}
+
+/* Deterministic dictionaries for 1..4 bits (with huffman-2d tables) and 16
+ * bits; corpus containers that use HUFFMAN_SHARED or HUFFMAN_2D were made
+ * with these. Made once, kept for the process. */
 static const struct jalad_codec_dict *fuzz_codec_dict(int bits)
 {
-	static struct jalad_codec_dict *d4, *d16;
-	struct jalad_codec_dict **slot = bits == 16 ? &d16 : &d4;
-	if (bits != 4 && bits != 16)
+	static struct jalad_codec_dict *d[17];
+	if (!((bits >= 1 && bits <= JALAD_CODEC_2D_MAX_BITS) || bits == 16))
 		return NULL;
+	struct jalad_codec_dict **slot = &d[bits];
 	if (!*slot) {
 		size_t ns = (size_t)1 << bits;
-		uint64_t *h = calloc(ns, sizeof *h);
+		uint64_t *h = calloc(ns, sizeof *h), *h2 = NULL;
 		if (!h)
 			return NULL;
 		for (size_t s = 0; s < ns; s++)
 			h[s] = s < 64 ? (uint64_t)(4096u >> (s / 4)) : 0;
-		jalad_codec_dict_learn(bits, h, slot);
+		if (bits <= JALAD_CODEC_2D_MAX_BITS) {
+			h2 = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * bits), sizeof *h2);
+			if (!h2) {
+				free(h);
+				return NULL;
+			}
+			fuzz_codec_hist2d(bits, h2);
+		}
+		jalad_codec_dict_learn2d(bits, h, h2, slot);
 		free(h);
+		free(h2);
 	}
 	return *slot;
 }
 
 static const struct jalad_codec_dict *fuzz_codec_dict_by_id(uint32_t id)
 {
-	const struct jalad_codec_dict *a = fuzz_codec_dict(4), *b = fuzz_codec_dict(16);
-	if (a && jalad_codec_dict_id(a) == id)
-		return a;
-	if (b && jalad_codec_dict_id(b) == id)
-		return b;
-	return a; /* the wrong one on purpose: exercises the mismatch path */
+	static const int bits[] = { 4, 1, 2, 3, 16 };
+	for (size_t k = 0; k < sizeof bits / sizeof bits[0]; k++) {
+		const struct jalad_codec_dict *d = fuzz_codec_dict(bits[k]);
+		if (d && jalad_codec_dict_id(d) == id)
+			return d;
+	}
+	return fuzz_codec_dict(4); /* the wrong one on purpose: exercises the mismatch path */
 }
 
 static void *fuzz_codec_alloc(size_t bytes)

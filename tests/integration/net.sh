@@ -137,13 +137,13 @@ fi
 
 # ---------------------------------------------------------------- c bits == calibration
 "$JALAD" calibrate "$MODEL" --data fmnist --limit 200 --bits 4,5,8,float --quant tensor,channel \
-	--coders raw,rans0,huffman-shared -o "$tmp/calib.json" >"$tmp/calib.log" 2>&1 ||
+	--coders raw,rans0,huffman-shared,huffman-2d -o "$tmp/calib.json" >"$tmp/calib.log" 2>&1 ||
 	bad "calibrate: $(tail -n 3 "$tmp/calib.log")"
 stop_server "$SRV_PID"
 start_server b --workers 2 --calib "$tmp/calib.json"
 B=$SRV_PORT
 for plan in k=0,c=4,coder=rans0 k=5,c=4,coder=huffman-shared k=10,c=5,coder=raw k=15,c=8,coder=rans0 \
-	k=5,c=4,coder=rans0,q=channel; do
+	k=5,c=4,coder=rans0,q=channel k=5,c=4,coder=huffman-2d k=1,c=4,coder=huffman-2d,q=channel; do
 	edge --cloud 127.0.0.1:$B --plan $plan --calib "$tmp/calib.json" --limit 200 >"$tmp/q.json" 2>"$tmp/q.err"
 	got=$(field "$tmp/q.json" correct)
 	fb=$(field "$tmp/q.json" fallbacks)
@@ -165,6 +165,15 @@ PY
 		bad "$plan: $got correct over the network (fallbacks $fb), calibration says $want"
 	fi
 done
+# huffman-2d has tables for c = 1..4 only: a 5-bit plan is a usage error.
+"$JALAD" edge "$MODEL" --data fmnist --cloud 127.0.0.1:$B --plan k=5,c=5,coder=huffman-2d --calib "$tmp/calib.json" \
+	--limit 1 >/dev/null 2>"$tmp/h2d.err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q "huffman-2d needs c=1..4" "$tmp/h2d.err"; then
+	ok "huffman-2d at 5 bits: refused as a usage error"
+else
+	bad "huffman-2d at 5 bits: exit $rc, $(head -c 300 "$tmp/h2d.err")"
+fi
 
 # ---------------------------------------------------------------- 16 concurrent edges
 stop_server "$SRV_PID"
@@ -259,7 +268,8 @@ def frame(t, payload):
     return h + payload + struct.pack('<I', crc32c(h + payload))
 
 def hello(s):
-    p = struct.pack('<I', 1) + s + struct.pack('<III', 0, 1 << 20, 0) + struct.pack('<H', 5) + b'abuse'
+    # protocol = JALAD_NET_PROTOCOL (include/jalad/net.h)
+    p = struct.pack('<I', 2) + s + struct.pack('<III', 0, 1 << 20, 0) + struct.pack('<H', 5) + b'abuse'
     return frame(1, p)
 
 def rss():

@@ -94,6 +94,27 @@ for cut in c["cuts"][:n]:
         else:
             assert cell["dict"]
 ' "$tmp/cal2.json" "$tmp/eval.json"
+# huffman-2d (c <= 4) is calibrated by default like huffman-shared, with the
+# same cross-fitted dictionaries; on a conv feature map (cut 5, after a
+# MaxPool) it beats huffman-shared, and auto (which tries both) is never
+# larger than either dictionary coder.
+check "calibration: huffman-2d and auto" '
+import json, sys
+c = json.load(open(sys.argv[1]))
+co = c["coders"]
+assert "huffman-2d" in co and "huffman-shared" in co and "auto" in co, co
+j2, js, ja = co.index("huffman-2d"), co.index("huffman-shared"), co.index("auto")
+n = c["model"]["nodes"]
+for cut in c["cuts"][:n]:
+    for cell in cut["cells"]:
+        mb = cell["mean_bytes"]
+        if 1 <= cell["bits"] <= 4:
+            assert mb[j2] > 0 and mb[ja] <= mb[j2] + 1e-6 and mb[ja] <= mb[js] + 1e-6, (cut["cut"], cell["bits"], mb)
+        else:
+            assert mb[j2] is None, (cut["cut"], cell["bits"], mb)
+cell = [x for x in c["cuts"][5]["cells"] if x["bits"] == 4 and not x["per_channel"]][0]
+assert cell["mean_bytes"][j2] <= cell["mean_bytes"][js], cell["mean_bytes"]
+' "$tmp/cal2.json"
 expect 0 "" "$JALAD" calibrate "$model" --data fmnist --limit 8 --bits 4,float --quant tensor --coders rans0,huffman --timing 1 --quiet -o "$tmp/small.json"
 check "calibration --bits/--coders/--quant" '
 import json, sys
@@ -168,9 +189,15 @@ for r in rows:
     for k in ("raw", "huffman", "huffman_shared", "rans0", "rans1", "zstd", "auto"):
         assert r["bytes"][k] > 0, k
     assert r["bytes"]["raw"] >= r["values"] * r["bits"] / 8
+    # huffman-2d carries 1..4 bits only: null at 8
+    if r["bits"] <= 4:
+        assert 0 < r["bytes"]["huffman_2d"] <= r["bytes"]["huffman_shared"], r["bytes"]
+        assert r["bytes"]["auto"] <= r["bytes"]["huffman_2d"], r["bytes"]
+    else:
+        assert r["bytes"]["huffman_2d"] is None and r["payload_bytes"]["huffman_2d"] is None, r["bytes"]
 ' "$tmp/out"
 expect 0 "" "$JALAD" codec-bench "$model" --data fmnist --limit 2 --bits 2
-grep -q "best/H" "$tmp/out" && ok || bad "codec-bench table"
+grep -q "best/H" "$tmp/out" && grep -q "huff-2d" "$tmp/out" && ok || bad "codec-bench table"
 # Cut 1 is a Conv output only a ReLU reads (the range of max(x, 0) is coded,
 # the same symbols as cut 2 after the ReLU); cut 5 (after a MaxPool) is not.
 expect 0 "" "$JALAD" codec-bench "$model" --data fmnist --limit 6 --bits 4 --json
@@ -207,6 +234,8 @@ expect 2 "points needs a number" "$JALAD" plan $P --sweep 1mbit:2mbit --points=1
 expect 1 "cannot open" "$JALAD" plan --edge "$tmp/nope.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal2.json" --bandwidth 2mbit
 sed 's/"version":	1/"version":	2/' "$tmp/edge.json" >"$tmp/v2.json"
 expect 1 "version 2" "$JALAD" plan --edge "$tmp/v2.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal2.json" --bandwidth 2mbit
+sed 's/"version":	3/"version":	2/' "$tmp/cal2.json" >"$tmp/cal-v2.json"
+expect 1 "version 2.*re-run jalad calibrate" "$JALAD" plan --edge "$tmp/edge.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal-v2.json" --bandwidth 2mbit
 head -c 3000 "$tmp/cal2.json" >"$tmp/trunc.json"
 expect 1 "truncated" "$JALAD" plan --edge "$tmp/edge.json" --cloud "$tmp/cloud.json" --calib "$tmp/trunc.json" --bandwidth 2mbit
 sed 's/"nodes":	19/"nodes":	18/' "$tmp/cloud.json" >"$tmp/n18.json"

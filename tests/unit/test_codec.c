@@ -80,8 +80,10 @@ static void gen_relu_map(float *x, int C, int H, int W)
 	free(t);
 }
 
-enum kind { K_ZERO, K_CONST, K_SKEW, K_UNIFORM, K_RELU, K_NEG, K_COUNT };
-static const char *kind_name[K_COUNT] = { "zero", "const", "skew80", "uniform", "relu", "negative" };
+/* K_SMOOTH (not in the K_COUNT loops): a sparse, spatially smooth ReLU-like
+ * map of any shape, rows of the last dim in planes of dims[ndim - 2] rows. */
+enum kind { K_ZERO, K_CONST, K_SKEW, K_UNIFORM, K_RELU, K_NEG, K_COUNT, K_SMOOTH = K_COUNT };
+static const char *kind_name[K_COUNT + 1] = { "zero", "const", "skew80", "uniform", "relu", "negative", "smooth" };
 
 static void gen_floats(float *x, size_t n, enum kind k, const int64_t *dims, int ndim)
 {
@@ -114,6 +116,12 @@ static void gen_floats(float *x, size_t n, enum kind k, const int64_t *dims, int
 	case K_NEG:
 		for (size_t i = 0; i < n; i++)
 			x[i] = (float)(-1000.0 - rng_unit() * 0.5);
+		break;
+	case K_SMOOTH:
+		if (n) {
+			int w = ndim >= 1 ? (int)dims[ndim - 1] : 1, h = ndim >= 2 ? (int)dims[ndim - 2] : 1;
+			gen_relu_map(x, (int)(n / ((size_t)w * (size_t)h)), h, w);
+		}
 		break;
 	default:
 		break;
@@ -323,12 +331,20 @@ static void test_symbol_roundtrips(struct jalad_codec_ctx *ctx)
 		/* a dictionary learned from skewed calibration symbols */
 		uint64_t *hist = calloc((size_t)1 << bits, sizeof *hist);
 		struct jalad_codec_dict *dict = NULL;
+		uint64_t *hist2d = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * (bits & 7)), sizeof *hist2d);
+		int64_t row = 5000;
 		gen_symbols(s8, s16, 5000, bits, 4);
 		jalad_codec_hist_add(bits == 16 ? (void *)s16 : (void *)s8, 5000, bits, hist);
-		CHECK(jalad_codec_dict_learn(bits, hist, &dict) == JALAD_OK);
+		if (bits <= JALAD_CODEC_2D_MAX_BITS)
+			CHECK(jalad_codec_hist2d_add(s8, 1, &row, bits, hist2d) == JALAD_OK);
+		CHECK(jalad_codec_dict_learn2d(bits, hist, hist2d, &dict) == JALAD_OK);
+		CHECK(jalad_codec_dict_has_2d(dict) == (bits <= JALAD_CODEC_2D_MAX_BITS));
 		free(hist);
+		free(hist2d);
 
 		for (int c = 0; c < JALAD_CODER_COUNT; c++) {
+			if (c == JALAD_CODER_HUFFMAN_2D && bits > JALAD_CODEC_2D_MAX_BITS)
+				continue; /* refused: see test_h2d_errors */
 			for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
 				for (int kind = 0; kind < 5; kind++) {
 					size_t n = sizes[si];
@@ -642,17 +658,24 @@ static void test_container_roundtrips(struct jalad_codec_ctx *ctx)
 		struct jalad_codec_dict *dict = NULL;
 		if (bits) {
 			uint64_t *hist = calloc((size_t)1 << bits, sizeof *hist);
+			uint64_t *hist2d = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * (bits & 7)), sizeof *hist2d);
 			uint8_t s8[3000];
 			uint16_t s16[3000];
+			const int64_t cdims[2] = { 50, 60 };
 			gen_symbols(s8, s16, 3000, bits, 4);
 			jalad_codec_hist_add(bits == 16 ? (void *)s16 : (void *)s8, 3000, bits, hist);
-			jalad_codec_dict_learn(bits, hist, &dict);
+			if (bits <= JALAD_CODEC_2D_MAX_BITS)
+				jalad_codec_hist2d_add(s8, 2, cdims, bits, hist2d);
+			jalad_codec_dict_learn2d(bits, hist, hist2d, &dict);
 			free(hist);
+			free(hist2d);
 		}
 		for (int c = 0; c <= JALAD_CODER_COUNT; c++) {
 			enum jalad_coder coder = c == JALAD_CODER_COUNT ? JALAD_CODER_AUTO : (enum jalad_coder)c;
 			if (bits == 0 && coder != JALAD_CODER_RAW && coder != JALAD_CODER_ZSTD &&
 			    coder != JALAD_CODER_AUTO)
+				continue;
+			if (coder == JALAD_CODER_HUFFMAN_2D && (bits == 0 || bits > JALAD_CODEC_2D_MAX_BITS))
 				continue;
 			for (int pc = 0; pc < 2; pc++) {
 				if (bits == 0 && pc)
@@ -683,8 +706,8 @@ static void test_container_roundtrips(struct jalad_codec_ctx *ctx)
 		for (int c = 0; c <= JALAD_CODER_COUNT; c++)
 			for (int pc = 0; pc < 2; pc++) {
 				enum jalad_coder coder = c == JALAD_CODER_COUNT ? JALAD_CODER_AUTO : (enum jalad_coder)c;
-				if (coder == JALAD_CODER_HUFFMAN_SHARED)
-					continue;
+				if (coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D)
+					continue; /* dictionary coders: see test_h2d_roundtrips */
 				struct jalad_codec_params p = { bits, coder, pc, 1, NULL, 0 };
 				CHECK_MSG(roundtrip_one(ctx, &p, &big, K_RELU, NULL, why, sizeof why),
 					  "big map bits %d %s pc %d: %s", bits, jalad_coder_name(coder), pc, why);
@@ -720,8 +743,8 @@ static void test_multi_tensor(struct jalad_codec_ctx *ctx)
 	for (int i = 0; i < 3; i++) {
 		int smallest = 1;
 		for (int c = 0; c < JALAD_CODER_COUNT; c++) {
-			if (c == JALAD_CODER_HUFFMAN_SHARED)
-				continue;
+			if (c == JALAD_CODER_HUFFMAN_SHARED || c == JALAD_CODER_HUFFMAN_2D)
+				continue; /* need a dictionary (6 bits: no huffman-2d at all) */
 			struct jalad_codec_params q = p;
 			size_t l2;
 			q.coder = (enum jalad_coder)c;
@@ -1191,7 +1214,9 @@ static void test_dicts(struct jalad_codec_ctx *ctx)
 	for (int k = 0; k < 65536; k++)
 		h16[k] = (uint64_t)(k < 300 ? 300 - k : 0);
 	CHECK(jalad_codec_dict_learn(16, h16, &d16) == JALAD_OK);
-	CHECK(jalad_codec_dict_save(d16, ser, sizeof ser, &slen) == JALAD_OK && slen == JALAD_CODEC_DICT_MAX_BYTES);
+	/* version 1 (two planes of 128 bytes), as before huffman-2d */
+	CHECK(jalad_codec_dict_save(d16, ser, sizeof ser, &slen) == JALAD_OK && slen == 8 + 2 * 128 + 4 &&
+	      ser[4] == 1 && slen <= JALAD_CODEC_DICT_MAX_BYTES);
 	CHECK(jalad_codec_dict_load(ser, slen, &d16l) == JALAD_OK);
 	struct jalad_codec_params p16 = { 16, JALAD_CODER_HUFFMAN_SHARED, 0, 1, d16, 0 };
 	uint8_t *b16 = malloc(jalad_codec_bound(&p16, &t, 1));
@@ -1218,6 +1243,16 @@ static void test_bounds(struct jalad_codec_ctx *ctx)
 	int ok = 1;
 	for (int bi = -1; bi < NBITS; bi++) {
 		int bits = bi < 0 ? 0 : all_bits[bi];
+		/* huffman-2d: tables learned from all-zero maps, so uniform data
+		 * gets long codes */
+		struct jalad_codec_dict *d2 = NULL;
+		if (bits >= 1 && bits <= JALAD_CODEC_2D_MAX_BITS) {
+			uint64_t h[16] = { 1000 }, *h2 = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * bits), sizeof *h2);
+			for (int c = 0; c < JALAD_CODEC_2D_CONTEXTS; c++)
+				h2[(size_t)c << (2 * bits)] = 1000000;
+			CHECK(jalad_codec_dict_learn2d(bits, h, h2, &d2) == JALAD_OK);
+			free(h2);
+		}
 		for (int c = 0; c <= JALAD_CODER_COUNT; c++) {
 			enum jalad_coder coder = c == JALAD_CODER_COUNT ? JALAD_CODER_AUTO : (enum jalad_coder)c;
 			if (coder == JALAD_CODER_HUFFMAN_SHARED || (bits == 0 && coder != JALAD_CODER_RAW &&
@@ -1229,6 +1264,13 @@ static void test_bounds(struct jalad_codec_ctx *ctx)
 					x[i] = (float)rng_unit();
 				struct jalad_codec_tensor t = { x, 1, { (int64_t)n }, 0 };
 				struct jalad_codec_params p = { bits, coder, 0, 1, NULL, 0 };
+				if (coder == JALAD_CODER_HUFFMAN_2D) {
+					if (!d2) {
+						free(x);
+						break;
+					}
+					p.dict = d2;
+				}
 				size_t cap = jalad_codec_bound(&p, &t, 1), len;
 				uint8_t *buf = malloc(cap);
 				ok &= jalad_codec_encode(ctx, &p, &t, 1, buf, cap, &len, NULL) == JALAD_OK && len <= cap;
@@ -1236,6 +1278,7 @@ static void test_bounds(struct jalad_codec_ctx *ctx)
 				free(x);
 			}
 		}
+		jalad_codec_dict_free(d2);
 	}
 	CHECK_MSG(ok, "an encode failed with a buffer of jalad_codec_bound() bytes");
 }
@@ -1303,6 +1346,759 @@ static void test_relu_range(struct jalad_codec_ctx *ctx)
 	CHECK(zeros == N);
 }
 
+/* ---- huffman-2d ------------------------------------------------------------ */
+
+static void jalad_put_u32_test(uint8_t *p, uint32_t v)
+{
+	for (int k = 0; k < 4; k++)
+		p[k] = (uint8_t)(v >> (8 * k));
+}
+
+/* CRC-32C (Castagnoli), as containers and dictionaries carry it */
+static uint32_t crc32c_ref(const uint8_t *p, size_t len)
+{
+	uint32_t c = 0xFFFFFFFFu;
+	while (len--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+	}
+	return ~c;
+}
+
+/* A dictionary for bits (with huffman-2d tables if with2d and bits <= 4),
+ * learned from smooth sparse ReLU-like maps: the distribution of K_SMOOTH,
+ * but other draws. */
+static struct jalad_codec_dict *h2d_dict(int bits, int with2d)
+{
+	static const int64_t cal[][4] = { { 1, 8, 16, 16 }, { 1, 4, 7, 7 }, { 1, 6, 12, 9 }, { 1, 2, 28, 28 } };
+	uint64_t *h = calloc((size_t)1 << bits, sizeof *h);
+	uint64_t *h2 = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << (2 * (bits & 7)), sizeof *h2);
+	struct jalad_codec_dict *d = NULL;
+	uint64_t saved = rng_state;
+	rng_state = 0x2D2D2D2Du + (uint64_t)bits; /* the same draws for bits, with2d or not */
+	for (size_t k = 0; k < sizeof cal / sizeof cal[0]; k++) {
+		size_t n = count_of(cal[k], 4);
+		float *x = malloc(n * sizeof *x), mn, mx;
+		uint8_t *q = malloc(n);
+		gen_floats(x, n, K_SMOOTH, cal[k], 4);
+		jalad_codec_minmax(x, n, &mn, &mx);
+		jalad_codec_quantize(x, n, bits, mn, mx, q);
+		jalad_codec_hist_add(q, n, bits, h);
+		if (bits <= JALAD_CODEC_2D_MAX_BITS)
+			CHECK(jalad_codec_hist2d_add(q, 4, cal[k], bits, h2) == JALAD_OK);
+		free(x);
+		free(q);
+	}
+	rng_state = saved;
+	CHECK(jalad_codec_dict_learn2d(bits, h, with2d ? h2 : NULL, &d) == JALAD_OK);
+	free(h);
+	free(h2);
+	return d;
+}
+
+static int uses_dict(enum jalad_coder c)
+{
+	return c == JALAD_CODER_HUFFMAN_SHARED || c == JALAD_CODER_HUFFMAN_2D;
+}
+
+static const struct shape h2d_shapes[] = {
+	{ 0, { 0 } },               /* scalar: one row of one */
+	{ 1, { 1 } },
+	{ 1, { 13 } },
+	{ 1, { 0 } },
+	{ 2, { 1, 17 } },           /* one row: pairs with a zero row */
+	{ 2, { 9, 1 } },            /* a column */
+	{ 2, { 7, 7 } },
+	{ 2, { 3, 3 } },
+	{ 2, { 6, 5 } },
+	{ 2, { 5, 0 } },
+	{ 2, { 0, 5 } },
+	{ 3, { 3, 7, 7 } },         /* odd planes: rows pair across planes */
+	{ 3, { 2, 5, 1 } },
+	{ 3, { 4, 1, 9 } },         /* planes of one row */
+	{ 3, { 1, 3, 3 } },
+	{ 3, { 2, 0, 3 } },
+	{ 4, { 1, 3, 7, 7 } },
+	{ 4, { 2, 4, 3, 3 } },
+	{ 4, { 1, 2, 5, 6 } },
+	{ 4, { 1, 5, 1, 8 } },
+	{ 4, { 1, 3, 7, 1 } },
+	{ 4, { 1, 0, 4, 4 } },
+	{ 4, { 2, 3, 4, 0 } },
+	{ 4, { 2, 3, 8, 10 } },
+	{ 4, { 1, 16, 28, 28 } },
+};
+#define H2D_NSHAPES ((int)(sizeof h2d_shapes / sizeof h2d_shapes[0]))
+
+/* Encode one tensor; *len = 0 and a NULL result on failure. */
+static uint8_t *h2d_encode(struct jalad_codec_ctx *ctx, const struct jalad_codec_params *p,
+			   const struct jalad_codec_tensor *t, int n, size_t *len, struct jalad_codec_stats *stats)
+{
+	size_t cap = jalad_codec_bound(p, t, n);
+	uint8_t *buf = malloc(cap ? cap : 1);
+	*len = 0;
+	if (!cap || jalad_codec_encode(ctx, p, t, n, buf, cap, len, stats) != JALAD_OK) {
+		free(buf);
+		*len = 0;
+		return NULL;
+	}
+	return buf;
+}
+
+static void test_h2d_roundtrips(struct jalad_codec_ctx *ctx)
+{
+	static const enum kind kinds[] = { K_SMOOTH, K_ZERO, K_CONST, K_SKEW, K_UNIFORM, K_RELU, K_NEG };
+	int runs = 0, fails = 0;
+	char why[256];
+	for (int bits = 1; bits <= JALAD_CODEC_2D_MAX_BITS; bits++) {
+		struct jalad_codec_dict *dict = h2d_dict(bits, 1);
+		CHECK(jalad_codec_dict_has_2d(dict) && jalad_codec_dict_bits(dict) == bits);
+		for (int pc = 0; pc < 2; pc++)
+			for (int si = 0; si < H2D_NSHAPES; si++)
+				for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+					/* AUTO too, on the smooth maps */
+					for (int a = 0; a < (kinds[k] == K_SMOOTH ? 2 : 1); a++) {
+						struct jalad_codec_params p = { bits,
+										a ? JALAD_CODER_AUTO : JALAD_CODER_HUFFMAN_2D,
+										pc, runs & 1, dict, 0 };
+						runs++;
+						if (!roundtrip_one(ctx, &p, &h2d_shapes[si], kinds[k], dict, why, sizeof why) &&
+						    fails++ < 10)
+							fprintf(stderr, "huffman-2d bits %d %s pc %d shape %d %s: %s\n", bits,
+								jalad_coder_name(p.coder), pc, si, kind_name[kinds[k]], why);
+					}
+				}
+
+		/* the symbols themselves come back exactly, and a 1-d tensor's
+		 * payload is what jalad_codec_symbols_encode() writes (one row) */
+		static const size_t ns[] = { 1, 2, 5, 31, 64, 257, 1000, 4099 };
+		for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+			size_t n = ns[k], cap = jalad_codec_symbols_bound(JALAD_CODER_HUFFMAN_2D, bits, n), len = 0, clen;
+			int64_t dims[1] = { (int64_t)n };
+			float *x = malloc(n * sizeof *x), mn, mx;
+			uint8_t *q = malloc(n), *r = malloc(n + 8), *buf = malloc(cap);
+			gen_floats(x, n, K_SMOOTH, dims, 1);
+			jalad_codec_minmax(x, n, &mn, &mx);
+			jalad_codec_quantize(x, n, bits, mn, mx, q);
+			memset(r, 0xEE, n + 8);
+			enum jalad_status st =
+				jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, bits, dict, q, n, buf, cap, &len);
+			CHECK_MSG(st == JALAD_OK && len <= cap, "symbols_encode n %zu: %s", n, jalad_last_error());
+			st = jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, bits, dict, buf, len, r, n);
+			CHECK_MSG(st == JALAD_OK && memcmp(q, r, n) == 0 && r[n] == 0xEE,
+				  "symbols round trip bits %d n %zu: %s", bits, n, jalad_status_str(st));
+			/* far more symbols than encoded: refused (one more or
+			 * fewer may decode from zero padding bits, as with any
+			 * zero-padded prefix code: the container fixes n) */
+			st = jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, bits, dict, buf, len, r, n + 16 * 8);
+			CHECK(st == JALAD_ERR_TRUNCATED || st == JALAD_ERR_FORMAT);
+			struct jalad_codec_tensor t = { x, 1, { (int64_t)n }, 0 };
+			struct jalad_codec_params p = { bits, JALAD_CODER_HUFFMAN_2D, 0, 0, dict, 0 };
+			struct jalad_codec_info info;
+			uint8_t *c = h2d_encode(ctx, &p, &t, 1, &clen, NULL);
+			CHECK(c && jalad_codec_peek(c, clen, NULL, &info) == JALAD_OK && info.has_dict &&
+			      info.dict_id == jalad_codec_dict_id(dict) && info.tensor[0].coder == JALAD_CODER_HUFFMAN_2D &&
+			      info.tensor[0].payload_bytes == len && clen >= len && memcmp(c + clen - len, buf, len) == 0);
+			free(c);
+			free(x);
+			free(q);
+			free(r);
+			free(buf);
+		}
+		jalad_codec_dict_free(dict);
+	}
+	CHECK_MSG(fails == 0, "%d of %d huffman-2d container round trips failed", fails, runs);
+	printf("huffman-2d round trips: %d (bits 1-4 x per-channel x %d shapes x kinds)\n", runs, H2D_NSHAPES);
+}
+
+/* AUTO with a 2-d dictionary: never bigger than any coder on its own, picks
+ * huffman-2d on smooth maps, and names the dictionary only when used. */
+static void test_h2d_auto(struct jalad_codec_ctx *ctx)
+{
+	static const struct shape sh[] = {
+		{ 4, { 1, 16, 28, 28 } }, { 4, { 1, 8, 14, 14 } }, { 4, { 1, 4, 7, 7 } }, { 3, { 2, 9, 9 } },
+		{ 2, { 3, 3 } },          { 1, { 40 } },           { 4, { 1, 32, 7, 7 } }, { 4, { 1, 8, 7, 7 } },
+		{ 4, { 1, 2, 14, 14 } },  { 4, { 1, 1, 28, 28 } }, { 4, { 1, 16, 5, 5 } },
+	};
+	static const enum kind kinds[] = { K_SMOOTH, K_UNIFORM, K_SKEW, K_ZERO };
+	int not_smallest = 0, payload_not_smallest = 0, dict_flag_wrong = 0, decode_bad = 0, over_by_id = 0;
+	int picked_2d = 0, smooth_runs = 0, smaller_than_shared = 0;
+	for (int bits = 1; bits <= JALAD_CODEC_2D_MAX_BITS; bits++) {
+		struct jalad_codec_dict *d2 = h2d_dict(bits, 1), *d1 = h2d_dict(bits, 0);
+		CHECK(!jalad_codec_dict_has_2d(d1) && jalad_codec_dict_id(d1) != jalad_codec_dict_id(d2));
+		for (size_t si = 0; si < sizeof sh / sizeof sh[0]; si++)
+			for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+				for (int pc = 0; pc < 2; pc++) {
+					size_t n = count_of(sh[si].dims, sh[si].ndim);
+					float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+					gen_floats(x, n, kinds[k], sh[si].dims, sh[si].ndim);
+					struct jalad_codec_tensor t = { x, sh[si].ndim, { 0 }, 0 };
+					memcpy(t.dims, sh[si].dims, sizeof sh[si].dims);
+					struct jalad_codec_params pa = { bits, JALAD_CODER_AUTO, pc, 1, d2, 0 }, ps = pa;
+					struct jalad_codec_stats sa, sc;
+					struct jalad_codec_info info;
+					size_t la, ls, best = SIZE_MAX, best_payload = SIZE_MAX;
+					uint8_t *ba = h2d_encode(ctx, &pa, &t, 1, &la, &sa);
+					CHECK(ba != NULL);
+					if (!ba) {
+						free(x);
+						free(y);
+						continue;
+					}
+					enum jalad_coder best_coder = JALAD_CODER_RAW;
+					for (int c = 0; c < JALAD_CODER_COUNT; c++) {
+						struct jalad_codec_params pc1 = pa;
+						size_t lc;
+						pc1.coder = (enum jalad_coder)c;
+						uint8_t *bc = h2d_encode(ctx, &pc1, &t, 1, &lc, &sc);
+						CHECK_MSG(bc != NULL, "%s: %s", jalad_coder_name(pc1.coder), jalad_last_error());
+						if (bc && lc < best) {
+							best = lc;
+							best_coder = pc1.coder;
+						}
+						if (bc && sc.tensor[0].payload_bytes < best_payload)
+							best_payload = sc.tensor[0].payload_bytes;
+						free(bc);
+					}
+					/* AUTO counts the 4-byte dictionary id against the
+					 * dictionary coders: its container is never larger than
+					 * any single coder's, and its payload is the smallest
+					 * unless a dictionary coder's was smaller by less than
+					 * the id */
+					payload_not_smallest += sa.tensor[0].payload_bytes > best_payload &&
+								!(!uses_dict(sa.tensor[0].coder) &&
+								  sa.tensor[0].payload_bytes <
+									  best_payload + JALAD_CODEC_DICT_ID_BYTES + 1);
+					not_smallest += la > best;
+					over_by_id += la == best && best_coder != sa.tensor[0].coder;
+					dict_flag_wrong += jalad_codec_peek(ba, la, NULL, &info) != JALAD_OK ||
+							   info.has_dict != uses_dict(sa.tensor[0].coder) ||
+							   (info.has_dict && info.dict_id != jalad_codec_dict_id(d2)) ||
+							   info.tensor[0].coder != sa.tensor[0].coder;
+					float *outs[1] = { y };
+					size_t caps[1] = { n };
+					decode_bad += jalad_codec_decode(ctx, ba, la, NULL, d2, outs, caps, 1, NULL) != JALAD_OK;
+					if (kinds[k] == K_SMOOTH && n >= 98 && n <= 800 && bits >= 2) {
+						/* huffman-shared only: AUTO with the 1-d dictionary */
+						ps.dict = d1;
+						uint8_t *bs = h2d_encode(ctx, &ps, &t, 1, &ls, NULL);
+						smooth_runs++;
+						picked_2d += sa.tensor[0].coder == JALAD_CODER_HUFFMAN_2D;
+						smaller_than_shared += bs && la < ls;
+						/* never worse than with huffman-shared only */
+						not_smallest += !bs || la > ls;
+						if (getenv("H2D_VERBOSE"))
+							fprintf(stderr, "huffman-2d auto: bits %d shape %zu pc %d: chose %s, %zu bytes vs %zu\n",
+								bits, si, pc, jalad_coder_name(sa.tensor[0].coder), la, ls);
+						free(bs);
+					}
+					free(ba);
+					free(x);
+					free(y);
+				}
+		jalad_codec_dict_free(d1);
+		jalad_codec_dict_free(d2);
+	}
+	CHECK_MSG(payload_not_smallest == 0, "AUTO kept a larger payload than some coder %d times", payload_not_smallest);
+	CHECK_MSG(not_smallest == 0, "AUTO's container beat by a single coder %d times", not_smallest);
+	CHECK_MSG(dict_flag_wrong == 0, "dictionary id present without a dictionary coder (or absent with one): %d",
+		  dict_flag_wrong);
+	CHECK_MSG(decode_bad == 0, "%d AUTO containers did not decode", decode_bad);
+	/* small smooth maps (98..800 values, c = 2..4): huffman-2d at least half
+	 * the time (it must beat the others by more than the 4-byte id), and as
+	 * often smaller than AUTO with a dictionary without 2-d tables (larger
+	 * synthetic maps go to the adaptive arith1) */
+	CHECK_MSG(smooth_runs == 36 && picked_2d * 2 >= smooth_runs && smaller_than_shared * 2 >= smooth_runs,
+		  "smooth maps: huffman-2d chosen %d, smaller than huffman-shared only %d, of %d", picked_2d,
+		  smaller_than_shared, smooth_runs);
+	printf("huffman-2d auto: small smooth maps: %d of %d huffman-2d, %d smaller than huffman-shared only; "
+	       "%d ties with another coder's container\n",
+	       picked_2d, smooth_runs, smaller_than_shared, over_by_id);
+
+	/* A sizes example at c = 4 (a 1x16x28x28 map, what a plan would send). */
+	{
+		static const struct shape m = { 4, { 1, 16, 28, 28 } };
+		size_t n = count_of(m.dims, 4), l[4];
+		float *x = malloc(n * sizeof *x);
+		gen_floats(x, n, K_SMOOTH, m.dims, 4);
+		struct jalad_codec_tensor t = { x, 4, { 1, 16, 28, 28 }, 0 };
+		struct jalad_codec_dict *d2 = h2d_dict(4, 1);
+		static const enum jalad_coder cs[4] = { JALAD_CODER_HUFFMAN_2D, JALAD_CODER_HUFFMAN_SHARED,
+							JALAD_CODER_RANS1, JALAD_CODER_ARITH1 };
+		for (int k = 0; k < 4; k++) {
+			struct jalad_codec_params p = { 4, cs[k], 0, 1, d2, 0 };
+			free(h2d_encode(ctx, &p, &t, 1, &l[k], NULL));
+		}
+		printf("1x16x28x28 smooth map at c=4: huffman-2d %zu, huffman-shared %zu, rans1 %zu, arith1 %zu bytes\n",
+		       l[0], l[1], l[2], l[3]);
+		CHECK(l[0] > 0 && l[0] < l[1]);
+		jalad_codec_dict_free(d2);
+		free(x);
+	}
+
+	/* A container none of whose tensors used a dictionary coder names no
+	 * dictionary: uniform noise (AUTO), and a concrete coder given a dict. */
+	{
+		float x[400];
+		for (int i = 0; i < 400; i++)
+			x[i] = (float)rng_unit();
+		struct jalad_codec_dict *d2 = h2d_dict(4, 1);
+		struct jalad_codec_tensor t = { x, 2, { 20, 20 }, 0 };
+		struct jalad_codec_params pa = { 4, JALAD_CODER_AUTO, 0, 1, d2, 0 }, pn = pa;
+		struct jalad_codec_stats s;
+		struct jalad_codec_info info;
+		size_t la, ln;
+		pn.dict = NULL;
+		uint8_t *ba = h2d_encode(ctx, &pa, &t, 1, &la, &s), *bn = h2d_encode(ctx, &pn, &t, 1, &ln, NULL);
+		CHECK(ba && bn && !uses_dict(s.tensor[0].coder));
+		CHECK(ba && jalad_codec_peek(ba, la, NULL, &info) == JALAD_OK && info.has_dict == 0 &&
+		      (ba[2] & 2) == 0);
+		CHECK(ba && bn && la == ln && memcmp(ba, bn, la) == 0);
+		free(ba);
+		free(bn);
+		pa.coder = JALAD_CODER_RANS0;
+		ba = h2d_encode(ctx, &pa, &t, 1, &la, NULL);
+		CHECK(ba && jalad_codec_peek(ba, la, NULL, &info) == JALAD_OK && info.has_dict == 0);
+		float y[400], *outs[1] = { y };
+		size_t caps[1] = { 400 };
+		CHECK(ba && jalad_codec_decode(ctx, ba, la, NULL, NULL, outs, caps, 1, NULL) == JALAD_OK);
+		free(ba);
+		/* two tensors, one of them huffman-2d: the id is there, once */
+		struct jalad_codec_tensor t2[2] = { t, { x, 3, { 4, 10, 10 }, 0 } };
+		pa.coder = JALAD_CODER_HUFFMAN_2D;
+		ba = h2d_encode(ctx, &pa, t2, 2, &la, NULL);
+		CHECK(ba && jalad_codec_peek(ba, la, NULL, &info) == JALAD_OK && info.has_dict &&
+		      info.dict_id == jalad_codec_dict_id(d2) && info.ntensors == 2);
+		float y2[400], *outs2[2] = { y, y2 };
+		size_t caps2[2] = { 400, 400 };
+		CHECK(ba && jalad_codec_decode(ctx, ba, la, NULL, d2, outs2, caps2, 2, NULL) == JALAD_OK);
+		free(ba);
+		jalad_codec_dict_free(d2);
+	}
+}
+
+static void test_h2d_errors(struct jalad_codec_ctx *ctx)
+{
+	float x[2 * 3 * 5 * 6], y[2 * 3 * 5 * 6], *outs[1] = { y };
+	size_t caps[1] = { 180 }, len;
+	int64_t dims4[4] = { 2, 3, 5, 6 };
+	gen_floats(x, 180, K_SMOOTH, dims4, 4);
+	struct jalad_codec_tensor t = { x, 4, { 2, 3, 5, 6 }, 0 };
+	struct jalad_codec_dict *d4 = h2d_dict(4, 1), *d4b = NULL, *d4v1 = h2d_dict(4, 0), *d3 = h2d_dict(3, 1);
+	uint8_t buf[4096], sym[64] = { 0 };
+
+	/* encode: no dictionary, no 2-d tables, other bits, bits over 4 */
+	struct jalad_codec_params p = { 4, JALAD_CODER_HUFFMAN_2D, 0, 1, NULL, 0 };
+	CHECK(jalad_codec_encode(ctx, &p, &t, 1, buf, sizeof buf, &len, NULL) == JALAD_ERR_INVALID_ARG);
+	CHECK(strstr(jalad_last_error(), "dictionary") != NULL);
+	p.dict = d4v1;
+	CHECK(jalad_codec_encode(ctx, &p, &t, 1, buf, sizeof buf, &len, NULL) == JALAD_ERR_INVALID_ARG);
+	CHECK(strstr(jalad_last_error(), "2-d") != NULL);
+	p.dict = d3;
+	CHECK(jalad_codec_encode(ctx, &p, &t, 1, buf, sizeof buf, &len, NULL) == JALAD_ERR_INVALID_ARG);
+	static const int badbits[] = { 5, 6, 7, 8, 16, 0 };
+	for (size_t k = 0; k < sizeof badbits / sizeof badbits[0]; k++) {
+		p.bits = badbits[k];
+		p.dict = d4;
+		CHECK_MSG(jalad_codec_encode(ctx, &p, &t, 1, buf, sizeof buf, &len, NULL) == JALAD_ERR_INVALID_ARG &&
+				  jalad_codec_bound(&p, &t, 1) == 0,
+			  "huffman-2d at %d bits", badbits[k]);
+		CHECK(jalad_codec_symbols_bound(JALAD_CODER_HUFFMAN_2D, badbits[k], 10) == 0);
+		CHECK(jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, badbits[k], d4, sym, 10, buf, sizeof buf,
+						 &len) != JALAD_OK);
+		CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, badbits[k], d4, buf, 4, sym, 10) ==
+		      JALAD_ERR_UNSUPPORTED);
+	}
+	/* a 2-d dictionary for bits > 4 is not made: learn2d keeps the 1-d part */
+	{
+		uint64_t h[256] = { 0 }, *h2 = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << 8, sizeof *h2);
+		struct jalad_codec_dict *d5 = NULL, *d5b = NULL;
+		h[0] = 100;
+		CHECK(jalad_codec_dict_learn2d(5, h, h2, &d5) == JALAD_OK && !jalad_codec_dict_has_2d(d5));
+		CHECK(jalad_codec_dict_learn(5, h, &d5b) == JALAD_OK && jalad_codec_dict_id(d5) == jalad_codec_dict_id(d5b));
+		jalad_codec_dict_free(d5);
+		jalad_codec_dict_free(d5b);
+		free(h2);
+		CHECK(jalad_codec_dict_learn2d(4, h, h, NULL) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_dict_learn2d(4, NULL, h, &d5) == JALAD_ERR_INVALID_ARG);
+	}
+	CHECK(jalad_codec_dict_has_2d(NULL) == 0);
+
+	/* symbols API */
+	CHECK(jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, 4, NULL, sym, 10, buf, sizeof buf, &len) ==
+	      JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4v1, sym, 10, buf, sizeof buf, &len) ==
+	      JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d3, sym, 10, buf, sizeof buf, &len) ==
+	      JALAD_ERR_MISMATCH);
+	sym[3] = 16;
+	CHECK(jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, sym, 10, buf, sizeof buf, &len) ==
+	      JALAD_ERR_INVALID_ARG);
+	sym[3] = 0;
+	CHECK(jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, sym, 10, buf, 0, &len) ==
+	      JALAD_ERR_LIMIT);
+	CHECK(jalad_codec_symbols_encode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, sym, 10, buf, sizeof buf, &len) == JALAD_OK);
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, NULL, buf, len, sym, 10) == JALAD_ERR_MISMATCH);
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4v1, buf, len, sym, 10) == JALAD_ERR_MISMATCH);
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d3, buf, len, sym, 10) == JALAD_ERR_MISMATCH);
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, buf, len, sym, 10) == JALAD_OK);
+	buf[len] = 0;
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, buf, len + 1, sym, 10) == JALAD_ERR_FORMAT);
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, buf, 0, sym, 10) == JALAD_ERR_TRUNCATED);
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, buf, 1, sym, 0) == JALAD_ERR_FORMAT);
+	CHECK(jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, 4, d4, buf, 0, sym, 0) == JALAD_OK);
+	/* random payloads: an error or symbols that fit */
+	{
+		int odd = 0;
+		for (int it = 0; it < 3000; it++) {
+			uint8_t junk[40], out[64];
+			size_t jl = (size_t)(rng() % 41), n = (size_t)(rng() % 64);
+			for (size_t k = 0; k < jl; k++)
+				junk[k] = (uint8_t)(it & 1 ? rng() : rng() & rng() & rng()); /* sparse bits too */
+			int bits = 1 + it % 4;
+			struct jalad_codec_dict *d = bits == 4 ? d4 : bits == 3 ? d3 : NULL;
+			if (!d)
+				continue;
+			enum jalad_status st =
+				jalad_codec_symbols_decode(ctx, JALAD_CODER_HUFFMAN_2D, bits, d, junk, jl, out, n);
+			if (st == JALAD_OK) {
+				for (size_t k = 0; k < n; k++)
+					odd += out[k] >> bits != 0;
+			} else {
+				odd += st != JALAD_ERR_FORMAT && st != JALAD_ERR_TRUNCATED;
+			}
+		}
+		CHECK_MSG(odd == 0, "%d random huffman-2d payloads gave odd results", odd);
+	}
+
+	/* decoding with a different dictionary */
+	p.bits = 4;
+	p.dict = d4;
+	CHECK(jalad_codec_encode(ctx, &p, &t, 1, buf, sizeof buf, &len, NULL) == JALAD_OK);
+	CHECK(jalad_codec_decode(ctx, buf, len, NULL, d4, outs, caps, 1, NULL) == JALAD_OK);
+	{
+		/* same bits, other calibration data */
+		uint64_t h[16] = { 5, 4, 3, 2, 1 }, *h2 = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << 8, sizeof *h2);
+		for (size_t k = 0; k < ((size_t)JALAD_CODEC_2D_CONTEXTS << 8); k++)
+			h2[k] = k % 7;
+		CHECK(jalad_codec_dict_learn2d(4, h, h2, &d4b) == JALAD_OK);
+		free(h2);
+	}
+	CHECK(jalad_codec_decode(ctx, buf, len, NULL, d4b, outs, caps, 1, NULL) == JALAD_ERR_MISMATCH);
+	CHECK(jalad_codec_decode(ctx, buf, len, NULL, d4v1, outs, caps, 1, NULL) == JALAD_ERR_MISMATCH);
+	CHECK(jalad_codec_decode(ctx, buf, len, NULL, d3, outs, caps, 1, NULL) == JALAD_ERR_MISMATCH);
+	CHECK(jalad_codec_decode(ctx, buf, len, NULL, NULL, outs, caps, 1, NULL) == JALAD_ERR_MISMATCH);
+	{
+		/* the right id on a dictionary without 2-d tables cannot happen,
+		 * but a container naming d4v1 with a huffman-2d tensor is
+		 * refused as a mismatch, not decoded */
+		uint8_t m[4096];
+		size_t ml = len;
+		memcpy(m, buf, len);
+		jalad_put_u32_test(m + 4, jalad_codec_dict_id(d4v1));
+		jalad_put_u32_test(m + ml - 4, crc32c_ref(m, ml - 4));
+		CHECK(jalad_codec_decode(ctx, m, ml, NULL, d4v1, outs, caps, 1, NULL) == JALAD_ERR_MISMATCH);
+		/* a huffman-2d tensor in a container without a dictionary id */
+		uint32_t fd[2] = { 4, 6 };
+		ml = forge(m, 1, 2, fd, 4, JALAD_CODER_HUFFMAN_2D, 3, 0);
+		struct jalad_codec_info info;
+		CHECK(jalad_codec_peek(m, ml, NULL, &info) == JALAD_ERR_FORMAT);
+		/* huffman-2d at 5 and 8 bits, float32 */
+		for (int b = 0; b <= 8; b += 4) {
+			ml = forge(m, 1, 2, fd, b ? b + (b == 4) : 0, JALAD_CODER_HUFFMAN_2D, 3, 0);
+			CHECK(jalad_codec_peek(m, ml, NULL, &info) == JALAD_ERR_FORMAT);
+		}
+	}
+
+	/* damage: every truncation and many bit flips, with and without CRC */
+	{
+		float a[1 * 4 * 7 * 7], b[9 * 5], c3[3 * 3 * 7];
+		int64_t da[4] = { 1, 4, 7, 7 }, dc[3] = { 3, 3, 7 };
+		gen_floats(a, sizeof a / 4, K_SMOOTH, da, 4);
+		gen_floats(b, 45, K_SKEW, NULL, 0);
+		gen_floats(c3, sizeof c3 / 4, K_SMOOTH, dc, 3);
+		struct jalad_codec_tensor tt[3] = { { a, 4, { 1, 4, 7, 7 }, 0 }, { b, 2, { 9, 5 }, 0 }, { c3, 3, { 3, 3, 7 }, 0 } };
+		int trunc_bad = 0, flip_crc_accepted = 0, odd = 0, wild = 0, accepted = 0, total = 0, fixed_ok = 0;
+		for (int bits = 2; bits <= 4; bits += 2)
+			for (int crc = 0; crc < 2; crc++) {
+				struct jalad_codec_dict *d = bits == 4 ? d4 : h2d_dict(2, 1);
+				struct jalad_codec_params pp = { bits, JALAD_CODER_HUFFMAN_2D, crc, crc, d, 0 };
+				size_t sl;
+				uint8_t *src = h2d_encode(ctx, &pp, tt, 3, &sl, NULL), *m = malloc(sl + 8);
+				int size_ok;
+				CHECK(src && try_decode(ctx, src, sl, d, &size_ok) == JALAD_OK);
+				for (size_t l = 0; src && l < sl; l++)
+					trunc_bad += try_decode(ctx, src, l, d, &size_ok) != JALAD_ERR_TRUNCATED;
+				for (int it = 0; src && it < 1500; it++) {
+					memcpy(m, src, sl);
+					int flips = 1 + (int)(rng() % 3);
+					/* mostly in the payloads, where the codes are */
+					for (int f = 0; f < flips; f++) {
+						size_t at = it % 4 == 0 ? (size_t)(rng() % sl) : sl / 4 + (size_t)(rng() % (sl - sl / 4));
+						m[at] ^= (uint8_t)(1u << (rng() % 8));
+					}
+					if (memcmp(m, src, sl) == 0)
+						continue; /* a bit flipped back */
+					enum jalad_status st = try_decode(ctx, m, sl, d, &size_ok);
+					odd += st != JALAD_OK && !known_error(st);
+					wild += st == JALAD_OK && !size_ok;
+					total++;
+					accepted += st == JALAD_OK;
+					if (crc) {
+						flip_crc_accepted += st == JALAD_OK;
+						/* behind the checksum: recompute it */
+						jalad_put_u32_test(m + sl - 4, crc32c_ref(m, sl - 4));
+						st = try_decode(ctx, m, sl, d, &size_ok);
+						odd += st != JALAD_OK && !known_error(st);
+						wild += st == JALAD_OK && !size_ok;
+						fixed_ok += st == JALAD_OK;
+					}
+				}
+				free(src);
+				free(m);
+				if (d != d4)
+					jalad_codec_dict_free(d);
+			}
+		CHECK_MSG(trunc_bad == 0, "%d truncated huffman-2d containers not reported as truncated", trunc_bad);
+		CHECK_MSG(flip_crc_accepted == 0, "%d damaged huffman-2d containers passed the CRC", flip_crc_accepted);
+		CHECK_MSG(odd == 0 && wild == 0, "huffman-2d damage: %d odd statuses, %d wild values", odd, wild);
+		printf("huffman-2d damage: %d flipped, %d accepted (%d behind a recomputed CRC)\n", total, accepted,
+		       fixed_ok);
+	}
+	jalad_codec_dict_free(d4);
+	jalad_codec_dict_free(d4b);
+	jalad_codec_dict_free(d4v1);
+	jalad_codec_dict_free(d3);
+}
+
+/* Serialized size of a dictionary: version 1, or 2 with 2-d tables. */
+static size_t dict_bytes(int bits, int with2d)
+{
+	size_t planes = bits == 16 ? 2 * 128 : ((size_t)1 << bits) / 2;
+	return 8 + planes + 4 + (with2d ? 1 + JALAD_CODEC_2D_CONTEXTS * (((size_t)1 << (2 * bits)) / 2) : 0);
+}
+
+static void test_h2d_dicts(struct jalad_codec_ctx *ctx)
+{
+	uint8_t ser[JALAD_CODEC_DICT_MAX_BYTES + 8], ser2[JALAD_CODEC_DICT_MAX_BYTES + 8];
+	size_t slen, slen2;
+
+	/* save / load for bits 1..4: sizes, id, same encodings */
+	for (int bits = 1; bits <= JALAD_CODEC_2D_MAX_BITS; bits++) {
+		struct jalad_codec_dict *d = h2d_dict(bits, 1), *dl = NULL, *d1 = h2d_dict(bits, 0);
+		CHECK(jalad_codec_dict_save(d, ser, sizeof ser, &slen) == JALAD_OK);
+		CHECK_MSG(slen == dict_bytes(bits, 1) && slen <= JALAD_CODEC_DICT_MAX_BYTES && ser[4] == 2 &&
+				  ser[5] == bits,
+			  "2-d dictionary of %d bits has %zu bytes", bits, slen);
+		CHECK(jalad_codec_dict_save(d, ser2, slen - 1, &slen2) == JALAD_ERR_LIMIT);
+		CHECK(jalad_codec_dict_load(ser, slen, &dl) == JALAD_OK && jalad_codec_dict_id(dl) == jalad_codec_dict_id(d) &&
+		      jalad_codec_dict_has_2d(dl) && jalad_codec_dict_bits(dl) == bits);
+		CHECK(jalad_codec_dict_save(dl, ser2, sizeof ser2, &slen2) == JALAD_OK && slen2 == slen &&
+		      memcmp(ser, ser2, slen) == 0);
+		/* the 1-d part is the version-1 dictionary's */
+		CHECK(jalad_codec_dict_save(d1, ser2, sizeof ser2, &slen2) == JALAD_OK && slen2 == dict_bytes(bits, 0) &&
+		      ser2[4] == 1 && memcmp(ser + 5, ser2 + 5, slen2 - 4 - 5) == 0);
+		/* the same containers with either */
+		float x[3 * 7 * 7];
+		int64_t dims[3] = { 3, 7, 7 };
+		gen_floats(x, 147, K_SMOOTH, dims, 3);
+		struct jalad_codec_tensor t = { x, 3, { 3, 7, 7 }, 0 };
+		struct jalad_codec_params p = { bits, JALAD_CODER_HUFFMAN_2D, 0, 1, d, 0 }, q = p;
+		q.dict = dl;
+		size_t la, lb;
+		uint8_t *a = h2d_encode(ctx, &p, &t, 1, &la, NULL), *b = h2d_encode(ctx, &q, &t, 1, &lb, NULL);
+		CHECK(a && b && la == lb && memcmp(a, b, la) == 0);
+		float y[147], *outs[1] = { y };
+		size_t caps[1] = { 147 };
+		CHECK(a && jalad_codec_decode(ctx, a, la, NULL, dl, outs, caps, 1, NULL) == JALAD_OK);
+		free(a);
+		free(b);
+		jalad_codec_dict_free(d);
+		jalad_codec_dict_free(dl);
+		jalad_codec_dict_free(d1);
+	}
+
+	/* version 1 is unchanged: sizes, bytes and ids as without hist2d */
+	for (int bi = 0; bi < NBITS; bi++) {
+		int bits = all_bits[bi];
+		uint64_t *h = calloc((size_t)1 << bits, sizeof *h);
+		struct jalad_codec_dict *a = NULL, *b = NULL;
+		for (size_t s = 0; s < ((size_t)1 << bits) && s < 300; s++)
+			h[s] = 1000 / (s + 1);
+		CHECK(jalad_codec_dict_learn(bits, h, &a) == JALAD_OK && jalad_codec_dict_learn2d(bits, h, NULL, &b) == JALAD_OK);
+		CHECK(jalad_codec_dict_id(a) == jalad_codec_dict_id(b) && !jalad_codec_dict_has_2d(a));
+		CHECK_MSG(jalad_codec_dict_save(a, ser, sizeof ser, &slen) == JALAD_OK && ser[4] == 1 &&
+				  slen == dict_bytes(bits, 0) && slen <= JALAD_CODEC_DICT_MAX_BYTES,
+			  "version-1 dictionary of %d bits: %zu bytes", bits, slen);
+		jalad_codec_dict_free(a);
+		jalad_codec_dict_free(b);
+		free(h);
+	}
+	/* the largest dictionary is a 4-bit one with 2-d tables */
+	CHECK(dict_bytes(4, 1) == JALAD_CODEC_DICT_MAX_BYTES);
+
+	/* damaged 2-d dictionaries (4 bits: tables start at 8 + 8) */
+	struct jalad_codec_dict *d = h2d_dict(4, 1), *bad = NULL;
+	CHECK(jalad_codec_dict_save(d, ser, sizeof ser, &slen) == JALAD_OK);
+	const size_t tpos = 8 + 8 + 1; /* first context's code lengths */
+	int trunc_bad = 0;
+	for (size_t l = 0; l < slen; l++) {
+		trunc_bad += jalad_codec_dict_load(ser, l, &bad) != JALAD_ERR_TRUNCATED || bad != NULL;
+		jalad_codec_dict_free(bad);
+		bad = NULL;
+	}
+	CHECK_MSG(trunc_bad == 0, "%d truncated 2-d dictionaries not refused as truncated", trunc_bad);
+	ser[slen] = 0;
+	CHECK(jalad_codec_dict_load(ser, slen + 1, &bad) == JALAD_ERR_FORMAT);
+	memcpy(ser2, ser, slen);
+	ser2[tpos + 100] ^= 4;
+	CHECK(jalad_codec_dict_load(ser2, slen, &bad) == JALAD_ERR_CHECKSUM && bad == NULL);
+#define RESEAL(b, l) jalad_put_u32_test((b) + (l) - 4, crc32c_ref((b), (l) - 4))
+	/* bad context count */
+	static const uint8_t nctx[] = { 0, 63, 65, 255 };
+	for (size_t k = 0; k < sizeof nctx / sizeof nctx[0]; k++) {
+		memcpy(ser2, ser, slen);
+		ser2[tpos - 1] = nctx[k];
+		RESEAL(ser2, slen);
+		CHECK(jalad_codec_dict_load(ser2, slen, &bad) == JALAD_ERR_FORMAT && bad == NULL);
+	}
+	/* a zero and a > 12 code length, in the first and the last context */
+	for (int where = 0; where < 2; where++) {
+		size_t at = where ? slen - 4 - 1 : tpos;
+		for (int v = 0; v < 16; v += 13) {
+			memcpy(ser2, ser, slen);
+			ser2[at] = (uint8_t)((ser2[at] & 0xF0) | v);
+			RESEAL(ser2, slen);
+			CHECK_MSG(jalad_codec_dict_load(ser2, slen, &bad) == JALAD_ERR_FORMAT && bad == NULL,
+				  "code length %d: %s", v, jalad_last_error());
+			memcpy(ser2, ser, slen);
+			ser2[at] = (uint8_t)((ser2[at] & 0x0F) | (15 << 4));
+			RESEAL(ser2, slen);
+			CHECK(jalad_codec_dict_load(ser2, slen, &bad) == JALAD_ERR_FORMAT);
+		}
+	}
+	/* incomplete and oversubscribed prefix codes: one length one longer or shorter */
+	{
+		int done = 0;
+		for (size_t at = tpos; at < slen - 4 && done < 6; at += 37) {
+			unsigned l = ser[at] & 15u;
+			memcpy(ser2, ser, slen);
+			if (l < 12)
+				ser2[at] = (uint8_t)((ser2[at] & 0xF0) | (l + 1)); /* Kraft sum < 1 */
+			else
+				ser2[at] = (uint8_t)((ser2[at] & 0xF0) | (l - 1)); /* > 1 */
+			RESEAL(ser2, slen);
+			CHECK_MSG(jalad_codec_dict_load(ser2, slen, &bad) == JALAD_ERR_FORMAT && bad == NULL,
+				  "prefix code damaged at %zu: %s", at, jalad_last_error());
+			done++;
+		}
+		/* two lengths of one context swapped: still complete, a valid
+		 * dictionary with another id */
+		memcpy(ser2, ser, slen);
+		ser2[tpos] = (uint8_t)(ser[tpos] >> 4 | ser[tpos] << 4);
+		RESEAL(ser2, slen);
+		if (ser2[tpos] != ser[tpos]) {
+			CHECK(jalad_codec_dict_load(ser2, slen, &bad) == JALAD_OK &&
+			      jalad_codec_dict_id(bad) != jalad_codec_dict_id(d));
+			jalad_codec_dict_free(bad);
+			bad = NULL;
+		}
+	}
+	/* header: 2-d tables claimed for 5 and 8 bits, versions 0 and 3, v1 byte on a v2 body */
+	{
+		uint8_t h5[JALAD_CODEC_DICT_MAX_BYTES];
+		memcpy(h5, ser, slen);
+		h5[5] = 5;
+		h5[7] = 5;
+		RESEAL(h5, slen);
+		CHECK(jalad_codec_dict_load(h5, slen, &bad) == JALAD_ERR_FORMAT);
+		h5[5] = 8;
+		h5[7] = 8;
+		RESEAL(h5, slen);
+		CHECK(jalad_codec_dict_load(h5, slen, &bad) == JALAD_ERR_FORMAT);
+		memcpy(h5, ser, slen);
+		h5[4] = 3;
+		CHECK(jalad_codec_dict_load(h5, slen, &bad) == JALAD_ERR_UNSUPPORTED);
+		h5[4] = 0;
+		CHECK(jalad_codec_dict_load(h5, slen, &bad) == JALAD_ERR_UNSUPPORTED);
+		h5[4] = 1;
+		RESEAL(h5, slen);
+		CHECK(jalad_codec_dict_load(h5, slen, &bad) == JALAD_ERR_FORMAT); /* trailing bytes */
+		/* version 2 with the size of version 1: truncated */
+		struct jalad_codec_dict *v1 = h2d_dict(4, 0);
+		CHECK(jalad_codec_dict_save(v1, h5, sizeof h5, &slen2) == JALAD_OK && slen2 == 20);
+		h5[4] = 2;
+		RESEAL(h5, slen2);
+		CHECK(jalad_codec_dict_load(h5, slen2, &bad) == JALAD_ERR_TRUNCATED);
+		jalad_codec_dict_free(v1);
+	}
+	/* random damage: refused, or a valid table with another id */
+	{
+		int same_id = 0, odd = 0;
+		for (int it = 0; it < 1500; it++) {
+			memcpy(ser2, ser, slen);
+			int flips = 1 + (int)(rng() % 3);
+			for (int f = 0; f < flips; f++)
+				ser2[rng() % slen] ^= (uint8_t)(1u << (rng() % 8));
+			if (it & 1)
+				RESEAL(ser2, slen);
+			enum jalad_status st = jalad_codec_dict_load(ser2, slen, &bad);
+			if (st == JALAD_OK) {
+				same_id += jalad_codec_dict_id(bad) == jalad_codec_dict_id(d) && memcmp(ser, ser2, slen) != 0;
+				jalad_codec_dict_free(bad);
+				bad = NULL;
+			} else {
+				odd += st != JALAD_ERR_FORMAT && st != JALAD_ERR_CHECKSUM && st != JALAD_ERR_TRUNCATED &&
+				       st != JALAD_ERR_UNSUPPORTED;
+			}
+		}
+		CHECK_MSG(same_id == 0 && odd == 0, "damaged 2-d dictionaries: %d with the original id, %d odd statuses",
+			  same_id, odd);
+	}
+#undef RESEAL
+	jalad_codec_dict_free(d);
+
+	/* jalad_codec_hist2d_add */
+	{
+		uint64_t *h = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << 8, sizeof *h);
+		uint8_t s[3 * 7 * 7] = { 0 };
+		int64_t d3[3] = { 3, 7, 7 }, neg[2] = { 4, -1 }, big[3] = { 65536, 65536, 1 }, zero[2] = { 5, 0 };
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 5, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 0, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 8, h) == JALAD_ERR_INVALID_ARG);
+		s[10] = 16;
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 4, h) == JALAD_ERR_INVALID_ARG);
+		s[10] = 2;
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 1, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 2, h) == JALAD_OK);
+		s[10] = 0;
+		CHECK(jalad_codec_hist2d_add(s, 2, neg, 4, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, 9, d3, 4, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, -1, d3, 4, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 4, NULL) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, 3, NULL, 4, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(NULL, 3, d3, 4, h) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_codec_hist2d_add(s, 3, big, 4, h) == JALAD_ERR_LIMIT);
+		/* units: ceil(rows / 2) x width, all of the zero unit in context 0 here */
+		memset(h, 0, ((size_t)JALAD_CODEC_2D_CONTEXTS << 8) * sizeof *h);
+		CHECK(jalad_codec_hist2d_add(s, 3, d3, 4, h) == JALAD_OK);
+		uint64_t sum = 0;
+		for (size_t k = 0; k < ((size_t)JALAD_CODEC_2D_CONTEXTS << 8); k++)
+			sum += h[k];
+		CHECK(sum == 11 * 7 && h[0] == 77);
+		CHECK(jalad_codec_hist2d_add(s, 2, zero, 4, h) == JALAD_OK && h[0] == 77);
+		CHECK(jalad_codec_hist2d_add(NULL, 2, zero, 4, h) == JALAD_OK);
+		CHECK(jalad_codec_hist2d_add(s, 0, NULL, 4, h) == JALAD_OK && h[0] == 78); /* a scalar */
+		/* a top symbol 1 over a bottom 2 at bits 2: unit 1 << 2 | 2 */
+		memset(h, 0, 64 * 16 * sizeof *h);
+		uint8_t two[2] = { 1, 2 };
+		int64_t col[2] = { 2, 1 };
+		CHECK(jalad_codec_hist2d_add(two, 2, col, 2, h) == JALAD_OK && h[(1 << 2) | 2] == 1);
+		free(h);
+	}
+}
+
 int main(void)
 {
 	struct jalad_codec_ctx *ctx = NULL;
@@ -1321,6 +2117,10 @@ int main(void)
 	test_dicts(ctx);
 	test_bounds(ctx);
 	test_relu_range(ctx);
+	test_h2d_roundtrips(ctx);
+	test_h2d_auto(ctx);
+	test_h2d_errors(ctx);
+	test_h2d_dicts(ctx);
 
 	jalad_codec_ctx_free(ctx);
 	TEST_MAIN_END("test_codec");

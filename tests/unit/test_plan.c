@@ -512,8 +512,10 @@ static void test_json(void)
 		enum jalad_status want;
 		const char *msg;
 	} cbad[] = {
-		{ "\"version\":\t2", "\"version\":\t7", JALAD_ERR_UNSUPPORTED, "version 7" },
-		{ "\"version\":\t2", "\"version\":\t1", JALAD_ERR_UNSUPPORTED, "version 1" },
+		{ "\"version\":\t3", "\"version\":\t7", JALAD_ERR_UNSUPPORTED, "version 7" },
+		{ "\"version\":\t3", "\"version\":\t1", JALAD_ERR_UNSUPPORTED, "version 1" },
+		/* version 2: before huffman-2d (auto sizes without it) */
+		{ "\"version\":\t3", "\"version\":\t2", JALAD_ERR_UNSUPPORTED, "re-run jalad calibrate" },
 		{ "jalad-calibration", "jalad-profile", JALAD_ERR_FORMAT, "not a jalad-calibration" },
 		{ "\"nodes\":\t7", "\"nodes\":\t6", JALAD_ERR_FORMAT, "cuts" },
 		{ "\"coders\":\t[\"raw\"", "\"coders\":\t[\"rawx\"", JALAD_ERR_FORMAT, "coders" },
@@ -546,6 +548,60 @@ static void test_json(void)
 	instance_free(&in);
 }
 
+/* huffman-2d in a table: its sizes need a dictionary with 2-d tables,
+ * which survives the JSON round trip. */
+static void test_json_2d(void)
+{
+	static const int bits[] = { 4, 6 };
+	static const enum jalad_coder coders[] = { JALAD_CODER_HUFFMAN_SHARED, JALAD_CODER_HUFFMAN_2D };
+	struct jalad_calib *c, *c2;
+	uint64_t hist[64], *hist2d = calloc((size_t)JALAD_CODEC_2D_CONTEXTS << 8, sizeof *hist2d);
+	char *cj = NULL;
+	CHECK(hist2d != NULL);
+	if (!hist2d)
+		return;
+	for (int i = 0; i < 64; i++)
+		hist[i] = (uint64_t)(64 - i);
+	for (size_t i = 0; i < (size_t)JALAD_CODEC_2D_CONTEXTS << 8; i++)
+		hist2d[i] = (i * 2654435761u) % 97;
+	CHECK(jalad_calib_create(1, bits, NULL, 2, coders, 2, &c) == JALAD_OK);
+	if (!c) {
+		free(hist2d);
+		return;
+	}
+	c->samples = c->size_samples = 4;
+	for (int j = 0; j < 2; j++)
+		c->stats[jalad_calib_stats_index(c, 0, 0, j)] = (struct jalad_calib_stats){ 100 - j, 110, 0.01, 0.01 };
+	c->stats[jalad_calib_stats_index(c, 0, 1, 0)] = (struct jalad_calib_stats){ 150, 160, 0.01, 0.01 };
+	/* A dictionary without 2-d tables: the huffman-2d sizes are refused. */
+	CHECK(jalad_codec_dict_learn(4, hist, &c->dicts[0]) == JALAD_OK && !jalad_codec_dict_has_2d(c->dicts[0]));
+	CHECK(jalad_codec_dict_learn2d(6, hist, NULL, &c->dicts[1]) == JALAD_OK);
+	CHECK(jalad_calib_to_json(c, &cj) == JALAD_OK);
+	enum jalad_status st = jalad_calib_parse(cj, strlen(cj), &c2);
+	CHECK_MSG(st == JALAD_ERR_FORMAT && !c2 && contains(jalad_last_error(), "2-d"), "%s: %s",
+		  jalad_status_str(st), jalad_last_error());
+	free(cj);
+	cj = NULL;
+	/* With 2-d tables. */
+	jalad_codec_dict_free(c->dicts[0]);
+	c->dicts[0] = NULL;
+	CHECK(jalad_codec_dict_learn2d(4, hist, hist2d, &c->dicts[0]) == JALAD_OK && jalad_codec_dict_has_2d(c->dicts[0]));
+	CHECK(jalad_calib_to_json(c, &cj) == JALAD_OK);
+	st = jalad_calib_parse(cj, strlen(cj), &c2);
+	CHECK_MSG(st == JALAD_OK, "%s: %s", jalad_status_str(st), jalad_last_error());
+	if (c2) {
+		CHECK(c2->coders[1] == JALAD_CODER_HUFFMAN_2D && c2->version == JALAD_CALIB_VERSION);
+		CHECK(c2->dicts[0] && jalad_codec_dict_has_2d(c2->dicts[0]) &&
+		      jalad_codec_dict_id(c2->dicts[0]) == jalad_codec_dict_id(c->dicts[0]));
+		CHECK(c2->stats[jalad_calib_stats_index(c2, 0, 0, 1)].mean_bytes == 99);
+		CHECK(c2->stats[jalad_calib_stats_index(c2, 0, 1, 1)].mean_bytes < 0);
+		jalad_calib_free(c2);
+	}
+	free(cj);
+	free(hist2d);
+	jalad_calib_free(c);
+}
+
 /* ---- with the bundled model ------------------------------------------------------ */
 
 static void fill_input(float *x, int n, uint32_t seed)
@@ -563,8 +619,8 @@ static struct jalad_calib *calibrate(const struct jalad_model *m, int nw, int re
 	static const int bits[] = { 2, 4, 4, 0 };
 	static const int pcs[] = { 0, 0, 1, 0 };
 	static const enum jalad_coder coders[] = { JALAD_CODER_RAW, JALAD_CODER_HUFFMAN, JALAD_CODER_HUFFMAN_SHARED,
-						   JALAD_CODER_RANS0, JALAD_CODER_AUTO };
-	struct jalad_calib_opts o = { .bits = bits, .per_channel = pcs, .n_bits = 4, .coders = coders, .n_coders = 5,
+						   JALAD_CODER_RANS0, JALAD_CODER_HUFFMAN_2D, JALAD_CODER_AUTO };
+	struct jalad_calib_opts o = { .bits = bits, .per_channel = pcs, .n_bits = 4, .coders = coders, .n_coders = 6,
 				      .samples = (uint64_t)ns, .size_samples = (uint64_t)nsz, .timing_samples = 2,
 				      .backend = "ref",
 				      .dataset = "synthetic" };
@@ -708,6 +764,21 @@ static void test_model(const char *path)
 					autok &= v < 0 || va <= v + 4;
 				}
 		CHECK(autok);
+		/* huffman-2d: sized wherever c <= 4 (every entry here but float32),
+		 * with the cell's dictionary carrying 2-d tables. */
+		int jh2 = jalad_calib_coder_index(c1, JALAD_CODER_HUFFMAN_2D), ok2d = jh2 >= 0;
+		for (int k = 0; ok2d && k < n; k++)
+			for (int bb = 0; bb < c1->n_bits; bb++) {
+				double v = c1->stats[jalad_calib_stats_index(c1, k, bb, jh2)].mean_bytes;
+				const struct jalad_codec_dict *d = c1->dicts[jalad_calib_cell_index(c1, k, bb)];
+				if (!c1->cuts[k].supported)
+					continue;
+				if (c1->bits[bb] == 0)
+					ok2d &= v < 0 && !d;
+				else
+					ok2d &= v > 0 && d && jalad_codec_dict_has_2d(d);
+			}
+		CHECK(ok2d);
 		CHECK(jalad_calib_check_model(c1, m) == JALAD_OK);
 		/* A planner over the real files. */
 		struct jalad_planner *pl;
@@ -752,6 +823,7 @@ int main(void)
 	test_optimizer_random();
 	test_extremes();
 	test_json();
+	test_json_2d();
 	test_model("models/fmnist-vgg.onnx");
 	TEST_MAIN_END("test_plan");
 }
