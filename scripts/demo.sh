@@ -41,7 +41,7 @@ trap 'exit 130' INT TERM
 t0=$(date +%s)
 
 echo "== 1. calibration and profiles (small: 200 samples)"
-"$JALAD" calibrate "$MODEL" --data fmnist --limit 200 --bits 4,5,8,float --coders raw,rans0,huffman-shared \
+"$JALAD" calibrate "$MODEL" --data fmnist --limit 200 --bits 4,5,8,float --coders raw,rans0,huffman-shared,huffman-2d \
 	-o "$work/calib.json" >"$work/calib.log" 2>&1 || { tail "$work/calib.log"; exit 1; }
 "$JALAD" profile "$MODEL" --repeat 50 -o "$work/cloud.json" >/dev/null 2>&1
 run_ms=$(sed -n 's/^[[:space:]]*"total_ms":[[:space:]]*\([0-9.e+-]*\),*/\1/p' "$work/cloud.json" | head -n 1)
@@ -53,7 +53,7 @@ PLAN_ARGS="--edge-profile $work/edge.json --cloud-profile $work/cloud.json --cal
 
 echo "== 2. the planner's switching table at RTT $RTT"
 "$JALAD" plan --edge "$work/edge.json" --cloud "$work/cloud.json" --calib "$work/calib.json" --rtt $RTT \
-	--coders raw,rans0,huffman-shared --sweep 100kbit:100mbit --points 50 --out "$work/sweep" 2>&1 |
+	--coders raw,rans0,huffman-shared,huffman-2d --sweep 100kbit:100mbit --points 50 --out "$work/sweep" 2>&1 |
 	sed -n '/switching table/,$p' | sed 's/^/   /'
 
 # now_ms: wall clock in milliseconds (phases are matched to the edge's

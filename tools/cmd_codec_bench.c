@@ -22,7 +22,8 @@ static const char *bench_help =
 	"for each coder (raw, huffman, huffman_shared, huffman_2d, rans0, rans1, zstd, arith0, arith1,\n"
 	"auto; huffman_2d only for widths 1-4, '-' / null otherwise),\n"
 	"the empirical order-0 and order-1 entropy of the quantized symbols (bits/value), the optimal\n"
-	"(unlimited-length) Huffman payload for each message's histogram, and encode/decode\n"
+	"(unlimited-length) Huffman payload for each tensor's histogram (whole bytes, no table),\n"
+	"and encode/decode "
 	"throughput in MB/s of float32 feature map (quantize+encode, decode+dequantize).\n"
 	"Tensors that only ReLUs read are quantized over the range of max(x, 0), as jalad sends\n"
 	"them; 'paper' (JSON: bytes.jalad_paper) is JALAD as published: plain min-max ranges and\n"
@@ -370,7 +371,8 @@ int cmd_codec_bench(int argc, char **argv)
 					}
 					memset(th, 0, hn * sizeof *th);
 					jalad_codec_hist_add(sym, nv, bits[b], th);
-					A->huff_opt_bits += huffman_optimal_bits(th, hn, leaf, inner);
+					/* a payload is whole bytes, whatever the code */
+					A->huff_opt_bits += 8 * ceil(huffman_optimal_bits(th, hn, leaf, inner) / 8);
 					A->h0_bits += h0 * (double)nv;
 					A->h1_bits += h1 * (double)nv;
 					A->values += nv;
@@ -505,7 +507,8 @@ int cmd_codec_bench(int argc, char **argv)
 	} else {
 		printf("\nbytes are means per image (container with headers and CRC) over %llu samples; shared tables\n"
 		       "learned on the %llu before them. H0/H1: order-0/1 entropy (bits/value); huff-opt: optimal\n"
-		       "Huffman payload for each message's histogram; best/H: best coder / per-message Huffman.\n"
+		       "(unlimited-length) Huffman payload for each tensor's histogram, in whole bytes, without\n"
+		       "its table; best/H: best coder / per-message Huffman.\n"
 		       "Tensors read only by a ReLU are quantized over the range of max(x, 0) (jalad's default);\n"
 		       "paper: JALAD as published (plain min-max range, per-message Huffman); best/P: best / paper.\n",
 		       (unsigned long long)(ns - learn_n), (unsigned long long)learn_n);
