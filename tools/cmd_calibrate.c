@@ -142,38 +142,6 @@ static int run_pass(struct job *jobs, int nth, int pass, uint64_t n, const char 
 	return 0;
 }
 
-/* "1-8,16,float" -> bits; 0 = float32. Returns the count or -1. */
-static int parse_bits(const char *s, int *bits, int cap)
-{
-	char buf[256];
-	int n = 0;
-	if (strlen(s) >= sizeof buf)
-		return -1;
-	strcpy(buf, s);
-	char *save = NULL;
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		long a, b;
-		char *dash = strchr(tok, '-');
-		if (!strcmp(tok, "float") || !strcmp(tok, "float32") || !strcmp(tok, "f32")) {
-			a = b = 0;
-		} else if (dash) {
-			*dash = 0;
-			if (tool_parse_int(tok, 1, 16, &a) || tool_parse_int(dash + 1, 1, 16, &b) || a > b)
-				return -1;
-		} else if (tool_parse_int(tok, 0, 16, &a)) {
-			return -1;
-		} else {
-			b = a;
-		}
-		for (long v = a; v <= b; v++) {
-			if (n == cap || (v > 8 && v != 16))
-				return -1;
-			bits[n++] = (int)v;
-		}
-	}
-	return n;
-}
-
 /* "tensor", "channel", "tensor,channel" -> bit 0 tensor, bit 1 channel. */
 static int parse_quant(const char *s, int *out)
 {
@@ -297,7 +265,7 @@ int cmd_calibrate(int argc, char **argv)
 				return tool_usage("calibrate", "--quant '%s': give tensor, channel or tensor,channel",
 						  r < 0 ? "" : v);
 		} else if ((r = tool_opt(argc, argv, &i, "--bits", &v))) {
-			if (r < 0 || (nb = parse_bits(v, bits, JALAD_PLAN_MAX_BITS)) <= 0)
+			if (r < 0 || (nb = tool_parse_bits(v, 1, bits, JALAD_PLAN_MAX_BITS)) <= 0)
 				return tool_usage("calibrate", "--bits '%s': give widths 1..8 or 16 and 'float', e.g. 1-8,float",
 						  r < 0 ? "" : v);
 		} else if ((r = tool_opt(argc, argv, &i, "--coders", &v))) {
@@ -316,7 +284,7 @@ int cmd_calibrate(int argc, char **argv)
 	if (!path)
 		return tool_usage("calibrate", "no model given");
 	if (nb == 0)
-		nb = parse_bits("1-8,float", bits, JALAD_PLAN_MAX_BITS);
+		nb = tool_parse_bits("1-8,float", 1, bits, JALAD_PLAN_MAX_BITS);
 	/* Each width once per quantizer mode; float32 once. */
 	int ebits[JALAD_PLAN_MAX_BITS], epc[JALAD_PLAN_MAX_BITS], ne = 0;
 	for (int mode = 0; mode < 2; mode++) {

@@ -123,35 +123,6 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
-static int parse_bits_list(const char *s, int *bits, int cap)
-{
-	char buf[256];
-	int n = 0;
-	if (strlen(s) >= sizeof buf)
-		return -1;
-	strcpy(buf, s);
-	char *save = NULL;
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		long a, b;
-		char *dash = strchr(tok, '-');
-		if (dash) {
-			*dash = 0;
-			if (tool_parse_int(tok, 1, 16, &a) || tool_parse_int(dash + 1, 1, 16, &b) || a > b)
-				return -1;
-		} else if (tool_parse_int(tok, 1, 16, &a)) {
-			return -1;
-		} else {
-			b = a;
-		}
-		for (long v = a; v <= b; v++) {
-			if ((v > 8 && v != 16) || n == cap)
-				return -1;
-			bits[n++] = (int)v;
-		}
-	}
-	return n;
-}
-
 int cmd_codec_bench(int argc, char **argv)
 {
 	const char *path = NULL, *data = NULL, *backend = NULL, *cut_s = "all";
@@ -181,7 +152,7 @@ int cmd_codec_bench(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
 		} else if ((r = tool_opt(argc, argv, &i, "--bits", &v))) {
-			if (r < 0 || (nb = parse_bits_list(v, bits, 16)) <= 0)
+			if (r < 0 || (nb = tool_parse_bits(v, 0, bits, 16)) <= 0)
 				return tool_usage("codec-bench", "--bits '%s': give widths 1..8 or 16, e.g. 1-8 or 4",
 						  r < 0 ? "" : v);
 		} else if (argv[i][0] == '-') {

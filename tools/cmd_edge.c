@@ -101,8 +101,7 @@ static void predict_fixed(const struct jalad_profile *ep, const struct jalad_pro
 			  const struct jalad_calib *cal, int n, struct jalad_edge_plan *p)
 {
 	p->edge_ms = p->cloud_ms = p->bytes = p->accuracy = -1;
-	if (cal && p->k < n && (p->coder == JALAD_CODER_HUFFMAN_SHARED || p->coder == JALAD_CODER_HUFFMAN_2D ||
-				p->coder == JALAD_CODER_AUTO)) {
+	if (cal && p->k < n && (jalad_coder_uses_dict(p->coder) || p->coder == JALAD_CODER_AUTO)) {
 		int e = jalad_calib_entry_index(cal, p->bits, p->per_channel);
 		if (e >= 0)
 			p->dict = cal->dicts[jalad_calib_cell_index(cal, p->k, e)];
@@ -392,13 +391,13 @@ int cmd_edge(int argc, char **argv)
 			goto done;
 		}
 		predict_fixed(ep, cp, cal, n, plans);
-		if (plans->coder == JALAD_CODER_HUFFMAN_SHARED && !plans->dict) {
-			rc = tool_usage("edge", "coder huffman-shared needs --calib with a dictionary for that cut and width");
-			goto done;
-		}
-		if (plans->coder == JALAD_CODER_HUFFMAN_2D && (!plans->dict || !jalad_codec_dict_has_2d(plans->dict))) {
-			rc = tool_usage("edge", "coder huffman-2d needs c=1..%d and --calib with a dictionary with 2-d "
-					"tables for that cut and width", JALAD_CODEC_2D_MAX_BITS);
+		if (!jalad_codec_dict_serves(plans->dict, plans->coder, plans->bits)) {
+			if (plans->coder == JALAD_CODER_HUFFMAN_2D)
+				rc = tool_usage("edge", "coder huffman-2d needs c=1..%d and --calib with a dictionary with "
+						"2-d tables for that cut and width", JALAD_CODEC_2D_MAX_BITS);
+			else
+				rc = tool_usage("edge", "coder %s needs --calib with a dictionary for that cut and width",
+						jalad_coder_name(plans->coder));
 			goto done;
 		}
 	}

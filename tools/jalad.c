@@ -64,6 +64,37 @@ int tool_parse_int(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+int tool_parse_bits(const char *s, int allow_float, int *bits, int cap)
+{
+	char buf[256];
+	int n = 0;
+	if (strlen(s) >= sizeof buf)
+		return -1;
+	strcpy(buf, s);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		long a, b;
+		char *dash = strchr(tok, '-');
+		if (allow_float && (!strcmp(tok, "float") || !strcmp(tok, "float32") || !strcmp(tok, "f32"))) {
+			a = b = 0;
+		} else if (dash) {
+			*dash = 0;
+			if (tool_parse_int(tok, 1, 16, &a) || tool_parse_int(dash + 1, 1, 16, &b) || a > b)
+				return -1;
+		} else if (tool_parse_int(tok, allow_float ? 0 : 1, 16, &a)) {
+			return -1;
+		} else {
+			b = a;
+		}
+		for (long v = a; v <= b; v++) {
+			if (n == cap || (v > 8 && v != 16))
+				return -1;
+			bits[n++] = (int)v;
+		}
+	}
+	return n;
+}
+
 int tool_parse_float(const char *s, double *out)
 {
 	char *end;

@@ -33,6 +33,10 @@ int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 /* Parse helpers: return 0 on success, -1 on a bad value. */
 int tool_parse_int(const char *s, long lo, long hi, long *out);
 int tool_parse_float(const char *s, double *out);
+/* A bit-width list such as "1-8,16" into bits[cap] (each 1..8 or 16; with
+ * allow_float also "float", "float32" or "f32" as 0). Returns the count,
+ * or -1 on a bad list or more than cap widths. */
+int tool_parse_bits(const char *s, int allow_float, int *bits, int cap);
 /* Strictly parse "--name VALUE" / "--name=VALUE" at argv[*i]; on success
  * *val is set and *i advanced. Returns 1 if matched, 0 if not this option,
  * -1 if the value is missing. */

@@ -217,6 +217,9 @@ struct jalad_codec_ctx;
  *  Static storage. */
 JALAD_API const char *jalad_coder_name(enum jalad_coder coder);
 
+/*! 1 if coder needs a shared dictionary (HUFFMAN_SHARED, HUFFMAN_2D). */
+JALAD_API int jalad_coder_uses_dict(enum jalad_coder coder);
+
 /*! Parse a coder name as printed by jalad_coder_name().
  *  @return JALAD_OK, or JALAD_ERR_NOT_FOUND. */
 JALAD_API enum jalad_status jalad_coder_parse(const char *name, enum jalad_coder *out);
@@ -367,6 +370,11 @@ JALAD_API enum jalad_status jalad_codec_dict_learn2d(int bits, const uint64_t *h
 
 /*! 1 if the dictionary has HUFFMAN_2D tables. */
 JALAD_API int jalad_codec_dict_has_2d(const struct jalad_codec_dict *d);
+
+/*! 1 if coder can code bits-bit symbols with dict: always for a coder that
+ *  needs no dictionary; else dict (may be NULL) must be for those bits and,
+ *  for HUFFMAN_2D, have 2-d tables. */
+JALAD_API int jalad_codec_dict_serves(const struct jalad_codec_dict *dict, enum jalad_coder coder, int bits);
 
 /*! Serialize ("JLDD", version, bits, code lengths, CRC-32C) into dst; at
  *  most JALAD_CODEC_DICT_MAX_BYTES bytes, e.g. to store as hex or base64.

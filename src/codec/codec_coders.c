@@ -66,13 +66,15 @@ int codec_coder_allowed(enum jalad_coder coder, int bits)
 	return (int)coder >= 0 && coder < JALAD_CODER_COUNT;
 }
 
-int codec_coder_uses_dict(enum jalad_coder coder)
+int jalad_coder_uses_dict(enum jalad_coder coder)
 {
 	return coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D;
 }
 
-int codec_dict_serves(const struct jalad_codec_dict *dict, enum jalad_coder coder, int bits)
+int jalad_codec_dict_serves(const struct jalad_codec_dict *dict, enum jalad_coder coder, int bits)
 {
+	if (!jalad_coder_uses_dict(coder))
+		return 1;
 	return dict && dict->bits == bits && (coder != JALAD_CODER_HUFFMAN_2D || dict->h2d);
 }
 
@@ -371,7 +373,7 @@ size_t jalad_codec_symbols_bound(enum jalad_coder coder, int bits, size_t n)
 static enum jalad_status dict_check(enum jalad_coder coder, int bits,
 				    const struct jalad_codec_dict *dict)
 {
-	if (!codec_coder_uses_dict(coder))
+	if (!jalad_coder_uses_dict(coder))
 		return JALAD_OK;
 	JALAD_RETURN_IF(!dict, JALAD_ERR_INVALID_ARG, "codec: %s needs a dictionary", jalad_coder_name(coder));
 	JALAD_RETURN_IF(dict->bits != bits, JALAD_ERR_MISMATCH,
@@ -451,7 +453,7 @@ enum jalad_status codec_payload_decode(struct jalad_codec_ctx *ctx, enum jalad_c
 {
 	JALAD_RETURN_IF(!codec_coder_allowed(coder, bits), JALAD_ERR_UNSUPPORTED,
 			"codec: coder %d cannot carry %d-bit values", coder, bits);
-	if (codec_coder_uses_dict(coder)) {
+	if (jalad_coder_uses_dict(coder)) {
 		JALAD_RETURN_IF(!dict, JALAD_ERR_MISMATCH,
 				"codec: payload needs a shared dictionary, none given");
 		JALAD_RETURN_IF(dict->bits != bits, JALAD_ERR_MISMATCH,
@@ -532,13 +534,13 @@ enum jalad_status codec_payload_encode_auto(struct jalad_codec_ctx *ctx, int bit
 		enum jalad_coder c = order[k];
 		if (!codec_coder_allowed(c, bits))
 			continue;
-		if (codec_coder_uses_dict(c) && !codec_dict_serves(dict, c, bits))
+		if (jalad_coder_uses_dict(c) && !jalad_codec_dict_serves(dict, c, bits))
 			continue;
 		size_t need = jalad_codec_symbols_bound(c, bits, n), len;
 		JALAD_FORWARD(codec_reserve(&ctx->tmp, &ctx->tmp_cap, need));
 		JALAD_FORWARD(codec_payload_encode(ctx, c, bits, dict, zstd_level, sym, n, g, ctx->tmp,
 						   ctx->tmp_cap, &len));
-		size_t charged = len + (codec_coder_uses_dict(c) ? dict_cost : 0);
+		size_t charged = len + (jalad_coder_uses_dict(c) ? dict_cost : 0);
 		if (charged < best_charged) {
 			/* keep this trial: swap it into the best buffer */
 			uint8_t *t = ctx->best;

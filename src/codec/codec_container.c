@@ -206,12 +206,12 @@ static enum jalad_status check_params(const struct jalad_codec_params *p,
 	JALAD_RETURN_IF(p->coder != JALAD_CODER_AUTO && !codec_coder_allowed(p->coder, p->bits),
 			JALAD_ERR_INVALID_ARG, "codec: coder %s cannot carry %d-bit values",
 			jalad_coder_name(p->coder), p->bits);
-	if (codec_coder_uses_dict(p->coder)) {
+	if (jalad_coder_uses_dict(p->coder)) {
 		JALAD_RETURN_IF(!p->dict, JALAD_ERR_INVALID_ARG, "codec: %s needs a dictionary",
 				jalad_coder_name(p->coder));
 		JALAD_RETURN_IF(p->dict->bits != p->bits, JALAD_ERR_INVALID_ARG,
 				"codec: dictionary is for %d bits, params say %d", p->dict->bits, p->bits);
-		JALAD_RETURN_IF(!codec_dict_serves(p->dict, p->coder, p->bits), JALAD_ERR_INVALID_ARG,
+		JALAD_RETURN_IF(!jalad_codec_dict_serves(p->dict, p->coder, p->bits), JALAD_ERR_INVALID_ARG,
 				"codec: huffman-2d needs a dictionary with 2-d tables");
 	}
 	for (int i = 0; i < n; i++) {
@@ -229,7 +229,7 @@ static enum jalad_status check_params(const struct jalad_codec_params *p,
 static int dict_usable(const struct jalad_codec_params *p)
 {
 	return p->bits != 0 && p->dict && p->dict->bits == p->bits &&
-	       (codec_coder_uses_dict(p->coder) || p->coder == JALAD_CODER_AUTO);
+	       (jalad_coder_uses_dict(p->coder) || p->coder == JALAD_CODER_AUTO);
 }
 
 static struct codec_geom geom_of(int ndim, const int64_t *dims, size_t count)
@@ -399,7 +399,7 @@ static enum jalad_status encode_body(struct jalad_codec_ctx *ctx, const struct j
 			return st;
 		}
 		hdr[2] = (uint8_t)coder;
-		used_dict |= codec_coder_uses_dict(coder);
+		used_dict |= jalad_coder_uses_dict(coder);
 		JALAD_RETURN_IF(plen > plen_max || plen > UINT32_MAX, JALAD_ERR_INTERNAL,
 				"codec: tensor %d: payload of %zu bytes is over the bound %llu", i, plen,
 				(unsigned long long)plen_max);
@@ -542,7 +542,7 @@ static enum jalad_status parse(const uint8_t *buf, size_t len, const struct jala
 		JALAD_RETURN_IF(!codec_coder_allowed(ti->coder, ti->bits), JALAD_ERR_FORMAT,
 				"codec: tensor %d: coder %s cannot carry %d-bit values", i,
 				jalad_coder_name(ti->coder), ti->bits);
-		if (codec_coder_uses_dict(ti->coder)) {
+		if (jalad_coder_uses_dict(ti->coder)) {
 			JALAD_RETURN_IF(!(flags & FLAG_DICT), JALAD_ERR_FORMAT,
 					"codec: tensor %d uses a shared dictionary the container does not name", i);
 			info->has_dict = 1;

@@ -157,10 +157,7 @@ enum jalad_status codec_payload_encode_auto(struct jalad_codec_ctx *ctx, int bit
 					    const struct jalad_codec_dict *dict, int zstd_level,
 					    const void *sym, size_t n, struct codec_geom g, size_t dict_cost,
 					    uint8_t *dst, size_t cap, size_t *out_len, enum jalad_coder *chosen);
-/* 1 if coder needs a shared dictionary (HUFFMAN_SHARED, HUFFMAN_2D). */
-int codec_coder_uses_dict(enum jalad_coder coder);
-/* 1 if dict can serve coder at bits (NULL never can). */
-int codec_dict_serves(const struct jalad_codec_dict *dict, enum jalad_coder coder, int bits);
+
 /* 1 if coder can carry symbols of bits (0 = float32). */
 int codec_coder_allowed(enum jalad_coder coder, int bits);
 

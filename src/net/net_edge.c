@@ -155,13 +155,12 @@ static enum jalad_status setup_plan(struct jalad_edge *e, int i, size_t *max_x)
 	if (off > *max_x)
 		*max_x = off;
 	c->dict = p->dict;
-	JALAD_RETURN_IF((p->coder == JALAD_CODER_HUFFMAN_SHARED || p->coder == JALAD_CODER_HUFFMAN_2D) && !c->dict,
-			JALAD_ERR_NOT_FOUND, "edge: plan %d uses %s but has no dictionary", i, jalad_coder_name(p->coder));
-	JALAD_RETURN_IF(p->coder == JALAD_CODER_HUFFMAN_2D && !jalad_codec_dict_has_2d(c->dict), JALAD_ERR_NOT_FOUND,
-			"edge: plan %d uses huffman-2d but its dictionary has no 2-d tables", i);
 	JALAD_RETURN_IF(c->dict && jalad_codec_dict_bits(c->dict) != p->bits, JALAD_ERR_MISMATCH,
 			"edge: plan %d: its dictionary is for %d bits, the plan uses %d", i,
 			jalad_codec_dict_bits(c->dict), p->bits);
+	JALAD_RETURN_IF(!jalad_codec_dict_serves(c->dict, p->coder, p->bits), JALAD_ERR_NOT_FOUND,
+			"edge: plan %d uses %s but has no dictionary for it%s", i, jalad_coder_name(p->coder),
+			c->dict ? " (this one has no 2-d tables)" : "");
 	return JALAD_OK;
 }
 
@@ -395,6 +394,18 @@ static void replan(struct jalad_edge *e)
 	}
 }
 
+/* After a request on plan i: learn from it, re-plan, and report the
+ * estimates and corrections that now hold. */
+static void finish_request(struct jalad_edge *e, int i, struct jalad_edge_result *res)
+{
+	learn_compute(e, i, res);
+	replan(e);
+	res->bw_bps = e->have_bw ? e->bw : -1;
+	res->rtt_ms = e->rtt;
+	res->edge_scale = scale(e->learn[i].edge_meas, e->learn[i].edge_pred);
+	res->cloud_scale = scale(e->learn[i].cloud_meas, e->learn[i].cloud_pred);
+}
+
 enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tensor *input,
 				   struct jalad_edge_result *res)
 {
@@ -425,12 +436,7 @@ enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tens
 		res->edge_ms = ms_since(t0);
 		JALAD_FORWARD(local_outputs(e, res));
 		res->total_ms = ms_since(t0);
-		learn_compute(e, i, res);
-		replan(e);
-		res->bw_bps = e->have_bw ? e->bw : -1;
-		res->rtt_ms = e->rtt;
-		res->edge_scale = scale(e->learn[i].edge_meas, e->learn[i].edge_pred);
-		res->cloud_scale = scale(e->learn[i].cloud_meas, e->learn[i].cloud_pred);
+		finish_request(e, i, res);
 		return JALAD_OK;
 	}
 
@@ -531,11 +537,6 @@ enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tens
 		JALAD_FORWARD(local_outputs(e, res));
 	}
 	res->total_ms = ms_since(t0);
-	learn_compute(e, i, res);
-	replan(e);
-	res->bw_bps = e->have_bw ? e->bw : -1;
-	res->rtt_ms = e->rtt;
-	res->edge_scale = scale(e->learn[i].edge_meas, e->learn[i].edge_pred);
-	res->cloud_scale = scale(e->learn[i].cloud_meas, e->learn[i].cloud_pred);
+	finish_request(e, i, res);
 	return JALAD_OK;
 }

@@ -79,7 +79,7 @@ static size_t ncell(const struct jalad_calibrator *c)
  * (which tries them). */
 static int coder_is_pass2(enum jalad_coder coder)
 {
-	return coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D || coder == JALAD_CODER_AUTO;
+	return jalad_coder_uses_dict(coder) || coder == JALAD_CODER_AUTO;
 }
 
 /* Does huffman-2d carry bits (its tables exist for c = 1..4 only)? */
@@ -689,6 +689,8 @@ enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_
 	JALAD_FORWARD(jalad_cut_capture_run(w->cc, input));
 	/* Sizes with the dictionary learned on the other fold. */
 	struct jalad_codec_dict **fold = c->dict_fold[(i & 1) ^ 1];
+	int js = coder_listed(c, JALAD_CODER_HUFFMAN_SHARED), ja = coder_listed(c, JALAD_CODER_AUTO);
+	int j2 = coder_listed(c, JALAD_CODER_HUFFMAN_2D);
 	for (int k = 0; k < c->n; k++) {
 		if (!c->cuts[k].supported)
 			continue;
@@ -699,8 +701,6 @@ enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_
 		codec_views(w, ids, vals, cnt);
 		for (int b = 0; b < c->nb; b++) {
 			size_t cell = (size_t)k * (size_t)c->nb + (size_t)b;
-			int js = coder_listed(c, JALAD_CODER_HUFFMAN_SHARED), ja = coder_listed(c, JALAD_CODER_AUTO);
-			int j2 = coder_listed(c, JALAD_CODER_HUFFMAN_2D);
 			if (c->bits[b] == 0 || (js < 0 && j2 < 0 && ja < 0))
 				continue;
 			/* huffman-2d where it has tables (c <= 4); AUTO tries it there. */
@@ -794,8 +794,7 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 				minp[t2] = shp[t2] = UINT32_MAX;
 			for (int j = 0; j < c->nc; j++) {
 				enum jalad_coder coder = c->coders[j];
-				if (!coder_applies(coder, c->bits[b]) || (coder == JALAD_CODER_HUFFMAN_SHARED && !dict) ||
-				    (coder == JALAD_CODER_HUFFMAN_2D && !has2d))
+				if (!coder_applies(coder, c->bits[b]) || !jalad_codec_dict_serves(dict, coder, c->bits[b]))
 					continue;
 				size_t len;
 				struct jalad_codec_stats es;
@@ -816,7 +815,7 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 					auto_len = len;
 					continue;
 				}
-				int dcoder = coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D;
+				int dcoder = jalad_coder_uses_dict(coder);
 				if (coder_is_auto_cand(coder) || dcoder) {
 					size_t pay = 0;
 					for (int q = 0; q < cnt; q++) {

@@ -334,11 +334,11 @@ enum jalad_status jalad_planner_create(const struct jalad_profile *edge, const s
 						  .per_channel = cal->per_channel[b],
 						  .bytes = use_p95 ? s->p95_bytes : s->mean_bytes,
 						  .edge_ms = E[k], .cloud_ms = C[k] };
-				if (coder == JALAD_CODER_HUFFMAN_SHARED || coder == JALAD_CODER_HUFFMAN_2D ||
-				    coder == JALAD_CODER_AUTO)
+				if (jalad_coder_uses_dict(coder) || coder == JALAD_CODER_AUTO)
 					c.dict = cal->dicts[jalad_calib_cell_index(cal, k, b)];
-				/* huffman-2d cannot code without the dictionary's 2-d tables */
-				if (coder == JALAD_CODER_HUFFMAN_2D && (!c.dict || !jalad_codec_dict_has_2d(c.dict)))
+				/* huffman-2d cannot code without the dictionary's 2-d tables
+				 * (synthetic tables may size huffman-shared without one) */
+				if (coder == JALAD_CODER_HUFFMAN_2D && !jalad_codec_dict_serves(c.dict, coder, cal->bits[b]))
 					continue;
 				c.enc_ms = (s->enc_ms > 0 ? s->enc_ms : 0) * edge->slowdown;
 				c.dec_ms = (s->dec_ms > 0 ? s->dec_ms : 0) * cloud->slowdown;
