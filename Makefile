@@ -2,6 +2,7 @@
 #   make                 build/libjalad.a, build/libjalad.so, build/jalad
 #   make test            unit tests, conformance, integration; ends "N passed, N failed"
 #   make demo            the edge-cloud demo on this machine
+#   make demo-imagenet   the same with a pretrained ImageNet model on real photos
 #   make install PREFIX=/usr/local
 #   make SANITIZE=address,undefined test
 #   make WERROR=1        warnings are errors (CI)
@@ -38,7 +39,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test demo install clean check-deps
+.PHONY: all deps test demo demo-imagenet install clean check-deps
 all: $(BUILD)/libjalad.a $(BUILD)/libjalad.so $(BUILD)/jalad $(BUILD)/jalad.pc
 
 $(DEPS_STAMP): scripts/deps.sh
@@ -82,6 +83,12 @@ test: all $(TEST_BIN)
 
 demo: all
 	@BUILD=$(BUILD) sh scripts/demo.sh
+
+# The real ImageNet model on real photos: ../shared by default, or
+# MODEL=FILE(.tflite|.onnx) DATA=DIR [LIMIT=N] [EDGE_MS=MS].
+demo-imagenet: all
+	@BUILD=$(BUILD) $(if $(MODEL),MODEL=$(MODEL)) $(if $(DATA),DATA=$(DATA)) $(if $(LIMIT),LIMIT=$(LIMIT)) \
+		$(if $(EDGE_MS),EDGE_MS=$(EDGE_MS)) sh scripts/demo_imagenet.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include/jalad $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin

@@ -13,18 +13,23 @@
 
 static const char *edge_help =
 	"usage: jalad edge MODEL --cloud HOST:PORT --data fmnist[:DIR]|images:DIR [--limit N] [--offset N]\n"
-	"                  [--plan auto|edge|cloud|k=K,c=C,coder=X] [--edge-profile E --cloud-profile C\n"
+	"                  [--plan auto|edge|cloud|k=K,c=C,coder=X|k=0,payload=P] [--edge-profile E --cloud-profile C\n"
 	"                  --calib CAL] [--max-loss L] [--coders LIST] [--deadline DUR] [--slowdown F]\n"
 	"                  [--shape RATE] [--link LABEL] [--init-bw RATE] [--hysteresis H]\n"
 	"                  [--duration DUR] [--interval DUR] [--tls-ca F [--tls-name N]]\n"
 	"                  [--tls-cert F --tls-key F] [--psk-file F] [--connect-timeout DUR]\n"
 	"                  [--threads N] [--backend B] [--verify] [--json]\n"
 	"Runs MODEL split between this machine and a `jalad serve` cloud, one sample at a time.\n"
-	"  --plan auto      choose (cut, bits, coder) from the planner's switching table for the\n"
-	"                   measured uplink bandwidth and RTT (needs the profiles and calibration);\n"
-	"                   re-plans after every request with hysteresis (--hysteresis, default 0.1).\n"
+	"  --plan auto      choose (cut, bits, coder or cut-0 payload) from the planner's switching\n"
+	"                   table for the measured uplink bandwidth and RTT (needs the profiles and\n"
+	"                   calibration); re-plans after every request with hysteresis (--hysteresis,\n"
+	"                   default 0.1). The cut-0 payloads u8, png and jpeg are candidates, and file\n"
+	"                   with a folder dataset (--coders narrows the list).\n"
 	"  --plan k=K,c=C,coder=X[,q=channel]  a fixed plan (c=0 sends float32; q=channel: ranges per\n"
 	"                   channel); edge = k=n; cloud = k=0,c=8,coder=raw.\n"
+	"  --plan k=0,payload=u8|png|jpeg|file[,quality=Q]  send the input as an image: the model-sized\n"
+	"                   8-bit pixels as they are, as a PNG, as a JPEG (quality Q, default the\n"
+	"                   calibration's or 90), or the sample's own file (folder datasets).\n"
 	"                   With the profiles and calibration a fixed plan also gets a prediction.\n"
 	"  --deadline DUR   if the cloud has not answered DUR after the request started, compute\n"
 	"                   the rest here (also done at once when the cloud is unreachable or errs).\n"
@@ -35,8 +40,9 @@ static const char *edge_help =
 	"  --duration DUR   cycle over the samples until DUR has passed (instead of once).\n"
 	"  --verify         also compute [k, n) locally and report the largest difference.\n"
 	"Output: one line per request and a summary; --json makes them JSON objects with keys id,\n"
-	"cut, bits, coder, bytes, edge_ms, encode_ms, net_ms, cloud_ms, total_ms, predicted_ms,\n"
-	"fallback, correct, ... and {\"summary\": true, accuracy, mean_ms, p50_ms, p95_ms, switches}.\n";
+	"cut, bits, coder, payload, bytes, edge_ms, encode_ms, net_ms, cloud_ms, total_ms, predicted_ms,\n"
+	"fallback, correct, ... and {\"summary\": true, accuracy, mean_ms, p50_ms, p95_ms, switches,\n"
+	"payloads}.\n";
 
 struct edge_args {
 	const char *model, *cloud, *data, *plan, *edge_prof, *cloud_prof, *calib, *coders, *link;
@@ -58,12 +64,15 @@ static void on_stop(int sig)
 }
 
 /* "k=K,c=C,coder=X[,q=channel]" (any order; c and coder optional: float32
- * raw; q=channel: a quantizer range per channel). */
+ * raw; q=channel: a quantizer range per channel), or
+ * "k=0,payload=u8|png|jpeg|file[,quality=Q]" (k optional: 0). */
 static int parse_fixed(const char *s, int n, struct jalad_edge_plan *p)
 {
 	char buf[128];
-	long k = -1, c = 0;
+	long k = -1, c = 0, q = 0;
+	int codec = 0;
 	p->coder = JALAD_CODER_RAW;
+	p->payload = JALAD_NET_PAYLOAD_NONE;
 	snprintf(buf, sizeof buf, "%s", s);
 	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "k=", 2)) {
@@ -72,20 +81,53 @@ static int parse_fixed(const char *s, int n, struct jalad_edge_plan *p)
 		} else if (!strncmp(tok, "c=", 2)) {
 			if (tool_parse_int(tok + 2, 0, 16, &c) || (c > 8 && c != 16))
 				return -1;
+			codec = 1;
 		} else if (!strncmp(tok, "coder=", 6)) {
 			if (jalad_coder_parse(tok + 6, &p->coder) != JALAD_OK)
 				return -1;
+			codec = 1;
 		} else if (!strcmp(tok, "q=channel") || !strcmp(tok, "q=tensor")) {
 			p->per_channel = tok[2] == 'c';
+			codec = 1;
+		} else if (!strncmp(tok, "payload=", 8)) {
+			if (jalad_net_payload_parse(tok + 8, &p->payload) != JALAD_OK || p->payload == JALAD_NET_PAYLOAD_NONE)
+				return -1;
+		} else if (!strncmp(tok, "quality=", 8)) {
+			if (tool_parse_int(tok + 8, 1, 100, &q))
+				return -1;
 		} else {
 			return -1;
 		}
+	}
+	if (p->payload != JALAD_NET_PAYLOAD_NONE && p->payload != JALAD_NET_PAYLOAD_CONTAINER) {
+		/* an image carries the input: cut 0, no codec settings */
+		if (k < 0)
+			k = 0;
+		if (k != 0 || codec || (q && p->payload != JALAD_NET_PAYLOAD_JPEG))
+			return -1;
+		c = 8;
+	} else if (q) {
+		return -1;
 	}
 	if (k < 0)
 		return -1;
 	p->k = (int)k;
 	p->bits = (int)c;
+	p->jpeg_quality = (int)q;
 	return 0;
+}
+
+static int is_image_payload(enum jalad_net_payload p)
+{
+	return p == JALAD_NET_PAYLOAD_U8 || p == JALAD_NET_PAYLOAD_PNG || p == JALAD_NET_PAYLOAD_JPEG ||
+	       p == JALAD_NET_PAYLOAD_FILE;
+}
+
+/* The JSON/table name of what a request sent: the coder of a container,
+ * else the payload ("none" for edge-only), as `jalad plan` names them. */
+static const char *sent_name(enum jalad_net_payload p, enum jalad_coder coder)
+{
+	return p == JALAD_NET_PAYLOAD_CONTAINER ? jalad_coder_name(coder) : jalad_net_payload_name(p);
 }
 
 static double sum_nodes(const struct jalad_profile *pr, int a, int b)
@@ -96,11 +138,49 @@ static double sum_nodes(const struct jalad_profile *pr, int a, int b)
 	return t;
 }
 
+/* A fixed image plan's costs, as the planner has them: the calibration's
+ * sizes, encode (edge) and decode (cloud) times of that payload. */
+static void predict_image(const struct jalad_profile *ep, const struct jalad_profile *cp,
+			  const struct jalad_calib *cal, int n, struct jalad_edge_plan *p)
+{
+	const struct jalad_calib_stats *s = NULL;
+	double bytes = -1, acc = cal->float_accuracy;
+	if (p->payload == JALAD_NET_PAYLOAD_U8) {
+		bytes = cal->input_raw_bytes >= 0 ? (double)cal->input_raw_bytes + JALAD_NET_U8_HEADER : -1;
+	} else if (p->payload == JALAD_NET_PAYLOAD_PNG) {
+		s = &cal->input_png;
+	} else if (p->payload == JALAD_NET_PAYLOAD_JPEG) {
+		if (cal->jpeg_quality <= 0)
+			return;
+		s = &cal->input_jpeg;
+		acc = cal->input_jpeg_acc.accuracy;
+	} else {
+		s = &cal->input_file;
+	}
+	if (p->payload == JALAD_NET_PAYLOAD_U8 || p->payload == JALAD_NET_PAYLOAD_PNG)
+		acc = cal->u8_measured ? cal->input_u8.accuracy : cal->float_accuracy;
+	if (s)
+		bytes = s->mean_bytes;
+	if (bytes < 0)
+		return;
+	p->edge_ms = (s && s->enc_ms > 0 ? s->enc_ms : 0) * ep->slowdown;
+	p->cloud_ms = (s && s->dec_ms > 0 ? s->dec_ms : 0) * cp->slowdown + sum_nodes(cp, 0, n);
+	p->bytes = bytes + JALAD_NET_REQUEST_OVERHEAD;
+	p->accuracy = acc;
+}
+
 /* Fill a fixed plan's predicted costs from the profiles and calibration. */
 static void predict_fixed(const struct jalad_profile *ep, const struct jalad_profile *cp,
 			  const struct jalad_calib *cal, int n, struct jalad_edge_plan *p)
 {
 	p->edge_ms = p->cloud_ms = p->bytes = p->accuracy = -1;
+	if (is_image_payload(p->payload)) {
+		if (!p->jpeg_quality && cal && cal->jpeg_quality > 0)
+			p->jpeg_quality = cal->jpeg_quality;
+		if (ep && cp && cal)
+			predict_image(ep, cp, cal, n, p);
+		return;
+	}
 	if (cal && p->k < n && (jalad_coder_uses_dict(p->coder) || p->coder == JALAD_CODER_AUTO)) {
 		int e = jalad_calib_entry_index(cal, p->bits, p->per_channel);
 		if (e >= 0)
@@ -127,7 +207,16 @@ static void predict_fixed(const struct jalad_profile *ep, const struct jalad_pro
 	p->accuracy = cal->cells[jalad_calib_cell_index(cal, p->k, b)].accuracy;
 }
 
-static void from_choice(const struct jalad_plan_choice *ch, struct jalad_edge_plan *p)
+/* A planner's choice as an edge plan: the payload kinds have the same
+ * numbers (net.h, plan.h). */
+_Static_assert((int)JALAD_NET_PAYLOAD_NONE == (int)JALAD_PAYLOAD_NONE &&
+		       (int)JALAD_NET_PAYLOAD_CONTAINER == (int)JALAD_PAYLOAD_CONTAINER &&
+		       (int)JALAD_NET_PAYLOAD_U8 == (int)JALAD_PAYLOAD_INPUT_U8 &&
+		       (int)JALAD_NET_PAYLOAD_PNG == (int)JALAD_PAYLOAD_INPUT_PNG &&
+		       (int)JALAD_NET_PAYLOAD_JPEG == (int)JALAD_PAYLOAD_INPUT_JPEG &&
+		       (int)JALAD_NET_PAYLOAD_FILE == (int)JALAD_PAYLOAD_INPUT_FILE,
+	       "net.h and plan.h number the payloads alike");
+static void from_choice(const struct jalad_plan_choice *ch, int jpeg_quality, struct jalad_edge_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	p->k = ch->cut;
@@ -135,16 +224,21 @@ static void from_choice(const struct jalad_plan_choice *ch, struct jalad_edge_pl
 	p->per_channel = ch->per_channel;
 	p->coder = ch->coder;
 	p->dict = ch->dict;
+	p->payload = (enum jalad_net_payload)ch->payload;
+	p->jpeg_quality = jpeg_quality > 0 ? jpeg_quality : 0;
 	p->edge_ms = ch->edge_ms + ch->encode_ms;
 	p->cloud_ms = ch->decode_ms + ch->cloud_ms;
 	p->bytes = ch->payload == JALAD_PAYLOAD_NONE ? 0 : ch->bytes + JALAD_NET_REQUEST_OVERHEAD;
+	if (ch->payload == JALAD_PAYLOAD_INPUT_U8)
+		p->bytes += JALAD_NET_U8_HEADER;
 	p->accuracy = -1;
 }
 
 /* The candidates of --plan auto: the switching table at RTT 0 (every plan
  * that is best for some bandwidth; a larger RTT only favours edge-only) and
  * edge-only. The edge picks among them for the measured bandwidth and RTT. */
-static int auto_plans(const struct jalad_planner *pl, int n, struct jalad_edge_plan **out, int *n_out)
+static int auto_plans(const struct jalad_planner *pl, int n, int jpeg_quality, struct jalad_edge_plan **out,
+		      int *n_out)
 {
 	int rows = 0;
 	enum jalad_status st = jalad_planner_table(pl, JALAD_STRATEGY_BEST, 0, 0, INFINITY, NULL, 0, &rows);
@@ -164,9 +258,7 @@ static int auto_plans(const struct jalad_planner *pl, int n, struct jalad_edge_p
 	}
 	int m = 0, have_edge = 0;
 	for (int i = 0; i < rows; i++) {
-		if (tab[i].choice.payload != JALAD_PAYLOAD_CONTAINER && tab[i].choice.payload != JALAD_PAYLOAD_NONE)
-			continue; /* the runtime sends containers only (see docs/runtime.md) */
-		from_choice(&tab[i].choice, &plans[m]);
+		from_choice(&tab[i].choice, jpeg_quality, &plans[m]);
 		have_edge |= plans[m].k == n;
 		m++;
 	}
@@ -174,7 +266,7 @@ static int auto_plans(const struct jalad_planner *pl, int n, struct jalad_edge_p
 	if (!have_edge) {
 		struct jalad_plan_choice ch;
 		if (jalad_planner_choose_strategy(pl, JALAD_STRATEGY_EDGE_ONLY, 1e6, 0, &ch) == JALAD_OK)
-			from_choice(&ch, &plans[m++]);
+			from_choice(&ch, jpeg_quality, &plans[m++]);
 	}
 	*out = plans;
 	*n_out = m;
@@ -322,6 +414,9 @@ int cmd_edge(int argc, char **argv)
 	struct jalad_edge_plan *plans = NULL;
 	double *lat = NULL;
 	float *x = NULL;
+	struct jalad_image *img = NULL;
+	uint8_t *file = NULL;
+	size_t sent[JALAD_NET_PAYLOAD_COUNT] = { 0 };
 	int n_plans = 0;
 	enum jalad_status st = jalad_model_load(a.model, NULL, &m);
 	if (st != JALAD_OK)
@@ -335,6 +430,8 @@ int cmd_edge(int argc, char **argv)
 		tool_error("edge", st);
 		goto done;
 	}
+	char path[4096];
+	int have_files = jalad_dataset_sample_path(ds, 0, path, sizeof path) != NULL;
 	if (!a.edge_prof != !a.cloud_prof) {
 		rc = tool_usage("edge", "give both --edge-profile and --cloud-profile");
 		goto done;
@@ -361,18 +458,20 @@ int cmd_edge(int argc, char **argv)
 			rc = tool_usage("edge", "--plan auto needs --edge-profile, --cloud-profile and --calib");
 			goto done;
 		}
-		/* Every calibrated coder, but not the cut-0 payloads u8 and png:
-		 * the runtime sends codec containers only. */
+		/* Every calibrated coder and the cut-0 payloads; the photo's
+		 * own file only when the samples are files. */
 		char coders[256] = "";
 		for (int i = 0; i < cal->n_coders; i++)
-			snprintf(coders + strlen(coders), sizeof coders - strlen(coders), "%s%s", i ? "," : "",
+			snprintf(coders + strlen(coders), sizeof coders - strlen(coders), "%s,",
 				 jalad_coder_name(cal->coders[i]));
+		snprintf(coders + strlen(coders), sizeof coders - strlen(coders), "u8,png,jpeg%s",
+			 have_files ? ",file" : "");
 		struct jalad_planner_opts po = { .max_loss = a.max_loss, .coders = a.coders ? a.coders : coders };
 		if ((st = jalad_planner_create(ep, cp, cal, &po, &pl)) != JALAD_OK) {
 			tool_error("edge", st);
 			goto done;
 		}
-		if (auto_plans(pl, n, &plans, &n_plans))
+		if (auto_plans(pl, n, cal->jpeg_quality, &plans, &n_plans))
 			goto done;
 	} else {
 		plans = calloc(1, sizeof *plans);
@@ -386,8 +485,8 @@ int cmd_edge(int argc, char **argv)
 			plans->bits = 8;
 			plans->coder = JALAD_CODER_RAW;
 		} else if (parse_fixed(a.plan, n, plans)) {
-			rc = tool_usage("edge", "--plan '%s': expected auto, edge, cloud or k=K,c=C,coder=X with 0 <= K <= %d",
-					a.plan, n);
+			rc = tool_usage("edge", "--plan '%s': expected auto, edge, cloud, k=K,c=C,coder=X with 0 <= K <= %d, "
+					"or k=0,payload=u8|png|jpeg|file[,quality=Q]", a.plan, n);
 			goto done;
 		}
 		predict_fixed(ep, cp, cal, n, plans);
@@ -401,6 +500,12 @@ int cmd_edge(int argc, char **argv)
 			goto done;
 		}
 	}
+	for (int i = 0; i < n_plans; i++)
+		if (plans[i].payload == JALAD_NET_PAYLOAD_FILE && !have_files) {
+			rc = tool_usage("edge", "payload file sends each sample's own file: it needs a folder dataset "
+					"(images:DIR or imagenet:DIR), not %s", a.data);
+			goto done;
+		}
 	if (!a.cloud) {
 		int need = 0;
 		for (int i = 0; i < n_plans; i++)
@@ -461,8 +566,8 @@ int cmd_edge(int argc, char **argv)
 	uint64_t t_start = jalad_now_ns_tool();
 	size_t done_n = 0, labelled = 0, correct = 0, fallbacks = 0, switches = 0;
 	if (!a.json)
-		printf("%6s %4s %4s %-14s %7s %8s %8s %8s %8s %8s %8s %3s %s\n", "id", "cut", "bits", "coder", "bytes",
-		       "edge_ms", "enc_ms", "net_ms", "cloud_ms", "total", "pred", "fb", "ok");
+		printf("%6s %4s %4s %-14s %-9s %7s %8s %8s %8s %8s %8s %8s %3s %s\n", "id", "cut", "bits", "coder", "payload",
+		       "bytes", "edge_ms", "enc_ms", "net_ms", "cloud_ms", "total", "pred", "fb", "ok");
 	for (size_t r = 0; !g_stop; r++) {
 		double t_req = (double)(jalad_now_ns_tool() - t_start) / 1e6;
 		struct timespec wall;
@@ -474,12 +579,40 @@ int cmd_edge(int argc, char **argv)
 		size_t i = first + (a.duration_ms ? r % (a.limit ? (size_t)a.limit : count - first) : r);
 		if (i >= count)
 			i %= count;
-		if ((st = jalad_dataset_get(ds, i, &pp, x, len)) != JALAD_OK) {
+		/* The input, and what the next plan's payload is made of: the
+		 * photo for u8/png/jpeg, its file for file (the float input is
+		 * then made from that file as the cloud will make it). */
+		struct jalad_edge_image src = { .pp = &pp };
+		enum jalad_net_payload want = plans[jalad_edge_current_plan(e)].payload;
+		if (want == JALAD_NET_PAYLOAD_FILE) {
+			if (!jalad_dataset_sample_path(ds, i, path, sizeof path)) {
+				fprintf(stderr, "jalad edge: sample %zu has no file (or its path is too long)\n", i);
+				goto done;
+			} else if ((st = jalad_file_read(path, JALAD_NET_DEFAULT_MAX_FRAME, &file, &src.file_bytes)) ==
+					   JALAD_OK &&
+				   (st = jalad_image_decode(file, src.file_bytes, path, &img)) == JALAD_OK) {
+				src.file = file;
+				st = jalad_image_to_tensor(img, &pp, x, len);
+			}
+		} else if (is_image_payload(want)) {
+			if ((st = jalad_dataset_load_image(ds, i, &img)) == JALAD_OK) {
+				src.image = img;
+				st = jalad_image_to_tensor(img, &pp, x, len);
+			}
+		} else {
+			st = jalad_dataset_get(ds, i, &pp, x, len);
+		}
+		if (st != JALAD_OK) {
 			tool_error("edge", st);
 			goto done;
 		}
 		struct jalad_edge_result res;
-		if ((st = jalad_edge_infer(e, &in, &res)) != JALAD_OK) {
+		st = jalad_edge_infer_image(e, &in, &src, &res);
+		jalad_image_free(img);
+		img = NULL;
+		free(file);
+		file = NULL;
+		if (st != JALAD_OK) {
 			tool_error("edge", st);
 			goto done;
 		}
@@ -498,12 +631,14 @@ int cmd_edge(int argc, char **argv)
 			lat_cap *= 2;
 		}
 		lat[done_n++] = res.total_ms;
-		const char *coder = res.k == n ? "none" : jalad_coder_name(res.coder);
+		const char *coder = sent_name(res.payload, res.coder);
+		const char *payload = jalad_net_payload_name(res.payload);
+		sent[res.payload < JALAD_NET_PAYLOAD_COUNT ? res.payload : 0]++;
 		if (a.json) {
 			printf("{\"id\": %llu, \"sample\": %zu, \"t_ms\": %.1f, \"unix_ms\": %.1f, \"cut\": %d, \"bits\": %d, "
-			       "\"coder\": \"%s\", \"per_channel\": %s, \"bytes\": %zu",
+			       "\"coder\": \"%s\", \"payload\": \"%s\", \"per_channel\": %s, \"bytes\": %zu",
 			       (unsigned long long)res.id, i, t_req, (double)wall.tv_sec * 1e3 + (double)wall.tv_nsec / 1e6,
-			       res.k, res.k == n ? 0 : res.bits, coder, res.per_channel ? "true" : "false",
+			       res.k, res.k == n ? 0 : res.bits, coder, payload, res.per_channel ? "true" : "false",
 			       res.bytes);
 			json_num(stdout, "edge_ms", res.edge_ms, 3);
 			json_num(stdout, "encode_ms", res.encode_ms, 3);
@@ -531,8 +666,8 @@ int cmd_edge(int argc, char **argv)
 				json_num(stdout, "verify_max_abs", res.verify_max_abs, 9);
 			printf("}\n");
 		} else {
-			printf("%6llu %4d %4d %-14s %7zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %3s %s%s%s\n",
-			       (unsigned long long)res.id, res.k, res.k == n ? 0 : res.bits, coder, res.bytes, res.edge_ms,
+			printf("%6llu %4d %4d %-14s %-9s %7zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %3s %s%s%s\n",
+			       (unsigned long long)res.id, res.k, res.k == n ? 0 : res.bits, coder, payload, res.bytes, res.edge_ms,
 			       res.encode_ms, res.net_ms, res.cloud_ms, res.total_ms,
 			       res.predicted_ms >= 0 ? res.predicted_ms : NAN, res.fallback ? "yes" : "no",
 			       label < 0 ? "-" : ok ? "yes" : "no", res.fallback ? "  " : "", res.fallback ? res.reason : "");
@@ -558,11 +693,25 @@ int cmd_edge(int argc, char **argv)
 		tool_json_str(stdout, a.plan);
 		printf(", \"candidates\": %d, \"slowdown\": %g, \"link\": ", n_plans, a.slowdown);
 		tool_json_str(stdout, link);
-		printf("}\n");
+		printf(", \"payloads\": {");
+		for (int k = 0, first_k = 1; k < JALAD_NET_PAYLOAD_COUNT; k++)
+			if (sent[k]) {
+				printf("%s\"%s\": %zu", first_k ? "" : ", ", jalad_net_payload_name((enum jalad_net_payload)k),
+				       sent[k]);
+				first_k = 0;
+			}
+		printf("}}\n");
 	} else {
+		char kinds[160] = "";
+		size_t kl = 0;
+		for (int k = 0; k < JALAD_NET_PAYLOAD_COUNT && kl < sizeof kinds; k++)
+			if (sent[k])
+				kl += (size_t)snprintf(kinds + kl, sizeof kinds - kl, "%s%s %zu", kl ? ", " : "",
+						       jalad_net_payload_name((enum jalad_net_payload)k), sent[k]);
 		printf("requests: %zu, accuracy: %.4f, latency mean %.3f ms, p50 %.3f ms, p95 %.3f ms\n"
-		       "plan switches: %zu, fallbacks: %zu, plan: %s (%d candidates), link: %s\n",
-		       done_n, acc, mean, p50, p95, switches, fallbacks, a.plan, n_plans, link);
+		       "plan switches: %zu, fallbacks: %zu, plan: %s (%d candidates), link: %s\n"
+		       "payloads: %s\n",
+		       done_n, acc, mean, p50, p95, switches, fallbacks, a.plan, n_plans, link, kl ? kinds : "-");
 	}
 	rc = EXIT_OK;
 done:
@@ -576,5 +725,7 @@ done:
 	free(plans);
 	free(lat);
 	free(x);
+	free(file);
+	jalad_image_free(img);
 	return rc;
 }

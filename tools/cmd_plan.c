@@ -23,7 +23,8 @@ static const char *plan_help =
 	"  --rtt T         round-trip time, e.g. 40ms, 0.04s (default 40ms)\n"
 	"  --max-loss L    top-1 accuracy loss bound, fraction or percent: 0.01 or 1%% (default 0.01)\n"
 	"  --coders LIST   what jalad may send: coder names (raw, huffman, huffman-shared, rans0,\n"
-	"                  rans1, zstd, arith0, arith1, huffman-2d, auto) and u8, png for the input\n"
+	"                  rans1, zstd, arith0, arith1, huffman-2d, auto) and u8, png, jpeg, file\n"
+	"                  for the input\n"
 	"                  (default: all calibrated)\n"
 	"  --p95           plan with the 95th percentile of bytes instead of the mean\n"
 	"  --model MODEL   also check that the files were made for MODEL\n"
@@ -35,6 +36,7 @@ static const char *plan_help =
 static const enum jalad_strategy shown[] = {
 	JALAD_STRATEGY_BEST, JALAD_STRATEGY_JALAD_PAPER, JALAD_STRATEGY_NEUROSURGEON,
 	JALAD_STRATEGY_CLOUD_PNG, JALAD_STRATEGY_CLOUD_RAW, JALAD_STRATEGY_EDGE_ONLY,
+	JALAD_STRATEGY_CLOUD_FILE, JALAD_STRATEGY_CLOUD_JPEG,
 };
 #define N_SHOWN (int)(sizeof shown / sizeof shown[0])
 
@@ -94,6 +96,8 @@ static const char *display_name(enum jalad_strategy s)
 	case JALAD_STRATEGY_CLOUD_PNG: return "cloud-only png";
 	case JALAD_STRATEGY_CLOUD_RAW: return "cloud-only raw";
 	case JALAD_STRATEGY_EDGE_ONLY: return "edge-only";
+	case JALAD_STRATEGY_CLOUD_FILE: return "cloud-only file";
+	case JALAD_STRATEGY_CLOUD_JPEG: return "cloud-only jpeg";
 	default: return "?";
 	}
 }
@@ -144,7 +148,8 @@ static int gnuplot_has_pngcairo(void)
 	return has;
 }
 
-static int write_plot(const char *csv, const char *png, const char *title, double lo, double hi)
+static int write_plot(const char *csv, const char *png, const char *title, double lo, double hi, int has_file,
+		      int has_jpeg)
 {
 	int cairo = gnuplot_has_pngcairo();
 	char *script = NULL;
@@ -168,8 +173,12 @@ static int write_plot(const char *csv, const char *png, const char *title, doubl
 		   "     '' using 2:5 skip 1 with lines lw 2 lc rgb '#1f77b4' title 'Neurosurgeon (float32)', \\\n"
 		   "     '' using 2:6 skip 1 with lines lw 2 lc rgb '#2ca02c' dt 3 title 'cloud-only (PNG)', \\\n"
 		   "     '' using 2:7 skip 1 with lines lw 2 lc rgb '#9467bd' dt 4 title 'cloud-only (raw 8-bit)', \\\n"
-		   "     '' using 2:8 skip 1 with lines lw 2 lc rgb '#7f7f7f' dt 5 title 'edge-only'\n",
-		title, lo / 1e6, hi / 1e6, csv);
+		   "     '' using 2:8 skip 1 with lines lw 2 lc rgb '#7f7f7f' dt 5 title 'edge-only'%s%s\n",
+		title, lo / 1e6, hi / 1e6, csv,
+		has_file ? ", \\\n     '' using 2:9 skip 1 with lines lw 2 lc rgb '#8c564b' dt 6 title 'cloud-only (photo file)'"
+			 : "",
+		has_jpeg ? ", \\\n     '' using 2:10 skip 1 with lines lw 2 lc rgb '#e377c2' dt 7 title 'cloud-only (JPEG re-encode)'"
+			 : "");
 	fclose(s);
 	int rc = run_gnuplot(script);
 	if (rc && cairo) {
@@ -206,15 +215,18 @@ static int sweep(const struct jalad_planner *pl, const struct jalad_profile *edg
 		goto done;
 	}
 	fprintf(f, "bandwidth_bps,bandwidth_mbit,jalad_ms,jalad_paper_ms,neurosurgeon_ms,cloud_png_ms,cloud_raw_ms,"
-		   "edge_only_ms,jalad_cut,jalad_bits,jalad_coder,jalad_loss\n");
+		   "edge_only_ms,cloud_file_ms,cloud_jpeg_ms,jalad_cut,jalad_bits,jalad_coder,jalad_loss\n");
+	int has_file = 0, has_jpeg = 0;
 	for (int i = 0; i < points; i++) {
 		double bw = points == 1 ? lo : lo * pow(hi / lo, (double)i / (points - 1));
 		struct jalad_plan_choice c[N_SHOWN];
 		fprintf(f, "%.6g,%.6g", bw, bw / 1e6);
 		for (int s = 0; s < N_SHOWN; s++) {
-			if (jalad_planner_choose_strategy(pl, shown[s], bw, rtt, &c[s]) == JALAD_OK)
+			if (jalad_planner_choose_strategy(pl, shown[s], bw, rtt, &c[s]) == JALAD_OK) {
 				fprintf(f, ",%.6g", c[s].total_ms);
-			else
+				has_file |= shown[s] == JALAD_STRATEGY_CLOUD_FILE;
+				has_jpeg |= shown[s] == JALAD_STRATEGY_CLOUD_JPEG;
+			} else
 				fprintf(f, ",");
 		}
 		char bits[12];
@@ -229,7 +241,7 @@ static int sweep(const struct jalad_planner *pl, const struct jalad_profile *edg
 	snprintf(title, sizeof title, "%s: predicted latency, RTT %g ms, accuracy loss <= %.2g pt, edge slowdown %gx",
 		 cal->model_file ? cal->model_file : "model", rtt, isinf(max_loss) ? 100.0 : 100 * max_loss,
 		 edge->slowdown);
-	int plot_failed = write_plot(csv, png, title, lo, hi) != 0;
+	int plot_failed = write_plot(csv, png, title, lo, hi, has_file, has_jpeg) != 0;
 	if (plot_failed)
 		fprintf(stderr, "jalad plan: gnuplot failed to write '%s' (is gnuplot installed? scripts/deps.sh)\n", png);
 
@@ -441,7 +453,8 @@ int cmd_plan(int argc, char **argv)
 		/* cloud_only: the faster of the raw and PNG inputs. */
 		int co = -1;
 		for (int s = 0; s < N_SHOWN; s++)
-			if ((shown[s] == JALAD_STRATEGY_CLOUD_PNG || shown[s] == JALAD_STRATEGY_CLOUD_RAW) && have[s] &&
+			if ((shown[s] == JALAD_STRATEGY_CLOUD_PNG || shown[s] == JALAD_STRATEGY_CLOUD_RAW ||
+			     shown[s] == JALAD_STRATEGY_CLOUD_FILE || shown[s] == JALAD_STRATEGY_CLOUD_JPEG) && have[s] &&
 			    (co < 0 || ch[s].total_ms < ch[co].total_ms))
 				co = s;
 		int first = 1;

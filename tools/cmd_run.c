@@ -8,20 +8,95 @@
 static const char *run_help =
 	"usage: jalad run MODEL [--input FILE.pb|.png|.jpg | --random] [--threads N] [--repeat R]\n"
 	"                 [--backend ref|dnnl] [--scale S --mean M --std D] [--dump-output OUT.pb] [--json]\n"
+	"                 [--dump-input IN.pb] [--check-splits]\n"
 	"Runs MODEL on one input (default --random) R times (default 10) after one warm-up run;\n"
 	"prints the output (top-5 for a classifier) and the median latency.\n"
-	"--json prints {\"median_ms\", \"runs\", \"top5\", ...}.\n";
+	"--json prints {\"median_ms\", \"runs\", \"top5\", ...}.\n"
+	"--check-splits also runs every cut k as an edge session on [0, k) and a cloud session\n"
+	"on [k, n) fed with the tensors crossing k, and checks each output is bit-identical to\n"
+	"the full run (exit 1 if not).\n";
+
+/* Every cut k: [0, k) on one session, [k, n) on another fed with the
+ * crossing tensors; the output must equal the full run's bit for bit. */
+static int run_check_splits(const struct jalad_model *m, const struct jalad_session_opts *so,
+			    const struct jalad_tensor *in, const struct jalad_tensor *full, int json)
+{
+	struct jalad_session *edge = NULL, *cloud = NULL;
+	struct jalad_tensor vals[64];
+	int ids[64], n = jalad_model_node_count(m), bad = 0, worst_k = -1, rc = EXIT_FAIL;
+	int in_id = jalad_model_input(m, 0), out_id = jalad_model_output(m, 0);
+	size_t nbytes = (size_t)jalad_tensor_numel(full) * sizeof(float);
+	float *ref = malloc(nbytes ? nbytes : 1);
+	enum jalad_status st;
+
+	if (!ref || full->dtype != JALAD_DTYPE_FLOAT32)
+		goto done;
+	memcpy(ref, full->data, nbytes);
+	if ((st = jalad_session_create(m, so, &edge)) != JALAD_OK ||
+	    (st = jalad_session_create(m, so, &cloud)) != JALAD_OK) {
+		tool_error("run", st);
+		goto done;
+	}
+	for (int k = 0; k <= n; k++) {
+		int cnt = 0;
+		struct jalad_tensor out;
+		if ((st = jalad_model_crossing(m, k, ids, 64, &cnt)) != JALAD_OK || cnt > 64) {
+			fprintf(stderr, "jalad run: cut %d: %d crossing tensors\n", k, cnt);
+			goto done;
+		}
+		if (k > 0 && (st = jalad_session_run_range(edge, 0, k, &in_id, in, 1)) != JALAD_OK)
+			goto fail_st;
+		for (int j = 0; j < cnt; j++) {
+			if (k == 0)
+				vals[j] = *in;
+			else if ((st = jalad_session_tensor(edge, ids[j], &vals[j])) != JALAD_OK)
+				goto fail_st;
+		}
+		if (k < n) {
+			if ((st = jalad_session_run_range(cloud, k, n, ids, vals, cnt)) != JALAD_OK ||
+			    (st = jalad_session_output(cloud, 0, &out)) != JALAD_OK)
+				goto fail_st;
+		} else if ((st = jalad_session_tensor(edge, out_id, &out)) != JALAD_OK) {
+			goto fail_st;
+		}
+		if (out.dtype != JALAD_DTYPE_FLOAT32 || (size_t)jalad_tensor_numel(&out) * sizeof(float) != nbytes ||
+		    memcmp(out.data, ref, nbytes) != 0) {
+			bad++;
+			if (worst_k < 0)
+				worst_k = k;
+		}
+	}
+	if (json)
+		printf("{\"check_splits\": {\"cuts\": %d, \"mismatched\": %d, \"first_mismatch\": %d}}\n", n + 1, bad,
+		       worst_k);
+	else
+		printf("split check: %d cuts, %d differ from the full run%s\n", n + 1, bad,
+		       bad ? " (first: see --json)" : " (all bit-identical)");
+	if (bad)
+		fprintf(stderr, "jalad run: %d of %d cuts do not reproduce the full run (first at cut %d)\n", bad,
+			n + 1, worst_k);
+	rc = bad ? EXIT_FAIL : EXIT_OK;
+	goto done;
+fail_st:
+	tool_error("run", st);
+done:
+	free(ref);
+	jalad_session_free(edge);
+	jalad_session_free(cloud);
+	return rc;
+}
 
 int cmd_run(int argc, char **argv)
 {
-	const char *path = NULL, *input = NULL, *backend = NULL, *dump = NULL;
+	const char *path = NULL, *input = NULL, *backend = NULL, *dump = NULL, *dump_in = NULL;
 	const char *scale = NULL, *mean = NULL, *stdv = NULL;
 	long threads = 0, repeat = 10;
-	int json = 0, rc = EXIT_FAIL;
+	int json = 0, rc = EXIT_FAIL, check_splits = 0;
 	const struct tool_sopt sopts[] = {
 		{ "--input", &input, "a file" },
 		{ "--backend", &backend, "a name" },
 		{ "--dump-output", &dump, "a file" },
+		{ "--dump-input", &dump_in, "a file" },
 		{ "--scale", &scale, "a value" },
 		{ "--mean", &mean, "a value" },
 		{ "--std", &stdv, "a value" },
@@ -41,6 +116,8 @@ int cmd_run(int argc, char **argv)
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
+		} else if (!strcmp(argv[i], "--check-splits")) {
+			check_splits = 1;
 		} else if (!strcmp(argv[i], "--random")) {
 			input = NULL;
 		} else if (argv[i][0] == '-') {
@@ -63,7 +140,7 @@ int cmd_run(int argc, char **argv)
 		return tool_error("run", st);
 	struct jalad_preprocess pp;
 	int have_pp = 0;
-	if (input && (strstr(input, ".png") || strstr(input, ".jp"))) {
+	if (input && (strcasestr(input, ".png") || strcasestr(input, ".jp"))) {
 		if ((rc = tool_preprocess("run", m, scale, mean, stdv, &pp)) != 0)
 			goto done;
 		have_pp = 1;
@@ -71,6 +148,10 @@ int cmd_run(int argc, char **argv)
 	if ((rc = tool_load_input("run", m, input, have_pp ? &pp : NULL, &in)) != 0)
 		goto done;
 	rc = EXIT_FAIL;
+	if (dump_in && (st = jalad_tensor_write_pb(dump_in, &in, "input")) != JALAD_OK) {
+		tool_error("run", st);
+		goto done;
+	}
 	struct jalad_session_opts so = { .threads = (int)threads, .backend = backend };
 	uint64_t t0 = jalad_now_ns_tool();
 	st = jalad_session_create(m, &so, &s);
@@ -133,7 +214,7 @@ int cmd_run(int argc, char **argv)
 		printf("median: %.3f ms over %ld runs (%s backend, session created in %.1f ms)\n", med, repeat,
 		       jalad_session_backend(s), create_ms);
 	}
-	rc = EXIT_OK;
+	rc = check_splits ? run_check_splits(m, &so, &in, &out, json) : EXIT_OK;
 done:
 	free(times);
 	jalad_tensor_release(&in);

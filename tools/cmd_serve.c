@@ -16,8 +16,11 @@ static const char *serve_help =
 	"                   [--calib CAL.json] [--max-frame BYTES] [--mem-budget MIB] [--queue N]\n"
 	"                   [--max-conns N] [--idle-timeout DUR] [--stats-interval DUR]\n"
 	"                   [--drain-timeout DUR] [--port-file F] [--quiet | --verbose]\n"
+	"                   [--max-image-pixels N]\n"
 	"Serves the part [k, n) of MODEL to edges (`jalad edge`). One event loop does the I/O,\n"
 	"N workers (default: one per CPU) run the model, a bounded queue sits between them.\n"
+	"At cut 0 it also takes the input as an image (8-bit pixels, PNG, JPEG, or the photo's\n"
+	"file), preprocessed as the model's metadata says (scale, mean, std, crop).\n"
 	"  --listen       address to bind (default 127.0.0.1:7070; port 0 picks a free port).\n"
 	"                 Without TLS only loopback addresses are allowed, unless --allow-remote.\n"
 	"  --tls-cert/--tls-key  TLS 1.3 with this certificate and key (PEM);\n"
@@ -26,6 +29,7 @@ static const char *serve_help =
 	"  --calib        calibration JSON whose shared Huffman dictionaries edges may use.\n"
 	"  --stats-interval  a stats line on stderr this often (default 10s; 0 = never).\n"
 	"  --port-file    write the bound port to this file once listening.\n"
+	"  --max-image-pixels  largest photo file (width x height) an edge may send (default 25000000).\n"
 	"Durations take a unit: 500ms, 10s. Prints 'listening on HOST:PORT' on stdout.\n";
 
 static struct jalad_server *g_srv;
@@ -111,6 +115,10 @@ int cmd_serve(int argc, char **argv)
 			if (r < 0 || tool_parse_int(v, 1, 1L << 20, &v_l))
 				return tool_usage("serve", "--mem-budget needs MiB");
 			so.mem_budget_bytes = (size_t)v_l << 20;
+		} else if ((r = tool_opt(argc, argv, &i, "--max-image-pixels", &v))) {
+			if (r < 0 || tool_parse_int(v, 1, 0xFFFFFFFFL, &v_l))
+				return tool_usage("serve", "--max-image-pixels needs a number >= 1");
+			so.max_image_pixels = (uint32_t)v_l;
 		} else if ((r = tool_opt(argc, argv, &i, "--queue", &v))) {
 			if (r < 0 || tool_parse_int(v, 1, 1 << 20, &v_l))
 				return tool_usage("serve", "--queue needs a number >= 1");
@@ -163,6 +171,19 @@ int cmd_serve(int argc, char **argv)
 		so.n_dicts = cal->n_nodes * cal->n_bits;
 	}
 	so.tls = use_tls ? &tls : NULL;
+	/* The model's preprocessing, for image payloads: only for a model
+	 * whose input is an image; others serve codec containers alone. */
+	struct jalad_preprocess pp;
+	struct jalad_tensor_desc in;
+	if (jalad_model_input_count(m) == 1 && jalad_model_tensor_desc(m, jalad_model_input(m, 0), &in) == JALAD_OK &&
+	    in.ndim == 4 && in.dims[0] == 1 && (in.dims[1] == 1 || in.dims[1] == 3)) {
+		if ((rc = tool_preprocess("serve", m, NULL, NULL, NULL, &pp)) != 0)
+			goto done;
+		rc = EXIT_FAIL;
+		so.pp = &pp;
+	} else {
+		fprintf(stderr, "jalad serve: the model's input is not one (1, C, H, W) image: image payloads are refused\n");
+	}
 	if ((st = jalad_server_create(m, &so, &srv)) != JALAD_OK) {
 		tool_error("serve", st);
 		goto done;
@@ -198,9 +219,17 @@ int cmd_serve(int argc, char **argv)
 	}
 	struct jalad_server_stats s;
 	jalad_server_stats(srv, &s);
-	fprintf(stderr, "jalad serve: served %llu requests (%llu errors) on %llu connections\n",
+	fprintf(stderr, "jalad serve: served %llu requests (%llu errors) on %llu connections",
 		(unsigned long long)s.responses_ok, (unsigned long long)s.responses_err,
 		(unsigned long long)s.conns_accepted);
+	for (int k = 0, first = 1; k < JALAD_NET_PAYLOAD_COUNT; k++)
+		if (s.requests_by_payload[k]) {
+			fprintf(stderr, "%s %s %llu", first ? "; payloads:" : ",",
+				k ? jalad_net_payload_name((enum jalad_net_payload)k) : "unknown",
+				(unsigned long long)s.requests_by_payload[k]);
+			first = 0;
+		}
+	fputc('\n', stderr);
 	rc = EXIT_OK;
 done:
 	g_srv = NULL;

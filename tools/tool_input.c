@@ -1,5 +1,6 @@
 /* Model inputs for the command line: preprocessing from metadata and flags,
  * tensors from .pb files, images or random numbers. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,9 +61,44 @@ int tool_preprocess(const char *cmd, const struct jalad_model *m, const char *sc
 		return EXIT_USAGE;
 	if ((std || md) && apply_list(cmd, "--std", std ? std : md, pp->channels, pp->std))
 		return EXIT_USAGE;
-	enum jalad_status st = jalad_preprocess_check(pp);
+	const char *mc = jalad_model_metadata(m, "jalad.preprocess.crop");
+	enum jalad_status st;
+	if (mc && (st = jalad_preprocess_set_crop(pp, mc)) != JALAD_OK)
+		return tool_error(cmd, st);
+	st = jalad_preprocess_check(pp);
 	if (st != JALAD_OK)
 		return tool_error(cmd, st);
+	return 0;
+}
+
+int tool_open_dataset(const char *cmd, const char *spec, const struct jalad_model *m, long label_offset,
+		      struct jalad_dataset **ds)
+{
+	enum jalad_status st = jalad_dataset_open(spec, ds);
+	if (st != JALAD_OK)
+		return tool_error(cmd, st);
+	const char *kind = jalad_dataset_kind(*ds);
+	if (label_offset < 0 && kind && !strcmp(kind, "imagenet")) {
+		/* class numbers follow the model: its own metadata, else a
+		 * 1001-way output has background at 0 */
+		const char *mo = jalad_model_metadata(m, "jalad.labels.offset");
+		long v;
+		if (mo && !tool_parse_int(mo, 0, 1000000, &v)) {
+			label_offset = v;
+		} else {
+			struct jalad_tensor_desc d;
+			label_offset = 0;
+			if (jalad_model_output_count(m) >= 1 &&
+			    jalad_model_tensor_desc(m, jalad_model_output(m, 0), &d) == JALAD_OK &&
+			    d.ndim >= 1 && d.dims[d.ndim - 1] == 1001)
+				label_offset = 1;
+		}
+	}
+	if (label_offset > 0 && (st = jalad_dataset_set_label_offset(*ds, (int)label_offset)) != JALAD_OK) {
+		jalad_dataset_free(*ds);
+		*ds = NULL;
+		return tool_error(cmd, st);
+	}
 	return 0;
 }
 
@@ -147,6 +183,26 @@ int tool_load_input(const char *cmd, const struct jalad_model *m, const char *pa
 	}
 	fprintf(stderr, "jalad %s: '%s': unknown input kind (use .pb, .png, .jpg)\n", cmd, path);
 	return EXIT_FAIL;
+}
+
+void tool_topk(const float *v, int64_t n, int *idx, int k)
+{
+	/* k is small: insertion into a sorted list; ties keep the lower index */
+	int m = 0;
+	for (int64_t i = 0; i < n; i++) {
+		int p = m < k ? m : k;
+		while (p > 0 && v[i] > v[idx[p - 1]])
+			p--;
+		if (p >= k)
+			continue;
+		for (int q = (m < k ? m : k - 1); q > p; q--)
+			idx[q] = idx[q - 1];
+		idx[p] = (int)i;
+		if (m < k)
+			m++;
+	}
+	for (int q = m; q < k; q++)
+		idx[q] = -1;
 }
 
 int tool_argmax(const float *v, int64_t n)

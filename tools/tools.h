@@ -76,12 +76,21 @@ double tool_median(double *v, int n);
  * given (NULL = not given). */
 int tool_preprocess(const char *cmd, const struct jalad_model *m, const char *scale, const char *mean,
 		    const char *std, struct jalad_preprocess *pp);
+/* Open a dataset spec for model m; label_offset >= 0 is added to its
+ * labels, < 0 means automatic (imagenet:DIR: the model's
+ * jalad.labels.offset metadata, else 1 for a 1001-way output). Returns 0,
+ * or an exit status after printing the error. */
+int tool_open_dataset(const char *cmd, const char *spec, const struct jalad_model *m, long label_offset,
+		      struct jalad_dataset **ds);
 /* Fill a model input tensor from FILE.pb, .png/.jpg/.jpeg, or random data
  * (path NULL); data is malloc'd (free with jalad_tensor_release). */
 int tool_load_input(const char *cmd, const struct jalad_model *m, const char *path,
 		    const struct jalad_preprocess *pp, struct jalad_tensor *out);
 /* Monotonic clock, ns. */
 uint64_t jalad_now_ns_tool(void);
+/* Indices of the k largest of n floats, largest first, ties to the lower
+ * index; -1 past n. */
+void tool_topk(const float *v, int64_t n, int *idx, int k);
 /* Index of the largest of n floats. */
 int tool_argmax(const float *v, int64_t n);
 

@@ -6,8 +6,8 @@
 #                       [--models "resnet50 vgg16 ..."] [--ref-rounds N] [--nice N]
 #
 # Defaults: 3 rounds, 20 timed runs (after 3 warm-up runs) per process,
-# threads "1 2", models resnet50 vgg16 mobilenet_v2 squeezenet1_1 fmnist-vgg
-# fmnist-resnet, jalad ref in the first round only (it is the slow baseline,
+# threads "1 2", models resnet50 vgg16 mobilenet_v2 mobilenet_v2_tflite
+# squeezenet1_1 fmnist-vgg fmnist-resnet, jalad ref in the first round only (it is the slow baseline,
 # not a target). "dnnl direct" is the dnnl backend with Winograd off
 # (JALAD_DNNL_NOWINOGRAD=1): every convolution on the direct kernels, the
 # figure to hold against the FMA peak. Each round runs every model x thread
@@ -22,6 +22,13 @@
 # a shared machine -20 keeps other jobs from taking the cores mid-run
 # (OpenMP's 2-thread runs suffer most: a thread spins at a barrier while
 # its partner waits for a core), at the same priority for every engine.
+#
+# mobilenet_v2_tflite is the real ImageNet model: SHARED/models/
+# mobilenet_v2_1.0_224_quant.tflite (SHARED = $JALAD_SHARED or ../shared
+# next to the repository, read in place) imported to a float32 ONNX file by
+# models/import_tflite.py into models/cache (again when the .tflite or the
+# importer is newer); without SHARED it is skipped with one line. PyTorch
+# has no such model: its column stays "-".
 #
 # Needs: build/jalad (made if missing; JALAD=path overrides), node + npm
 # (onnxruntime-node is installed into bench/node_modules if missing),
@@ -38,7 +45,9 @@ ROUNDS=3
 RUNS=20
 WARMUP=3
 THREADS="1 2"
-MODELS="resnet50 vgg16 mobilenet_v2 squeezenet1_1 fmnist-vgg fmnist-resnet"
+MODELS="resnet50 vgg16 mobilenet_v2 mobilenet_v2_tflite squeezenet1_1 fmnist-vgg fmnist-resnet"
+SHARED=${JALAD_SHARED:-$ROOT/../shared}
+TFLITE=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
 REF_ROUNDS=1
 NICE=""
 JALAD=${JALAD:-build/jalad}
@@ -46,7 +55,7 @@ PY=/usr/bin/python3
 OUT=bench/out/engine
 
 usage() {
-	sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -77,12 +86,27 @@ if [ ! -d bench/node_modules/onnxruntime-node ]; then
 		--no-audit --no-fund onnxruntime-node >&2
 fi
 missing=""
+kept=""
 for m in $MODELS; do
 	case "$m" in
 	fmnist-*) [ -f "models/$m.onnx" ] || { echo "bench: models/$m.onnx is missing (models/train_fmnist.py)" >&2; exit 1; } ;;
+	mobilenet_v2_tflite)
+		if [ ! -f "$TFLITE" ]; then
+			log "SKIP mobilenet_v2_tflite: $TFLITE not found (set JALAD_SHARED)"
+			continue
+		fi
+		if [ ! -f "models/cache/$m.onnx" ] || [ "$TFLITE" -nt "models/cache/$m.onnx" ] ||
+		   [ models/import_tflite.py -nt "models/cache/$m.onnx" ]; then
+			log "importing $TFLITE into models/cache/$m.onnx"
+			mkdir -p models/cache
+			$PY models/import_tflite.py "$TFLITE" "models/cache/$m.onnx" >&2
+		fi ;;
 	*) [ -f "models/cache/$m.onnx" ] || missing="$missing $m" ;;
 	esac
+	kept="$kept $m"
 done
+MODELS=${kept# }
+[ -n "$MODELS" ] || { echo "bench: no model to run" >&2; exit 1; }
 if [ -n "$missing" ]; then
 	log "exporting$missing into models/cache"
 	$PY models/export_zoo.py $missing >&2
@@ -164,7 +188,9 @@ while [ "$r" -le "$ROUNDS" ]; do
 	echo "{\"round\": $r, \"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$OUT/load.jsonl"
 	for m in $MODELS; do
 		for t in $THREADS; do
-			engines="dnnl direct ort torch"
+			engines="dnnl direct ort"
+			# PyTorch builds torchvision architectures: no imported models
+			case "$m" in *_tflite) ;; *) engines="$engines torch" ;; esac
 			[ "$r" -le "$REF_ROUNDS" ] && engines="$engines ref"
 			for e in $engines; do
 				run "$e" "$m" "$t" "$r"

@@ -11,14 +11,24 @@
  *   2. resize to exactly height x width with bilinear interpolation, half-pixel
  *      centres, edge clamping and no antialiasing (the same as
  *      torch.nn.functional.interpolate(mode="bilinear", align_corners=False)).
- *      With center_crop set, the image is first scaled, keeping its aspect
- *      ratio, until it covers (height / 0.875) x (width / 0.875) (the shorter
- *      side becomes 256 for a 224 x 224 model), and the centre height x width
- *      window is kept: torchvision's ImageNet eval transform Resize(256) +
- *      CenterCrop(224), except that large downscales are not antialiased;
+ *      With center_crop = JALAD_CROP_RESIZE, the image is first scaled,
+ *      keeping its aspect ratio, until it covers (height / 0.875) x
+ *      (width / 0.875) (the shorter side becomes 256 for a 224 x 224 model),
+ *      and the centre height x width window is kept: torchvision's ImageNet
+ *      eval transform Resize(256) + CenterCrop(224), except that large
+ *      downscales are not antialiased.
+ *      With center_crop = JALAD_CROP_CENTRAL (TensorFlow-style classifiers),
+ *      a centred square window of side s = crop_fraction x min(h, w) source
+ *      pixels (0.875 by default; not rounded to whole pixels) is resized to
+ *      height x width: with step = s / height computed first, output row o
+ *      samples source row ((o + 0.5) * step - 0.5) + (h - s) / 2, evaluated
+ *      in double in that order, clamped to [0, h - 1]; the same for columns; the weights
+ *      are the fractional parts, rounded to float, and the interpolation is
+ *      top = a + (b - a) fx, bottom = d + (e - d) fx, v = top + (bottom -
+ *      top) fy in float (bench/imagenet_preprocess.py does the same);
  *   3. normalization x = (pixel * scale - mean[c]) / std[c], stored CHW
  *      (that is NCHW with N = 1), float32.
- * Without center_crop, a sample already at height x width is not resampled.
+ * Without a crop, a sample already at height x width is not resampled.
  *
  *     struct jalad_dataset *ds;
  *     struct jalad_preprocess pp;
@@ -50,6 +60,7 @@
 #define JALAD_DATA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "jalad/status.h"
 
@@ -102,6 +113,12 @@ JALAD_API enum jalad_status jalad_image_create(int width, int height, int channe
  *  Thread-safety: reentrant. */
 JALAD_API enum jalad_status jalad_image_load(const char *path, struct jalad_image **out);
 
+/*! Read a whole file of at most max bytes into *buf (malloc'd, the caller
+ *  frees) of *len bytes.
+ *  @return JALAD_OK; JALAD_ERR_NOT_FOUND, JALAD_ERR_IO, JALAD_ERR_LIMIT
+ *          (larger than max), JALAD_ERR_NOMEM. Thread-safety: reentrant. */
+JALAD_API enum jalad_status jalad_file_read(const char *path, size_t max, uint8_t **buf, size_t *len);
+
 /*! Free an image and its pixels. NULL is a no-op. */
 JALAD_API void jalad_image_free(struct jalad_image *img);
 
@@ -117,10 +134,24 @@ struct jalad_preprocess {
 	float std[4];     /* per channel, divides after the mean; non-zero */
 	int height;       /* tensor H, 1..16384 */
 	int width;        /* tensor W, 1..16384 */
-	int center_crop;  /* 0: plain resize to height x width;
-	                   * 1: aspect-preserving resize to size/0.875, then
-	                   *    centre crop (ImageNet eval style) */
+	int center_crop;  /* enum jalad_crop: JALAD_CROP_NONE (0) plain resize,
+	                   * JALAD_CROP_RESIZE (1) torchvision's resize + crop,
+	                   * JALAD_CROP_CENTRAL (2) central square crop, then resize */
+	float crop_fraction; /* JALAD_CROP_CENTRAL: side of the square over the
+	                      * shorter side, (0, 1]; 0 means 0.875 */
 };
+
+enum jalad_crop {
+	JALAD_CROP_NONE = 0,
+	JALAD_CROP_RESIZE = 1,
+	JALAD_CROP_CENTRAL = 2,
+};
+
+/*! Parse a crop spec: "none", "resize" (torchvision's Resize + CenterCrop),
+ *  "central" or "central:F" (F in (0, 1], default 0.875) into pp's
+ *  center_crop and crop_fraction.
+ *  @return JALAD_OK or JALAD_ERR_INVALID_ARG naming the spec. */
+JALAD_API enum jalad_status jalad_preprocess_set_crop(struct jalad_preprocess *pp, const char *spec);
 
 /*! Fill pp for a tensor (channels, height, width) with scale 1/255, mean 0,
  *  std 1 and no centre crop (values in [0, 1]). No validation: see
@@ -154,6 +185,32 @@ JALAD_API enum jalad_status jalad_image_to_tensor(const struct jalad_image *img,
 						  const struct jalad_preprocess *pp,
 						  float *dst, size_t dst_len);
 
+/*! The 8-bit image the tensor of jalad_image_to_tensor() would be made of:
+ *  the same channel conversion, crop and resize to pp's height x width x
+ *  channels, each value rounded to the nearest integer (halves up) and
+ *  clamped to 0..255; no normalization. It is what a camera would send as
+ *  the model-sized input (cloud-only u8, PNG and JPEG payloads).
+ *  @return as jalad_image_to_tensor(); JALAD_ERR_NOMEM.
+ *  Ownership: *out is the caller's, free with jalad_image_free().
+ *  Thread-safety: reentrant. */
+JALAD_API enum jalad_status jalad_image_resample(const struct jalad_image *img,
+						 const struct jalad_preprocess *pp,
+						 struct jalad_image **out);
+
+/*! Decode a PNG or JPEG held in memory (as jalad_image_load() does a file;
+ *  name is used in messages, may be NULL).
+ *  @return as jalad_image_load(). Thread-safety: reentrant. */
+JALAD_API enum jalad_status jalad_image_decode(const void *bytes, size_t len, const char *name,
+					       struct jalad_image **out);
+
+/*! Encode img as a baseline JPEG at quality 1..100 (libjpeg, 4:2:0 chroma
+ *  subsampling for RGB, the library's defaults otherwise) into *bytes
+ *  (malloc'd, the caller frees) of *len bytes.
+ *  @return JALAD_OK, JALAD_ERR_INVALID_ARG, JALAD_ERR_NOMEM, JALAD_ERR_IO.
+ *  Thread-safety: reentrant. */
+JALAD_API enum jalad_status jalad_image_encode_jpeg(const struct jalad_image *img, int quality,
+						    unsigned char **bytes, size_t *len);
+
 /* ------------------------------------------------------------------------ */
 /* Datasets                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -165,6 +222,7 @@ struct jalad_dataset;
  *    "fmnist:DIR"           the same from DIR (MNIST files work too)
  *    "fmnist-train[:DIR]"   the 60000-image training set
  *    "images:DIR"           a folder of images, see jalad_dataset_open_images()
+ *    "imagenet:DIR"         ImageNet-style photos, see jalad_dataset_open_imagenet()
  *  @return JALAD_OK; JALAD_ERR_INVALID_ARG for any other spec; otherwise
  *          the status of the open function it calls.
  *  Ownership: *out is the caller's, free with jalad_dataset_free(); NULL on
@@ -211,6 +269,32 @@ JALAD_API enum jalad_status jalad_dataset_open_idx(const char *images_path,
  *  Ownership and thread-safety: as jalad_dataset_open(). */
 JALAD_API enum jalad_status jalad_dataset_open_images(const char *dir,
 						      struct jalad_dataset **out);
+
+/*! Open a folder of ImageNet photos named after their synset,
+ *  "nNNNNNNNN_anything.JPEG" (as jalad_dataset_open_images() lists them).
+ *  Without a labels.txt, the label of a file is the rank (from 0) of its
+ *  synset among the distinct synsets of the folder, in sorted order: with
+ *  the 1000 ImageNet classes present that is the standard class number.
+ *  Models with a background class at 0 (1001 outputs) need
+ *  jalad_dataset_set_label_offset(ds, 1).
+ *  @return as jalad_dataset_open_images(); JALAD_ERR_FORMAT for a file name
+ *          without a synset prefix (when there is no labels.txt).
+ *  Ownership and thread-safety: as jalad_dataset_open(). */
+JALAD_API enum jalad_status jalad_dataset_open_imagenet(const char *dir,
+							struct jalad_dataset **out);
+
+/*! Add offset (0..1000000) to every known label from now on (e.g. 1 for a
+ *  classifier whose class 0 is background). Not concurrent with other calls
+ *  on ds. @return JALAD_OK or JALAD_ERR_INVALID_ARG. */
+JALAD_API enum jalad_status jalad_dataset_set_label_offset(struct jalad_dataset *ds, int offset);
+
+/*! Kind of the dataset: "idx", "images" or "imagenet" (static storage). */
+JALAD_API const char *jalad_dataset_kind(const struct jalad_dataset *ds);
+
+/*! Path of sample i's file ("DIR/NAME") in buf[cap], for folder datasets;
+ *  NULL for idx datasets, i >= count, or a path longer than cap - 1. */
+JALAD_API const char *jalad_dataset_sample_path(const struct jalad_dataset *ds, size_t i,
+						char *buf, size_t cap);
 
 /*! Free a dataset. NULL is a no-op. */
 JALAD_API void jalad_dataset_free(struct jalad_dataset *ds);

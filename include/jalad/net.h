@@ -18,7 +18,10 @@
  * An edge runs [0, k), encodes the tensors crossing cut k with the codec
  * (codec.h) and sends them; it adapts k and the codec to the uplink it
  * measures from its own requests, and computes [k, n) itself when the cloud
- * is unreachable, answers with an error or misses the deadline:
+ * is unreachable, answers with an error or misses the deadline. At cut 0 it
+ * may send the input as an image instead (the model-sized 8-bit pixels
+ * as they are, as a PNG or a JPEG, or the photo's own file), with
+ * jalad_edge_infer_image():
  *
  *     struct jalad_edge_plan plans[] = { { .k = 7, .bits = 4, .coder = JALAD_CODER_RANS0 } };
  *     struct jalad_edge_opts eo = { .client = { .address = "127.0.0.1:7070" } };
@@ -28,7 +31,14 @@
  *     jalad_edge_infer(e, &input, &r);   // r.output, r.total_ms, r.fallback ...
  *     jalad_edge_free(e);
  *
- * Wire format (all integers little-endian; version 1). Every frame:
+ *     // or cut 0, the input sent as a JPEG of the photo it was made from
+ *     struct jalad_edge_plan jp = { .k = 0, .payload = JALAD_NET_PAYLOAD_JPEG, .jpeg_quality = 90 };
+ *     jalad_edge_create(model, &eo, &jp, 1, &e);
+ *     struct jalad_edge_image src = { .image = photo, .pp = &pp }; // jalad_image_to_tensor(photo, &pp, ...) made input
+ *     jalad_edge_infer_image(e, &input, &src, &r);
+ *
+ * Wire format (all integers little-endian; frame version 1, protocol 3).
+ * Every frame:
  *
  *     "JLDN" u8 version u8 type u16 flags u32 length | payload | u32 CRC-32C
  *
@@ -38,7 +48,13 @@
  *
  *     HELLO    u32 protocol, u8 sha256[32], u32 caps, u32 max_frame,
  *              u32 dict_digest, u16 name_len, name
- *     REQUEST  u64 id, u32 k, u32 flags, u64 edge_ts, codec container
+ *     REQUEST  u64 id, u32 k, u32 payload kind, u64 edge_ts, payload:
+ *              1 container: a codec container of the tensors crossing k
+ *              2 u8:   u16 width, u16 height, u8 channels, pixels (h, w, c),
+ *                      exactly the model's input size (k = 0 only)
+ *              3 png, 4 jpeg: the same pixels as a PNG / JPEG (k = 0 only)
+ *              5 file: a PNG or JPEG of any size, which the cloud decodes
+ *                      and preprocesses fully, crop included (k = 0 only)
  *     RESPONSE u64 id, i32 status, u64 edge_ts, u64 recv_first_ns,
  *              u64 recv_last_ns, u64 send_ns, u32 first_read_bytes,
  *              u64 queue_ns, u64 decode_ns, u64 compute_ns, then
@@ -49,7 +65,10 @@
  *     BYE      empty
  *
  * The edge speaks first (HELLO); the server answers HELLO, or ERROR and
- * closes if the protocol version or the model's SHA-256 differ. Server
+ * closes if the protocol version or the model's SHA-256 differ. A request
+ * the server cannot serve (a wrong shape, an image that does not decode or
+ * has the wrong size, an image at k > 0) gets a RESPONSE with an error
+ * status and the connection stays. Server
  * timestamps are its own monotonic clock: only their differences mean
  * anything to the edge (recv_last - recv_first: how long the request took
  * to arrive; send - recv_last: how long the server held it).
@@ -72,16 +91,39 @@
 #include "jalad/status.h"
 #include "jalad/engine.h"
 #include "jalad/codec.h"
+#include "jalad/data.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define JALAD_NET_PROTOCOL 2 /* 2: coder 8 (huffman-2d); the CRC capability is bit 16 */
+#define JALAD_NET_PROTOCOL 3 /* 3: REQUEST payload kinds (u8, png, jpeg, file at cut 0);
+                              * 2: coder 8 (huffman-2d); the CRC capability is bit 16 */
 #define JALAD_NET_DEFAULT_PORT 7070
 #define JALAD_NET_DEFAULT_MAX_FRAME (64u << 20) /* bytes */
 #define JALAD_NET_MAX_OUTPUTS 16                  /* graph outputs in a response */
-#define JALAD_NET_REQUEST_OVERHEAD 40             /* REQUEST frame bytes besides the container */
+#define JALAD_NET_REQUEST_OVERHEAD 40             /* REQUEST frame bytes besides the payload */
+#define JALAD_NET_U8_HEADER 5                     /* u8 payload bytes before the pixels */
+#define JALAD_NET_DEFAULT_MAX_IMAGE_PIXELS 25000000u /* file payloads: width x height */
+
+/* What a REQUEST carries (the same numbers as plan.h's enum
+ * jalad_plan_payload, so a planner's choice maps 1:1). */
+enum jalad_net_payload {
+	JALAD_NET_PAYLOAD_NONE = 0,      /* nothing: edge-only (never on the wire) */
+	JALAD_NET_PAYLOAD_CONTAINER = 1, /* codec container of the tensors crossing cut k */
+	JALAD_NET_PAYLOAD_U8 = 2,        /* cut 0: the model-sized 8-bit input pixels as they are */
+	JALAD_NET_PAYLOAD_PNG = 3,       /* cut 0: those pixels as a PNG */
+	JALAD_NET_PAYLOAD_JPEG = 4,      /* cut 0: those pixels as a JPEG */
+	JALAD_NET_PAYLOAD_FILE = 5,      /* cut 0: the photo's own file (PNG or JPEG, any size);
+	                                  * the cloud applies the full preprocessing, crop included */
+	JALAD_NET_PAYLOAD_COUNT
+};
+
+/*! Name of a payload kind: "none", "container", "u8", "png", "jpeg", "file"
+ *  (the names of jalad_payload_name()), "unknown" otherwise. Static storage. */
+JALAD_API const char *jalad_net_payload_name(enum jalad_net_payload p);
+/*! Parse one of those names. @return JALAD_OK or JALAD_ERR_INVALID_ARG. */
+JALAD_API enum jalad_status jalad_net_payload_parse(const char *name, enum jalad_net_payload *out);
 
 /* TLS settings (TLS 1.3 only). Certificates: the server has cert_file +
  * key_file and the client a ca_file to verify it; a server given a ca_file
@@ -119,6 +161,13 @@ struct jalad_server_opts {
 	const struct jalad_codec_dict *const *dicts; /* shared Huffman dicts (e.g. all
 	                             * of a calibration's); borrowed, must outlive the server */
 	int n_dicts;
+	const struct jalad_preprocess *pp; /* the model's preprocessing (scale, mean, std,
+	                             * crop; tools/tool_input.c tool_preprocess()), copied at
+	                             * create; its size must be the model's input (1, C, H, W).
+	                             * NULL: image payloads (u8, png, jpeg, file) are answered
+	                             * with an error */
+	uint32_t max_image_pixels;  /* file payloads: largest width x height decoded;
+	                             * 0 = JALAD_NET_DEFAULT_MAX_IMAGE_PIXELS */
 };
 
 struct jalad_server_stats {
@@ -133,11 +182,15 @@ struct jalad_server_stats {
 	int queue_len;              /* waiting for a worker now */
 	size_t mem_bytes;           /* receive/response buffers held now */
 	uint64_t compute_ns;        /* summed worker time (decode + run) */
+	uint64_t requests_by_payload[JALAD_NET_PAYLOAD_COUNT]; /* REQUEST frames per payload
+	                             * kind (index 0: kinds this server does not know) */
 };
 
 /*! Load nothing, bind and listen on opts->listen, start the workers (each
  *  makes its own session of model). The model must outlive the server.
- *  @return JALAD_OK; JALAD_ERR_INVALID_ARG (bad address or options);
+ *  @return JALAD_OK; JALAD_ERR_INVALID_ARG (bad address or options, a bad
+ *  opts->pp); JALAD_ERR_MISMATCH (opts->pp does not describe the model's
+ *  single float32 input (1, C, H, W));
  *  JALAD_ERR_UNSUPPORTED (a non-loopback address without TLS and without
  *  allow_remote); JALAD_ERR_IO (bind/listen failed, unreadable TLS files);
  *  JALAD_ERR_NOMEM. *out: free with jalad_server_free(). */
@@ -220,7 +273,8 @@ JALAD_API enum jalad_status jalad_client_create(const struct jalad_client_opts *
 						struct jalad_client **out);
 
 /*! Send one request (cut k, a codec container) and wait for its answer for
- *  at most timeout_ms (0 = no limit). Connects first if needed, unless a
+ *  at most timeout_ms (0 = no limit). The same as
+ *  jalad_client_request_payload() with JALAD_NET_PAYLOAD_CONTAINER. Connects first if needed, unless a
  *  previous failure's backoff has not yet run out (then it fails at once
  *  with JALAD_ERR_CLOSED, without touching the network).
  *  @return JALAD_OK with res filled; the status the server answered with
@@ -235,6 +289,17 @@ JALAD_API enum jalad_status jalad_client_create(const struct jalad_client_opts *
 JALAD_API enum jalad_status jalad_client_request(struct jalad_client *c, uint64_t id, int k,
 						 const uint8_t *container, size_t len,
 						 uint32_t timeout_ms, struct jalad_client_result *res);
+
+/*! Send one request whose payload (len > 0 bytes, borrowed) is of kind
+ *  (CONTAINER .. FILE; see the wire format above: the caller formats it,
+ *  e.g. the u8 header) and wait for its answer, as jalad_client_request().
+ *  An image payload the server cannot take is answered with an error
+ *  status (res->status, res->message). @return as jalad_client_request();
+ *  JALAD_ERR_INVALID_ARG for kind NONE or an unknown kind. */
+JALAD_API enum jalad_status jalad_client_request_payload(struct jalad_client *c, uint64_t id, int k,
+							 enum jalad_net_payload kind, const uint8_t *payload,
+							 size_t len, uint32_t timeout_ms,
+							 struct jalad_client_result *res);
 
 /*! 1 if a connection is open now. */
 JALAD_API int jalad_client_connected(const struct jalad_client *c);
@@ -282,7 +347,7 @@ struct jalad_edge;
 
 /* One execution plan the edge may use, with the planner's predicted costs:
  * predicted latency = a * edge_ms + (k < n ? b * cloud_ms + rtt + 8 * bytes / bw : 0)
- * (bytes are the whole request frame: container + JALAD_NET_REQUEST_OVERHEAD)
+ * (bytes are the whole request frame: payload + JALAD_NET_REQUEST_OVERHEAD)
  * where a and b correct the profiles by what the edge measures: for each
  * plan, the ratio of measured to predicted edge compute (and server hold
  * time) over its recent requests (1 until it has run). */
@@ -298,6 +363,12 @@ struct jalad_edge_plan {
 	double accuracy;          /* calibration accuracy (informational), < 0 unknown */
 	const struct jalad_codec_dict *dict; /* for huffman-shared / auto; borrowed,
 	                           * must outlive the edge */
+	enum jalad_net_payload payload; /* what is sent: CONTAINER (bits, per_channel,
+	                           * coder, dict apply), or at k = 0 U8, PNG, JPEG or FILE
+	                           * (those four ignore bits and coder, and need the
+	                           * request's image: jalad_edge_infer_image()). NONE
+	                           * (0) means the default: CONTAINER, or nothing at k = n */
+	int jpeg_quality;         /* JPEG payload quality 1..100; 0 = 90 */
 };
 
 struct jalad_edge_opts {
@@ -312,7 +383,20 @@ struct jalad_edge_opts {
 	                           * the best split plan after this many; 0 = 20 */
 	double init_bw_bps;       /* prior before the first sample; 0 = 10 Mbit/s */
 	double init_rtt_ms;       /* prior RTT; 0 = 1 ms */
-	int verify;               /* also compute [k, n) locally and compare */
+	int verify;               /* also compute [k, n) locally (from the float
+	                           * tensors, whatever the payload) and compare */
+};
+
+/* The photo a request's input tensor was made from, for the image payloads:
+ * with U8, PNG and JPEG the edge makes the model-sized 8-bit image
+ * (jalad_image_resample(image, pp)) and sends it as it is or encoded (the
+ * time counts as encode time); with FILE it sends file as it is. */
+struct jalad_edge_image {
+	const struct jalad_image *image;   /* the decoded photo, any size; borrowed; may be NULL */
+	const struct jalad_preprocess *pp; /* the preprocessing that made the float input
+	                                    * from image (its size must be the model's input) */
+	const uint8_t *file;               /* the photo's own PNG/JPEG file; borrowed; may be NULL */
+	size_t file_bytes;
 };
 
 struct jalad_edge_result {
@@ -320,9 +404,13 @@ struct jalad_edge_result {
 	int plan;                 /* index of the plan used */
 	int k, bits, per_channel;
 	enum jalad_coder coder;
+	enum jalad_net_payload payload; /* what was sent: NONE for k = n; CONTAINER
+	                           * (8 bits, raw, when the plan's image payload
+	                           * had no image or file to send) ... FILE */
 	size_t bytes;             /* request frame bytes sent (0 for k = n) */
 	double edge_ms;           /* [0, k) on the edge, slowdown included */
-	double encode_ms;         /* codec encode, slowdown included */
+	double encode_ms;         /* codec encode, or making the image payload
+	                           * (resample + PNG/JPEG encode), slowdown included */
 	double net_ms;            /* round trip minus the server's hold time */
 	double cloud_ms;          /* server hold time: queue + decode + [k, n) */
 	double fallback_ms;       /* local [k, n) after a failure, slowdown included */
@@ -345,8 +433,11 @@ struct jalad_edge_result {
 /*! Make an edge: a session of model, a codec context, a client. plans
  *  (copied) are the candidates; with one plan the edge never switches. A
  *  plan with k = n is edge-only. The model must outlive the edge.
- *  @return JALAD_OK, JALAD_ERR_INVALID_ARG (bad plan: k out of range, a
- *  crossing tensor that is not float32), errors of the session or client.
+ *  @return JALAD_OK, JALAD_ERR_INVALID_ARG (bad plan: k out of range, an
+ *  image payload at k > 0, a bad JPEG quality), JALAD_ERR_UNSUPPORTED (a
+ *  crossing tensor that is not float32; an image payload for a model whose
+ *  input is not one (1, C, H, W) image with C = 1 or 3), errors of the
+ *  session or client.
  *  Free with jalad_edge_free(). */
 JALAD_API enum jalad_status jalad_edge_create(const struct jalad_model *model,
 					      const struct jalad_edge_opts *opts,
@@ -354,10 +445,22 @@ JALAD_API enum jalad_status jalad_edge_create(const struct jalad_model *model,
 					      struct jalad_edge **out);
 
 /*! Run one input (graph input 0, float32) through the current plan.
- *  Network failures never fail the call: they fall back. @return JALAD_OK,
- *  or an engine/codec error on the edge itself. */
+ *  Network failures never fail the call: they fall back. The same as
+ *  jalad_edge_infer_image() without an image. @return JALAD_OK, or an
+ *  engine/codec error on the edge itself. */
 JALAD_API enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tensor *input,
 					     struct jalad_edge_result *res);
+
+/*! Run one input through the current plan, with the photo it was made from
+ *  (src, borrowed; may be NULL) for the image payloads. A plan whose
+ *  payload needs what src lacks (U8/PNG/JPEG: image and pp; FILE: file)
+ *  sends the 8-bit raw container of the input instead (res->payload says
+ *  CONTAINER). Fallbacks compute [k, n) from the float input, as always.
+ *  @return JALAD_OK; JALAD_ERR_SHAPE (src->pp is not the model's input
+ *  size); an engine, codec or image encoder error on the edge itself. */
+JALAD_API enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jalad_tensor *input,
+						   const struct jalad_edge_image *src,
+						   struct jalad_edge_result *res);
 
 /*! The plan the next request will use (index into the plans given). */
 JALAD_API int jalad_edge_current_plan(const struct jalad_edge *e);

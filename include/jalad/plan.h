@@ -63,13 +63,15 @@
 #include "jalad/status.h"
 #include "jalad/engine.h"
 #include "jalad/codec.h"
+#include "jalad/data.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define JALAD_PROFILE_VERSION 1
-#define JALAD_CALIB_VERSION 3   /* 3: huffman-2d; auto may use it */
+#define JALAD_CALIB_VERSION 4   /* 3: huffman-2d; auto may use it. 4: cuts left out,
+                                 * accuracy of the 8-bit input, JPEG and file payloads */
 #define JALAD_PLAN_MAX_BITS 32   /* entries of a calibration's quantizer list */
 
 /* ---- units --------------------------------------------------------------- */
@@ -180,7 +182,9 @@ struct jalad_calib_cell {
 };
 
 struct jalad_calib_cut {
-	int supported;       /* 0: some crossing tensor is not float32 (never chosen) */
+	int supported;       /* 0: some crossing tensor is not float32, or the cut was
+	                      * left out of the calibration (never chosen) */
+	int skipped;         /* 1: left out of the calibration (calibrate --cuts) */
 	int n_tensors;       /* tensors crossing the cut */
 	int64_t values;      /* elements crossing the cut */
 };
@@ -209,6 +213,20 @@ struct jalad_calib {
 	/* What cloud-only sends instead of a container: the 8-bit input. */
 	int64_t input_raw_bytes;    /* channels x height x width */
 	struct jalad_calib_stats input_png; /* PNG of the input (libpng defaults) */
+	/* Accuracy of the model on the 8-bit input the u8 and PNG payloads carry
+	 * (the preprocessed photo rounded to integers); u8_measured 0: not
+	 * measured, taken as lossless. */
+	int u8_measured;
+	struct jalad_calib_cell input_u8;
+	/* The 8-bit input as a JPEG at jpeg_quality (0: not measured): sizes and
+	 * codec times, and the accuracy through the re-encode. */
+	int jpeg_quality;
+	struct jalad_calib_stats input_jpeg;
+	struct jalad_calib_cell input_jpeg_acc;
+	/* The photo's own file as captured (mean_bytes < 0: not measured); the
+	 * cloud decodes and preprocesses it (dec_ms), with the float model's
+	 * accuracy. */
+	struct jalad_calib_stats input_file;
 	struct jalad_calib_cut *cuts;      /* (n_nodes + 1) */
 	struct jalad_calib_cell *cells;    /* (n_nodes, n_bits): cut k < n, entry b */
 	struct jalad_calib_stats *stats;   /* (n_nodes, n_bits, n_coders) */
@@ -281,10 +299,16 @@ JALAD_API void jalad_cut_capture_free(struct jalad_cut_capture *cc);
 
 /* ---- building a calibration ------------------------------------------------ */
 
-/* An 8-bit image as the dataset holds it (for the cloud-only payloads). */
+/* The input as a camera would send it (for the cloud-only payloads): the
+ * 8-bit image at the model's input size (jalad_image_resample() of the
+ * photo), and optionally the photo's own file. */
 struct jalad_calib_image {
 	const uint8_t *pixels;  /* (height, width, channels) */
 	int width, height, channels;
+	const uint8_t *file;    /* the file as captured (PNG or JPEG); may be NULL */
+	size_t file_bytes;
+	const struct jalad_preprocess *file_pp; /* the full preprocessing of the
+	                                           file, for its decode time; may be NULL */
 };
 
 struct jalad_calib_opts {
@@ -299,6 +323,12 @@ struct jalad_calib_opts {
 	const char *backend;    /* NULL: default */
 	const char *dataset;    /* recorded; may be NULL */
 	const char *model_file; /* recorded; may be NULL */
+	/* Normalization of the 8-bit input image into the model's input (its
+	 * height x width, no crop). NULL: the accuracy of the u8/PNG/JPEG
+	 * payloads is not measured. */
+	const struct jalad_preprocess *pp;
+	int jpeg_quality;       /* JPEG payload quality 1..100; 0 = 90; < 0 = none */
+	const uint8_t *cut_mask; /* (n + 1): cuts to calibrate (non-zero); NULL = all */
 };
 
 struct jalad_calibrator;
@@ -359,6 +389,10 @@ enum jalad_plan_payload {
 	JALAD_PAYLOAD_CONTAINER = 1, /* a codec container of the tensors crossing the cut */
 	JALAD_PAYLOAD_INPUT_U8 = 2,  /* cut 0: the 8-bit input pixels as they are */
 	JALAD_PAYLOAD_INPUT_PNG = 3, /* cut 0: the 8-bit input as a PNG */
+	JALAD_PAYLOAD_INPUT_JPEG = 4, /* cut 0: the 8-bit input as a JPEG at the
+	                               * calibration's jpeg_quality */
+	JALAD_PAYLOAD_INPUT_FILE = 5, /* cut 0: the photo's own file as captured; the
+	                               * cloud decodes and preprocesses it */
 };
 
 /* The strategies the planner can be restricted to (the baselines). */
@@ -370,13 +404,16 @@ enum jalad_strategy {
 	JALAD_STRATEGY_NEUROSURGEON,  /* best cut, float32 sent (8-bit input at cut 0), or edge-only */
 	JALAD_STRATEGY_JALAD_PAPER,   /* best cut and c = 1..8 bits (ranges per tensor) with
 	                               * per-message Huffman, within the loss bound, or edge-only */
+	JALAD_STRATEGY_CLOUD_JPEG,    /* send the 8-bit input re-encoded as JPEG */
+	JALAD_STRATEGY_CLOUD_FILE,    /* send the photo's own file (the camera's JPEG) */
 	JALAD_STRATEGY_COUNT,
 };
 
 /*! Short name of a strategy ("jalad", "edge_only", "cloud_raw",
- *  "cloud_png", "neurosurgeon", "jalad_paper"). Static storage. */
+ *  "cloud_png", "neurosurgeon", "jalad_paper", "cloud_jpeg", "cloud_file").
+ *  Static storage. */
 JALAD_API const char *jalad_strategy_name(enum jalad_strategy s);
-/*! Name of a payload ("none", "container", "u8", "png"). */
+/*! Name of a payload ("none", "container", "u8", "png", "jpeg", "file"). */
 JALAD_API const char *jalad_payload_name(enum jalad_plan_payload p);
 
 /* A plan and its predicted latency breakdown, in milliseconds. */

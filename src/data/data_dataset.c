@@ -44,9 +44,31 @@ void jalad_dataset_shape(const struct jalad_dataset *ds, int *channels, int *hei
 
 int jalad_dataset_label(const struct jalad_dataset *ds, size_t i)
 {
-	if (!ds || !ds->labels || i >= ds->count)
+	if (!ds || !ds->labels || i >= ds->count || ds->labels[i] < 0)
 		return -1;
-	return ds->labels[i];
+	return ds->labels[i] + ds->label_offset;
+}
+
+enum jalad_status jalad_dataset_set_label_offset(struct jalad_dataset *ds, int offset)
+{
+	JALAD_RETURN_IF(!ds, JALAD_ERR_INVALID_ARG, "dataset: NULL");
+	JALAD_RETURN_IF(offset < 0 || offset > 1000000, JALAD_ERR_INVALID_ARG,
+			"dataset: label offset %d outside 0..1000000", offset);
+	ds->label_offset = offset;
+	return JALAD_OK;
+}
+
+const char *jalad_dataset_kind(const struct jalad_dataset *ds)
+{
+	return ds && ds->ops ? ds->ops->kind : NULL;
+}
+
+const char *jalad_dataset_sample_path(const struct jalad_dataset *ds, size_t i, char *buf, size_t cap)
+{
+	if (!ds || !ds->names || !ds->dir || i >= ds->count || !buf ||
+	    (size_t)snprintf(buf, cap, "%s/%s", ds->dir, ds->names[i]) >= cap)
+		return NULL;
+	return buf;
 }
 
 const char *jalad_dataset_sample_name(const struct jalad_dataset *ds, size_t i)
@@ -151,6 +173,11 @@ enum jalad_status jalad_dataset_open(const char *spec, struct jalad_dataset **ou
 				"dataset: '%s': empty directory after ':'", spec);
 		return jalad_dataset_open_fmnist(arg, train, out);
 	}
+	if (spec_match(spec, "imagenet", &arg)) {
+		JALAD_RETURN_IF(!arg || !*arg, JALAD_ERR_INVALID_ARG,
+				"dataset: '%s': expected imagenet:DIR", spec);
+		return jalad_dataset_open_imagenet(arg, out);
+	}
 	if (spec_match(spec, "images", &arg)) {
 		JALAD_RETURN_IF(!arg || !*arg, JALAD_ERR_INVALID_ARG,
 				"dataset: '%s': expected images:DIR", spec);
@@ -158,6 +185,6 @@ enum jalad_status jalad_dataset_open(const char *spec, struct jalad_dataset **ou
 	}
 	return jalad_fail(JALAD_ERR_INVALID_ARG,
 			  "dataset: unknown spec '%s'; expected fmnist, fmnist:DIR, "
-			  "fmnist-train, fmnist-train:DIR or images:DIR",
+			  "fmnist-train, fmnist-train:DIR, images:DIR or imagenet:DIR",
 			  spec);
 }

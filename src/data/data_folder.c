@@ -71,6 +71,12 @@ static const struct jalad_dataset_ops folder_ops = {
 	.destroy = folder_destroy,
 };
 
+static const struct jalad_dataset_ops imagenet_ops = {
+	.kind = "imagenet",
+	.sample = folder_sample,
+	.destroy = folder_destroy,
+};
+
 /* Collect the image file names of dir into ds->names, sorted. */
 static enum jalad_status folder_list(struct jalad_dataset *ds)
 {
@@ -238,7 +244,40 @@ fail:
 	return st;
 }
 
-enum jalad_status jalad_dataset_open_images(const char *dir, struct jalad_dataset **out)
+/* The synset id a file name starts with: 'n' and 8 digits, then '_' or '.'. */
+static int synset_prefix(const char *name)
+{
+	if (name[0] != 'n')
+		return 0;
+	for (int i = 1; i <= 8; i++)
+		if (!isdigit((unsigned char)name[i]))
+			return 0;
+	return name[9] == '_' || name[9] == '.';
+}
+
+/* Labels from the synset ids of the sorted file names: the class of a file
+ * is the rank of its synset among the distinct synsets of the folder. The
+ * names are sorted, so equal synsets are adjacent and ranks increase. */
+static enum jalad_status imagenet_labels(struct jalad_dataset *ds)
+{
+	int rank = -1;
+	ds->labels = malloc(ds->count * sizeof *ds->labels);
+	if (!ds->labels)
+		return jalad_fail(JALAD_ERR_NOMEM, "imagenet: out of memory for %zu labels", ds->count);
+	for (size_t i = 0; i < ds->count; i++) {
+		const char *nm = ds->names[i];
+		JALAD_RETURN_IF(!synset_prefix(nm), JALAD_ERR_FORMAT,
+				"imagenet: %s: file '%s' does not start with a synset id "
+				"(nNNNNNNNN_...); use images:DIR with a labels.txt instead",
+				ds->dir, nm);
+		if (rank < 0 || strncmp(nm, ds->names[i - 1], 9) != 0)
+			rank++;
+		ds->labels[i] = rank;
+	}
+	return JALAD_OK;
+}
+
+static enum jalad_status open_folder(const char *dir, int imagenet, struct jalad_dataset **out)
 {
 	enum jalad_status st;
 	struct jalad_dataset *ds = NULL;
@@ -246,7 +285,7 @@ enum jalad_status jalad_dataset_open_images(const char *dir, struct jalad_datase
 	JALAD_RETURN_IF(!out, JALAD_ERR_INVALID_ARG, "images: out is NULL");
 	*out = NULL;
 	JALAD_RETURN_IF(!dir || !*dir, JALAD_ERR_INVALID_ARG, "images: directory is empty");
-	st = jalad_dataset_alloc(&folder_ops, &ds);
+	st = jalad_dataset_alloc(imagenet ? &imagenet_ops : &folder_ops, &ds);
 	if (st != JALAD_OK)
 		return st;
 	ds->dir = strdup(dir);
@@ -258,6 +297,8 @@ enum jalad_status jalad_dataset_open_images(const char *dir, struct jalad_datase
 	if (st != JALAD_OK)
 		goto fail;
 	st = folder_labels(ds);
+	if (st == JALAD_OK && imagenet && !ds->labels)
+		st = imagenet_labels(ds);
 	if (st != JALAD_OK)
 		goto fail;
 	*out = ds;
@@ -265,4 +306,14 @@ enum jalad_status jalad_dataset_open_images(const char *dir, struct jalad_datase
 fail:
 	jalad_dataset_free(ds);
 	return st;
+}
+
+enum jalad_status jalad_dataset_open_images(const char *dir, struct jalad_dataset **out)
+{
+	return open_folder(dir, 0, out);
+}
+
+enum jalad_status jalad_dataset_open_imagenet(const char *dir, struct jalad_dataset **out)
+{
+	return open_folder(dir, 1, out);
 }

@@ -12,7 +12,7 @@
 
 /* How one kind of dataset produces sample i. */
 struct jalad_dataset_ops {
-	const char *kind; /* "idx", "images" */
+	const char *kind; /* "idx", "images", "imagenet" */
 	/* Fill *img with sample i. If the pixels are newly allocated set
 	 * *owned = 1 (the caller frees img->data), else *owned = 0 and img->data
 	 * borrows the dataset's memory. i < count is checked by the caller. */
@@ -26,6 +26,7 @@ struct jalad_dataset {
 	size_t count;                 /* samples, > 0 */
 	int channels, height, width;  /* native shape; 0 when it varies */
 	int *labels;                  /* (count); -1 = unknown; NULL = none */
+	int label_offset;             /* added to every known label */
 	/* idx */
 	unsigned char *pixels;        /* (count, height, width) */
 	/* images folder */

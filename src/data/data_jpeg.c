@@ -136,3 +136,69 @@ fail:
 	jalad_image_free(ctx.img);
 	return st;
 }
+
+/* ======================================================================== */
+/* Encoding                                                                 */
+/* ======================================================================== */
+
+/* Lives in the caller's frame, like jpeg_ctx. */
+struct jpeg_enc_ctx {
+	struct jpeg_compress_struct cinfo;
+	struct jpeg_err err;
+	unsigned char *buf;
+	unsigned long len;
+};
+
+static int jpeg_enc_run(struct jpeg_enc_ctx *ctx, const struct jalad_image *img, int quality)
+{
+	struct jpeg_compress_struct *ci = &ctx->cinfo;
+
+	if (setjmp(ctx->err.jump))
+		return 1;
+	jpeg_create_compress(ci);
+	jpeg_mem_dest(ci, &ctx->buf, &ctx->len);
+	ci->image_width = (JDIMENSION)img->width;
+	ci->image_height = (JDIMENSION)img->height;
+	ci->input_components = img->channels;
+	ci->in_color_space = img->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	jpeg_set_defaults(ci);
+	jpeg_set_quality(ci, quality, TRUE);
+	jpeg_start_compress(ci, TRUE);
+	const size_t stride = (size_t)img->width * (size_t)img->channels;
+	while (ci->next_scanline < ci->image_height) {
+		JSAMPROW row = img->data + (size_t)ci->next_scanline * stride;
+		jpeg_write_scanlines(ci, &row, 1);
+	}
+	jpeg_finish_compress(ci);
+	return 0;
+}
+
+enum jalad_status jalad_image_encode_jpeg(const struct jalad_image *img, int quality,
+					  unsigned char **bytes, size_t *len)
+{
+	struct jpeg_enc_ctx ctx;
+	enum jalad_status st = JALAD_OK;
+
+	JALAD_RETURN_IF(!bytes || !len, JALAD_ERR_INVALID_ARG, "jpeg: NULL output");
+	*bytes = NULL;
+	*len = 0;
+	JALAD_RETURN_IF(!img || !img->data || img->width <= 0 || img->height <= 0 ||
+				(img->channels != 1 && img->channels != 3),
+			JALAD_ERR_INVALID_ARG, "jpeg: bad image to encode");
+	JALAD_RETURN_IF(quality < 1 || quality > 100, JALAD_ERR_INVALID_ARG,
+			"jpeg: quality %d outside 1..100", quality);
+	memset(&ctx, 0, sizeof ctx);
+	ctx.cinfo.err = jpeg_std_error(&ctx.err.pub);
+	ctx.err.pub.error_exit = jpeg_err_exit;
+	ctx.err.pub.output_message = jpeg_err_output;
+	ctx.err.path = "encoder";
+	if (jpeg_enc_run(&ctx, img, quality)) {
+		st = jalad_fail(JALAD_ERR_IO, "jpeg: encode: %s", ctx.err.msg);
+		free(ctx.buf);
+	} else {
+		*bytes = ctx.buf;
+		*len = ctx.len;
+	}
+	jpeg_destroy_compress(&ctx.cinfo);
+	return st;
+}

@@ -244,8 +244,14 @@ static enum jalad_status do_connect(struct jalad_client *c, uint64_t deadline)
 	struct jalad_msg_hello sh;
 	if ((st = jalad_msg_hello_parse(p, fh.length, &sh)) != JALAD_OK)
 		goto fail;
-	if (sh.protocol != JALAD_NET_PROTOCOL || memcmp(sh.sha256, c->sha256, 32) != 0) {
-		st = jalad_fail(JALAD_ERR_MISMATCH, "the server runs protocol %u with a different model", sh.protocol);
+	if (sh.protocol != JALAD_NET_PROTOCOL) {
+		st = jalad_fail(JALAD_ERR_UNSUPPORTED,
+				"the server speaks protocol %u, this edge %u: run the same jalad version on both sides",
+				sh.protocol, JALAD_NET_PROTOCOL);
+		goto fail;
+	}
+	if (memcmp(sh.sha256, c->sha256, 32) != 0) {
+		st = jalad_fail(JALAD_ERR_MISMATCH, "the server runs a different model (SHA-256 differs)");
 		goto fail;
 	}
 	if (c->o.dict_digest && sh.dict_digest != c->o.dict_digest)
@@ -336,12 +342,21 @@ static enum jalad_status take_outputs(struct jalad_client *c, const struct jalad
 enum jalad_status jalad_client_request(struct jalad_client *c, uint64_t id, int k, const uint8_t *container,
 				       size_t len, uint32_t timeout_ms, struct jalad_client_result *res)
 {
+	return jalad_client_request_payload(c, id, k, JALAD_NET_PAYLOAD_CONTAINER, container, len, timeout_ms, res);
+}
+
+enum jalad_status jalad_client_request_payload(struct jalad_client *c, uint64_t id, int k,
+					       enum jalad_net_payload kind, const uint8_t *payload, size_t len,
+					       uint32_t timeout_ms, struct jalad_client_result *res)
+{
 	enum jalad_status st;
 	uint64_t now = jalad_now_ns();
 	uint64_t deadline = timeout_ms ? now + (uint64_t)timeout_ms * 1000000u : 0;
 	memset(res, 0, sizeof *res);
 	res->id = id;
-	JALAD_RETURN_IF(k < 0 || !container || !len, JALAD_ERR_INVALID_ARG, "client: bad request arguments");
+	JALAD_RETURN_IF(k < 0 || !payload || !len, JALAD_ERR_INVALID_ARG, "client: bad request arguments");
+	JALAD_RETURN_IF(kind <= JALAD_NET_PAYLOAD_NONE || kind >= JALAD_NET_PAYLOAD_COUNT, JALAD_ERR_INVALID_ARG,
+			"client: payload kind %d cannot be sent", (int)kind);
 	if (!c->connected) {
 		if (now < c->next_attempt_ns)
 			return jalad_fail(JALAD_ERR_CLOSED, "the cloud is unreachable; next attempt in %llu ms",
@@ -357,8 +372,8 @@ enum jalad_status jalad_client_request(struct jalad_client *c, uint64_t id, int 
 	size_t frame = JALAD_FRAME_OVERHEAD + JALAD_REQUEST_FIXED + len;
 	JALAD_RETURN_IF(frame - JALAD_FRAME_OVERHEAD > c->server_max_frame, JALAD_ERR_LIMIT,
 			"request of %zu bytes exceeds the server's frame limit of %u bytes", frame, c->server_max_frame);
-	struct jalad_msg_request rq = { .id = id, .k = (uint32_t)k, .edge_ts = now,
-					.container = container, .container_len = len };
+	struct jalad_msg_request rq = { .id = id, .k = (uint32_t)k, .kind = (uint32_t)kind, .edge_ts = now,
+					.payload = payload, .payload_len = len };
 	/* One buffer, one write: with TCP_NODELAY three writes would be three
 	 * packets, each with its own headers, which a slow link notices. */
 	if (frame > c->wcap) {
@@ -368,8 +383,8 @@ enum jalad_status jalad_client_request(struct jalad_client *c, uint64_t id, int 
 		c->wcap = frame;
 	}
 	jalad_msg_request_head(&rq, c->wbuf);
-	memcpy(c->wbuf + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, container, len);
-	jalad_put_u32(c->wbuf + frame - JALAD_FRAME_TRAILER, jalad_msg_request_crc(c->wbuf, container, len));
+	memcpy(c->wbuf + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, payload, len);
+	jalad_put_u32(c->wbuf + frame - JALAD_FRAME_TRAILER, jalad_msg_request_crc(c->wbuf, payload, len));
 	res->send_start_ns = jalad_now_ns();
 	if ((st = write_all(c, c->wbuf, frame, deadline, 1)) != JALAD_OK) {
 		/* A frame cut in the middle cannot be resumed: start over. */

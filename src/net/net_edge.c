@@ -47,7 +47,7 @@ struct jalad_edge {
 	} *learn;
 	float *xbuf;             /* copies of the crossing tensors */
 	size_t xcap;
-	uint8_t *cbuf;           /* the container */
+	uint8_t *cbuf;           /* the container or image payload */
 	size_t ccap;
 	float *lout;             /* local copies of outputs (verify) */
 	size_t lcap;
@@ -123,14 +123,50 @@ int jalad_edge_current_plan(const struct jalad_edge *e)
 	return e->next;
 }
 
+/* An image payload sends the model's input at cut 0, which must be one
+ * (1, C, H, W) image. The plan's container settings become those of the
+ * stand-in sent when a request comes without its image: 8 bits, raw. */
+static enum jalad_status setup_image_plan(struct jalad_edge *e, int i)
+{
+	struct jalad_edge_plan *p = &e->plans[i];
+	const char *name = jalad_net_payload_name(p->payload);
+	JALAD_RETURN_IF(p->k != 0, JALAD_ERR_INVALID_ARG, "edge: plan %d: a %s payload is only for cut 0, not cut %d", i,
+			name, p->k);
+	JALAD_RETURN_IF(p->jpeg_quality < 0 || p->jpeg_quality > 100, JALAD_ERR_INVALID_ARG,
+			"edge: plan %d: JPEG quality %d (1..100, 0 = 90)", i, p->jpeg_quality);
+	if (!p->jpeg_quality)
+		p->jpeg_quality = 90;
+	struct jalad_tensor_desc d;
+	JALAD_FORWARD(jalad_model_tensor_desc(e->m, jalad_model_input(e->m, 0), &d));
+	JALAD_RETURN_IF(d.dtype != JALAD_DTYPE_FLOAT32 || d.ndim != 4 || d.dims[0] != 1 ||
+				(d.dims[1] != 1 && d.dims[1] != 3) || d.dims[2] < 1 || d.dims[2] > 0xFFFF ||
+				d.dims[3] < 1 || d.dims[3] > 0xFFFF,
+			JALAD_ERR_UNSUPPORTED,
+			"edge: plan %d: a %s payload needs a model whose input is one (1, C, H, W) float32 image with C = 1 "
+			"or 3; '%s' is not", i, name, d.name);
+	p->bits = 8;
+	p->per_channel = 0;
+	p->coder = JALAD_CODER_RAW;
+	p->dict = NULL;
+	return JALAD_OK;
+}
+
 static enum jalad_status setup_plan(struct jalad_edge *e, int i, size_t *max_x)
 {
-	const struct jalad_edge_plan *p = &e->plans[i];
+	struct jalad_edge_plan *p = &e->plans[i];
 	struct plan_cut *c = &e->cuts[i];
 	JALAD_RETURN_IF(p->k < 0 || p->k > e->n_nodes, JALAD_ERR_INVALID_ARG, "edge: plan %d: cut %d is not in [0, %d]",
 			i, p->k, e->n_nodes);
-	if (p->k == e->n_nodes)
+	JALAD_RETURN_IF((int)p->payload < 0 || p->payload >= JALAD_NET_PAYLOAD_COUNT, JALAD_ERR_INVALID_ARG,
+			"edge: plan %d: unknown payload kind %d", i, (int)p->payload);
+	if (p->k == e->n_nodes) {
+		p->payload = JALAD_NET_PAYLOAD_NONE;
 		return JALAD_OK; /* edge-only */
+	}
+	if (p->payload == JALAD_NET_PAYLOAD_NONE)
+		p->payload = JALAD_NET_PAYLOAD_CONTAINER;
+	if (jalad_net_payload_is_image(p->payload))
+		JALAD_FORWARD(setup_image_plan(e, i));
 	JALAD_RETURN_IF(!(p->bits == 0 || (p->bits >= 1 && p->bits <= 8) || p->bits == 16), JALAD_ERR_INVALID_ARG,
 			"edge: plan %d: %d bits (0, 1..8 or 16)", i, p->bits);
 	JALAD_RETURN_IF((int)p->coder < 0 || (p->coder >= JALAD_CODER_COUNT && p->coder != JALAD_CODER_AUTO),
@@ -162,6 +198,20 @@ static enum jalad_status setup_plan(struct jalad_edge *e, int i, size_t *max_x)
 			"edge: plan %d uses %s but has no dictionary for it%s", i, jalad_coder_name(p->coder),
 			c->dict ? " (this one has no 2-d tables)" : "");
 	return JALAD_OK;
+}
+
+/* Make one image payload of a blank model-sized image. */
+static enum jalad_status warm_image(struct jalad_edge *e, const struct jalad_edge_plan *p,
+				    const struct jalad_tensor_desc *in)
+{
+	struct jalad_image *img = NULL;
+	struct jalad_preprocess pp;
+	size_t len;
+	jalad_preprocess_default(&pp, (int)in->dims[1], (int)in->dims[2], (int)in->dims[3]);
+	JALAD_FORWARD(jalad_image_create(pp.width, pp.height, pp.channels, &img));
+	enum jalad_status st = jalad_net_image_payload(p->payload, img, &pp, p->jpeg_quality, &e->cbuf, &e->ccap, &len);
+	jalad_image_free(img);
+	return st;
 }
 
 /* One untimed run of the model and one encode per plan: first runs pay for
@@ -210,6 +260,8 @@ static enum jalad_status warm_up(struct jalad_edge *e, const struct jalad_tensor
 			e->ccap = cap;
 		}
 		st = jalad_codec_encode(e->ctx, &cp, ct, c->count, e->cbuf, cap, &len, NULL);
+		if (st == JALAD_OK && p->payload != JALAD_NET_PAYLOAD_CONTAINER && p->payload != JALAD_NET_PAYLOAD_FILE)
+			st = warm_image(e, p, in);
 	}
 	free(x);
 	return st;
@@ -328,12 +380,12 @@ static enum jalad_status local_outputs(struct jalad_edge *e, struct jalad_edge_r
 	return JALAD_OK;
 }
 
-/* verify: compute [k, n) locally too and compare with the cloud's outputs. */
-static enum jalad_status verify(struct jalad_edge *e, int i, struct jalad_edge_result *res)
+/* verify: compute [k, n) locally too, from the float crossing tensors v
+ * (the input itself at k = 0), and compare with the cloud's outputs. */
+static enum jalad_status verify(struct jalad_edge *e, int i, const struct jalad_tensor *v,
+				struct jalad_edge_result *res)
 {
-	struct jalad_tensor v[JALAD_CODEC_MAX_TENSORS];
 	const struct plan_cut *c = &e->cuts[i];
-	cut_views(e, i, v);
 	JALAD_FORWARD(jalad_session_run_range(e->s, e->plans[i].k, e->n_nodes, c->ids, v, c->count));
 	double worst = 0;
 	for (int o = 0; o < res->n_outputs && o < e->n_outputs; o++) {
@@ -406,8 +458,48 @@ static void finish_request(struct jalad_edge *e, int i, struct jalad_edge_result
 	res->cloud_scale = scale(e->learn[i].cloud_meas, e->learn[i].cloud_pred);
 }
 
+/* Whether src holds what an image payload of this kind is made from. */
+static int have_source(enum jalad_net_payload kind, const struct jalad_edge_image *src)
+{
+	if (kind == JALAD_NET_PAYLOAD_FILE)
+		return src && src->file && src->file_bytes;
+	return src && src->image && src->pp;
+}
+
+/* The codec container of the crossing tensors v into cbuf. */
+static enum jalad_status encode_container(struct jalad_edge *e, int i, const struct jalad_tensor *v, size_t *len)
+{
+	const struct jalad_edge_plan *p = &e->plans[i];
+	const struct plan_cut *c = &e->cuts[i];
+	struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
+	for (int t = 0; t < c->count; t++) {
+		ct[t].data = v[t].data;
+		ct[t].relu = c->relu[t];
+		ct[t].ndim = v[t].ndim;
+		memcpy(ct[t].dims, v[t].dims, sizeof ct[t].dims);
+	}
+	struct jalad_codec_params cp = { .bits = p->bits, .coder = p->coder, .per_channel = p->per_channel,
+					 .crc = 1, .dict = c->dict };
+	size_t cap = jalad_codec_bound(&cp, ct, c->count);
+	JALAD_RETURN_IF(!cap, JALAD_ERR_INVALID_ARG, "edge: the codec refuses plan %d (%d bits, %s)", i, p->bits,
+			jalad_coder_name(p->coder));
+	if (cap > e->ccap) {
+		uint8_t *nb = realloc(e->cbuf, cap);
+		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "edge: out of memory for a %zu-byte container", cap);
+		e->cbuf = nb;
+		e->ccap = cap;
+	}
+	return jalad_codec_encode(e->ctx, &cp, ct, c->count, e->cbuf, cap, len, NULL);
+}
+
 enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tensor *input,
 				   struct jalad_edge_result *res)
+{
+	return jalad_edge_infer_image(e, input, NULL, res);
+}
+
+enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jalad_tensor *input,
+					 const struct jalad_edge_image *src, struct jalad_edge_result *res)
 {
 	enum jalad_status st;
 	int i = e->next;
@@ -421,6 +513,7 @@ enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tens
 	res->bits = p->bits;
 	res->per_channel = p->per_channel;
 	res->coder = p->coder;
+	res->payload = p->payload;
 	res->explored = e->next_explore;
 	res->switched = !res->explored && e->prev_used >= 0 && i != e->prev_used;
 	res->predicted_ms = jalad_edge_plan_predict(e, i, e->bw, e->rtt);
@@ -451,44 +544,50 @@ enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tens
 		slow_down(e, t0);
 	}
 	for (int t = 0; t < c->count; t++) {
-		struct jalad_tensor src;
+		struct jalad_tensor x;
 		if (c->ids[t] == in_id)
-			src = *input;
+			x = *input;
 		else
-			JALAD_FORWARD(jalad_session_tensor(e->s, c->ids[t], &src));
+			JALAD_FORWARD(jalad_session_tensor(e->s, c->ids[t], &x));
 		int64_t n = jalad_tensor_numel(&v[t]);
-		JALAD_RETURN_IF(src.dtype != JALAD_DTYPE_FLOAT32 || jalad_tensor_numel(&src) != n, JALAD_ERR_SHAPE,
+		JALAD_RETURN_IF(x.dtype != JALAD_DTYPE_FLOAT32 || jalad_tensor_numel(&x) != n, JALAD_ERR_SHAPE,
 				"edge: crossing tensor '%s' has an unexpected type or size", c->desc[t].name);
 		if (c->ids[t] == in_id)
-			v[t].data = src.data;
+			v[t].data = x.data;
 		else
-			memcpy(v[t].data, src.data, (size_t)n * sizeof(float));
+			memcpy(v[t].data, x.data, (size_t)n * sizeof(float));
 	}
 	res->edge_ms = ms_since(t0);
 
-	/* Encode (the slowdown stretches the codec call itself). */
-	struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
-	for (int t = 0; t < c->count; t++) {
-		ct[t].data = v[t].data;
-		ct[t].relu = c->relu[t];
-		ct[t].ndim = v[t].ndim;
-		memcpy(ct[t].dims, v[t].dims, sizeof ct[t].dims);
+	/* Encode (the slowdown stretches the codec call itself). An image
+	 * payload without its image goes as the plan's stand-in container. */
+	enum jalad_net_payload kind = p->payload;
+	if (jalad_net_payload_is_image(kind) && !have_source(kind, src))
+		kind = JALAD_NET_PAYLOAD_CONTAINER;
+	if (kind == JALAD_NET_PAYLOAD_U8 || kind == JALAD_NET_PAYLOAD_PNG || kind == JALAD_NET_PAYLOAD_JPEG) {
+		const struct jalad_tensor_desc *d = &c->desc[0];
+		JALAD_RETURN_IF(src->pp->channels != d->dims[1] || src->pp->height != d->dims[2] ||
+					src->pp->width != d->dims[3],
+				JALAD_ERR_SHAPE,
+				"edge: the image's preprocessing makes %dx%dx%d, the model's input '%s' is %lldx%lldx%lld",
+				src->pp->channels, src->pp->height, src->pp->width, d->name, (long long)d->dims[1],
+				(long long)d->dims[2], (long long)d->dims[3]);
 	}
-	struct jalad_codec_params cp = { .bits = p->bits, .coder = p->coder, .per_channel = p->per_channel,
-					 .crc = 1, .dict = c->dict };
-	size_t cap = jalad_codec_bound(&cp, ct, c->count), len = 0;
-	JALAD_RETURN_IF(!cap, JALAD_ERR_INVALID_ARG, "edge: the codec refuses plan %d (%d bits, %s)", i, p->bits,
-			jalad_coder_name(p->coder));
-	if (cap > e->ccap) {
-		uint8_t *nb = realloc(e->cbuf, cap);
-		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "edge: out of memory for a %zu-byte container", cap);
-		e->cbuf = nb;
-		e->ccap = cap;
-	}
+	const uint8_t *payload = e->cbuf;
+	size_t len = 0;
 	uint64_t t1 = jalad_now_ns();
-	JALAD_FORWARD(jalad_codec_encode(e->ctx, &cp, ct, c->count, e->cbuf, cap, &len, NULL));
+	if (kind == JALAD_NET_PAYLOAD_CONTAINER) {
+		JALAD_FORWARD(encode_container(e, i, v, &len));
+	} else if (kind == JALAD_NET_PAYLOAD_FILE) {
+		payload = src->file; /* as captured: nothing to make */
+		len = src->file_bytes;
+	} else {
+		JALAD_FORWARD(jalad_net_image_payload(kind, src->image, src->pp, p->jpeg_quality, &e->cbuf, &e->ccap, &len));
+		payload = e->cbuf;
+	}
 	slow_down(e, t1);
 	res->encode_ms = ms_since(t1);
+	res->payload = kind;
 	res->bytes = len + JALAD_NET_REQUEST_OVERHEAD;
 
 	/* Ask the cloud, within what is left of the deadline. */
@@ -503,7 +602,7 @@ enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tens
 		timeout = left < 1 ? 0 : (uint32_t)left;
 	}
 	if (st == JALAD_OK)
-		st = jalad_client_request(e->cl, res->id, p->k, e->cbuf, len, timeout, &cr);
+		st = jalad_client_request_payload(e->cl, res->id, p->k, kind, payload, len, timeout, &cr);
 	if (st == JALAD_OK) {
 		uint64_t hold = cr.srv_send_ns > cr.srv_recv_last_ns ? cr.srv_send_ns - cr.srv_recv_last_ns : 0;
 		uint64_t rt = cr.recv_end_ns - cr.send_start_ns;
@@ -522,7 +621,7 @@ enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tens
 		};
 		jalad_estimator_add(e->est, &smp);
 		if (e->o.verify)
-			JALAD_FORWARD(verify(e, i, res));
+			JALAD_FORWARD(verify(e, i, v, res));
 	} else {
 		/* Late, never lost: compute [k, n) here. */
 		res->fallback = 1;

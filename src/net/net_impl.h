@@ -71,6 +71,8 @@ enum jalad_status jalad_frame_parse(const uint8_t *buf, size_t len, uint32_t max
 /* Capability bits of HELLO. Coders are bits 0..7 (1 << coder). */
 #define JALAD_CAP_CODERS_MASK 0xFFFFu
 #define JALAD_CAP_CRC (1u << 16) /* containers may carry a CRC */
+#define JALAD_CAP_IMAGES (1u << 17) /* server: takes the image payloads (it has the
+                                     * model's preprocessing); informational */
 
 struct jalad_msg_hello {
 	uint32_t protocol;
@@ -81,14 +83,15 @@ struct jalad_msg_hello {
 	char name[JALAD_HELLO_NAME_MAX + 1];
 };
 
-#define JALAD_REQUEST_FIXED 24u /* id, k, flags, edge_ts */
+#define JALAD_REQUEST_FIXED 24u /* id, k, payload kind, edge_ts */
 struct jalad_msg_request {
 	uint64_t id;
 	uint32_t k;
-	uint32_t flags;
+	uint32_t kind;            /* enum jalad_net_payload; the parser does not judge it
+	                           * (an unknown kind is answered with an error status) */
 	uint64_t edge_ts;
-	const uint8_t *container; /* view into the payload */
-	size_t container_len;
+	const uint8_t *payload;   /* view into the frame payload */
+	size_t payload_len;
 };
 
 #define JALAD_RESPONSE_FIXED 72u
@@ -126,11 +129,11 @@ enum jalad_status jalad_msg_error_write(uint64_t id, int32_t code, const char *m
 					size_t cap, size_t *len);
 size_t jalad_msg_bye_write(uint8_t dst[JALAD_FRAME_OVERHEAD]);
 
-/* A REQUEST frame is written in two parts so the container need not be
- * copied: the header + fixed fields, then the container, then the CRC. */
+/* A REQUEST frame is written in two parts so the payload need not be
+ * copied: the header + fixed fields, then the payload, then the CRC. */
 void jalad_msg_request_head(const struct jalad_msg_request *m, uint8_t dst[JALAD_FRAME_HDR + JALAD_REQUEST_FIXED]);
 uint32_t jalad_msg_request_crc(const uint8_t head[JALAD_FRAME_HDR + JALAD_REQUEST_FIXED],
-			       const uint8_t *container, size_t len);
+			       const uint8_t *payload, size_t len);
 
 /* Size of a RESPONSE frame carrying these outputs (float32). */
 size_t jalad_msg_response_size(int n_outputs, const struct jalad_tensor *outs);
@@ -151,6 +154,46 @@ enum jalad_status jalad_msg_error_parse(const uint8_t *p, size_t len, struct jal
 /* Map a status code received from a peer to a local status (unknown codes
  * become JALAD_ERR_INTERNAL, never JALAD_OK). */
 enum jalad_status jalad_net_status_from_wire(int32_t code);
+
+/* ================================================================ images */
+
+/* 1 for U8, PNG, JPEG and FILE. */
+static inline int jalad_net_payload_is_image(uint32_t kind)
+{
+	return kind >= JALAD_NET_PAYLOAD_U8 && kind <= JALAD_NET_PAYLOAD_FILE;
+}
+
+enum jalad_net_image_format { JALAD_NET_IMAGE_PNG = 1, JALAD_NET_IMAGE_JPEG = 2 };
+
+/* Format and size of a PNG or JPEG from its header (PNG: IHDR; JPEG: the
+ * first SOFn segment), without decoding anything: what the decoder will
+ * produce (gray and gray+alpha 1 channel, RGB, RGBA and palette 3).
+ * @return JALAD_OK, JALAD_ERR_TRUNCATED, JALAD_ERR_FORMAT (neither, or a
+ * corrupt header), JALAD_ERR_UNSUPPORTED (e.g. CMYK). */
+enum jalad_status jalad_net_image_peek(const uint8_t *p, size_t len, int *format, uint32_t *width,
+				       uint32_t *height, int *channels);
+
+/* Edge: the U8, PNG or JPEG payload of img under pp (the model-sized 8-bit
+ * image of jalad_image_resample(), then the u8 header + pixels, or a PNG
+ * with libpng's defaults, or a JPEG at quality) into *buf (grown with
+ * realloc as needed; *cap its size), *len bytes. */
+enum jalad_status jalad_net_image_payload(enum jalad_net_payload kind, const struct jalad_image *img,
+					  const struct jalad_preprocess *pp, int quality, uint8_t **buf,
+					  size_t *cap, size_t *len);
+
+/* A PNG of img (libpng's simplified writer, its defaults) into *buf, as above. */
+enum jalad_status jalad_net_png_encode(const struct jalad_image *img, uint8_t **buf, size_t *cap, size_t *len);
+
+/* Server: check an image payload against the model's input (pp's size) and
+ * limits before anything is allocated, decode it, and write the model's
+ * input tensor into dst[dst_len] (U8/PNG/JPEG: normalized as they are;
+ * FILE: pp's full preprocessing). max_pixels bounds a file's width x height.
+ * @return JALAD_OK or an error naming the problem (JALAD_ERR_SHAPE: not the
+ * model's size; JALAD_ERR_FORMAT / JALAD_ERR_TRUNCATED / JALAD_ERR_UNSUPPORTED:
+ * does not decode; JALAD_ERR_LIMIT: too large). */
+enum jalad_status jalad_net_image_input(enum jalad_net_payload kind, const uint8_t *p, size_t len,
+					const struct jalad_preprocess *pp, uint32_t max_pixels, float *dst,
+					size_t dst_len);
 
 /* ================================================================ sockets */
 

@@ -35,8 +35,9 @@ struct job {
 	uint64_t edge_ts;
 	uint8_t *frame;       /* the request payload + trailer, owned */
 	size_t frame_cap;     /* bytes accounted for it */
-	const uint8_t *container;
-	size_t container_len;
+	uint32_t kind;        /* enum jalad_net_payload, as received */
+	const uint8_t *payload;
+	size_t payload_len;
 	uint64_t recv_first, recv_last, enqueued;
 	uint32_t first_bytes;
 	/* filled by the worker */
@@ -100,6 +101,8 @@ struct jalad_server {
 	struct cut_info *cuts;    /* [0, n) */
 	int n_outputs;
 	int listen_fd, ep, wake_fd, port;
+	int have_pp;              /* image payloads accepted */
+	struct jalad_preprocess pp;
 	struct jalad_tls *tls;
 	const struct jalad_codec_dict **dicts; /* (n_dicts), borrowed */
 	uint32_t *dict_ids;
@@ -201,10 +204,37 @@ static void wake(struct jalad_server *srv)
 
 /* ================================================================ workers */
 
-/* Decode the container of a request and run [k, n). On failure the job
- * gets an error status and the message of jalad_last_error(). */
-static enum jalad_status work_run(struct worker *w, struct job *j, struct jalad_msg_response *m,
-				  struct jalad_tensor *outs)
+/* The model's input from an image payload (k = 0), into the worker's buffer. */
+static enum jalad_status decode_image(struct worker *w, const struct job *j, struct jalad_tensor *vals)
+{
+	struct jalad_server *srv = w->srv;
+	const char *kind = jalad_net_payload_name((enum jalad_net_payload)j->kind);
+	JALAD_RETURN_IF(!srv->have_pp, JALAD_ERR_UNSUPPORTED,
+			"request %llu: this server has no preprocessing for the model's input, so it cannot take a %s "
+			"payload (jalad serve takes it from the model's metadata; send a codec container instead)",
+			(unsigned long long)j->id, kind);
+	JALAD_RETURN_IF(j->k != 0, JALAD_ERR_INVALID_ARG,
+			"request %llu: a %s payload carries the input, so it is only valid at cut 0, not cut %d",
+			(unsigned long long)j->id, kind, j->k);
+	const struct cut_info *cut = &srv->cuts[0];
+	struct jalad_tensor_desc d;
+	JALAD_FORWARD(jalad_model_tensor_desc(srv->model, cut->ids[0], &d));
+	enum jalad_status st = jalad_net_image_input((enum jalad_net_payload)j->kind, j->payload, j->payload_len,
+						     &srv->pp, srv->o.max_image_pixels, w->in + cut->offset[0],
+						     (size_t)cut->elements);
+	if (st != JALAD_OK) {
+		jalad_error_prefix("request %llu: ", (unsigned long long)j->id);
+		return st;
+	}
+	vals[0] = (struct jalad_tensor){ JALAD_DTYPE_FLOAT32, d.ndim, { 0 }, w->in + cut->offset[0] };
+	memcpy(vals[0].dims, d.dims, sizeof vals[0].dims);
+	return JALAD_OK;
+}
+
+/* Check a request's codec container against cut k and decode it into the
+ * worker's buffer; *t0 becomes the start of the decode itself. */
+static enum jalad_status decode_container(struct worker *w, const struct job *j, struct jalad_tensor *vals,
+					  uint64_t *t0)
 {
 	struct jalad_server *srv = w->srv;
 	const struct cut_info *cut = &srv->cuts[j->k];
@@ -213,13 +243,12 @@ static enum jalad_status work_run(struct worker *w, struct job *j, struct jalad_
 	jalad_codec_limits_default(&lim);
 	lim.max_tensors = cut->count;
 	lim.max_elements = cut->elements;
-	JALAD_FORWARD(jalad_codec_peek(j->container, j->container_len, &lim, &info));
+	JALAD_FORWARD(jalad_codec_peek(j->payload, j->payload_len, &lim, &info));
 	JALAD_RETURN_IF(info.ntensors != cut->count, JALAD_ERR_MISMATCH,
 			"request %llu: cut %d is crossed by %d tensors, the container has %d",
 			(unsigned long long)j->id, j->k, cut->count, info.ntensors);
 	float *outp[JALAD_CODEC_MAX_TENSORS];
 	size_t caps[JALAD_CODEC_MAX_TENSORS];
-	struct jalad_tensor vals[JALAD_CODEC_MAX_TENSORS];
 	for (int i = 0; i < cut->count; i++) {
 		struct jalad_tensor_desc d;
 		JALAD_FORWARD(jalad_model_tensor_desc(srv->model, cut->ids[i], &d));
@@ -243,9 +272,28 @@ static enum jalad_status work_run(struct worker *w, struct job *j, struct jalad_
 				"request %llu: the container needs shared dictionary 0x%08x, which this server lacks",
 				(unsigned long long)j->id, info.dict_id);
 	}
+	*t0 = jalad_now_ns();
+	return jalad_codec_decode(w->ctx, j->payload, j->payload_len, &lim, dict, outp, caps, cut->count, NULL);
+}
+
+/* Decode the payload of a request (a codec container, or an image at cut
+ * 0) and run [k, n). On failure the job gets an error status and the
+ * message of jalad_last_error(). */
+static enum jalad_status work_run(struct worker *w, struct job *j, struct jalad_msg_response *m,
+				  struct jalad_tensor *outs)
+{
+	struct jalad_server *srv = w->srv;
+	const struct cut_info *cut = &srv->cuts[j->k];
+	struct jalad_tensor vals[JALAD_CODEC_MAX_TENSORS];
 	uint64_t t0 = jalad_now_ns();
-	JALAD_FORWARD(jalad_codec_decode(w->ctx, j->container, j->container_len, &lim, dict, outp, caps,
-					 cut->count, NULL));
+	if (jalad_net_payload_is_image(j->kind)) {
+		JALAD_FORWARD(decode_image(w, j, vals));
+	} else {
+		JALAD_RETURN_IF(j->kind != JALAD_NET_PAYLOAD_CONTAINER, JALAD_ERR_UNSUPPORTED,
+				"request %llu: unknown payload kind %u (this server knows 1 container, 2 u8, 3 png, "
+				"4 jpeg, 5 file)", (unsigned long long)j->id, j->kind);
+		JALAD_FORWARD(decode_container(w, j, vals, &t0));
+	}
 	uint64_t t1 = jalad_now_ns();
 	JALAD_FORWARD(jalad_session_run_range(w->sess, j->k, srv->n_nodes, cut->ids, vals, cut->count));
 	uint64_t t2 = jalad_now_ns();
@@ -506,7 +554,9 @@ static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t
 		return;
 	}
 	if (h.protocol != JALAD_NET_PROTOCOL) {
-		jalad_fail(JALAD_ERR_UNSUPPORTED, "protocol %u, this server speaks %u", h.protocol, JALAD_NET_PROTOCOL);
+		jalad_fail(JALAD_ERR_UNSUPPORTED,
+			   "client '%s' speaks protocol %u, this server speaks %u: run the same jalad version on both sides",
+			   h.name, h.protocol, JALAD_NET_PROTOCOL);
 		STAT_ADD(srv, conns_refused, 1);
 		conn_drop(srv, c, JALAD_ERR_UNSUPPORTED, "HELLO refused");
 		return;
@@ -528,7 +578,7 @@ static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t
 	memset(&me, 0, sizeof me);
 	me.protocol = JALAD_NET_PROTOCOL;
 	memcpy(me.sha256, srv->sha256, 32);
-	me.caps = JALAD_CAP_CRC | ((1u << JALAD_CODER_COUNT) - 1);
+	me.caps = JALAD_CAP_CRC | ((1u << JALAD_CODER_COUNT) - 1) | (srv->have_pp ? JALAD_CAP_IMAGES : 0);
 	me.max_frame = srv->o.max_frame_bytes;
 	me.dict_digest = srv->dict_digest;
 	snprintf(me.name, sizeof me.name, "jalad-serve");
@@ -589,8 +639,9 @@ static void frame_done(struct jalad_server *srv, struct conn *c)
 		j->edge_ts = rq.edge_ts;
 		j->frame = c->buf;
 		j->frame_cap = c->cap;
-		j->container = rq.container;
-		j->container_len = rq.container_len;
+		j->kind = rq.kind;
+		j->payload = rq.payload;
+		j->payload_len = rq.payload_len;
 		j->recv_first = c->t_first;
 		j->recv_last = c->t_last;
 		j->first_bytes = c->first_bytes;
@@ -599,7 +650,10 @@ static void frame_done(struct jalad_server *srv, struct conn *c)
 		reset_read(srv, c);
 		c->busy = 1;
 		c->requests++;
-		STAT_ADD(srv, requests, 1);
+		pthread_mutex_lock(&srv->smu);
+		srv->st.requests++;
+		srv->st.requests_by_payload[rq.kind < JALAD_NET_PAYLOAD_COUNT ? rq.kind : 0]++;
+		pthread_mutex_unlock(&srv->smu);
 		c->parked = j;
 		push_parked(srv);
 		return;
@@ -914,6 +968,15 @@ static void timers(struct jalad_server *srv, uint64_t now)
 			  (unsigned long long)s.responses_err, s.queue_len, srv->o.queue_cap,
 			  (double)s.mem_bytes / 1048576.0, (double)s.bytes_in / 1e6, (double)s.bytes_out / 1e6,
 			  done ? (double)s.compute_ns / 1e6 / (double)done : 0.0);
+		char kinds[160] = "";
+		size_t kl = 0;
+		for (int k = 0; k < JALAD_NET_PAYLOAD_COUNT && kl < sizeof kinds; k++)
+			if (s.requests_by_payload[k])
+				kl += (size_t)snprintf(kinds + kl, sizeof kinds - kl, "%s%s %llu", kl ? ", " : "",
+						       k ? jalad_net_payload_name((enum jalad_net_payload)k) : "unknown",
+						       (unsigned long long)s.requests_by_payload[k]);
+		if (kl)
+			jalad_log(JALAD_LOG_INFO, "stats: requests by payload: %s", kinds);
 		srv->last_stats_ns = now;
 		srv->last_stats_requests = s.requests;
 	}
@@ -1042,6 +1105,35 @@ static enum jalad_status setup_cuts(struct jalad_server *srv, size_t *max_in)
 	return JALAD_OK;
 }
 
+/* Image payloads need the model's preprocessing, and it must make exactly
+ * the model's single input (1, C, H, W): the payload is decoded straight
+ * into it. */
+static enum jalad_status setup_pp(struct jalad_server *srv, const struct jalad_preprocess *pp)
+{
+	const struct cut_info *c = &srv->cuts[0];
+	struct jalad_tensor_desc d;
+	enum jalad_status st = jalad_preprocess_check(pp);
+	if (st != JALAD_OK) {
+		jalad_error_prefix("server: ");
+		return st;
+	}
+	JALAD_RETURN_IF(jalad_model_input_count(srv->model) != 1 || c->count != 1 ||
+				c->ids[0] != jalad_model_input(srv->model, 0),
+			JALAD_ERR_MISMATCH, "server: image payloads need a model with one input, which cut 0 sends");
+	JALAD_FORWARD(jalad_model_tensor_desc(srv->model, c->ids[0], &d));
+	JALAD_RETURN_IF(d.dtype != JALAD_DTYPE_FLOAT32 || d.ndim != 4 || d.dims[0] != 1 || d.dims[1] != pp->channels ||
+				d.dims[2] != pp->height || d.dims[3] != pp->width ||
+				c->elements != jalad_preprocess_len(pp),
+			JALAD_ERR_MISMATCH,
+			"server: the preprocessing makes a %dx%dx%d (c x h x w) float32 tensor, the model's input '%s' "
+			"is %s with %d dims (%lldx%lldx%lld...)", pp->channels, pp->height, pp->width, d.name,
+			jalad_dtype_name(d.dtype), d.ndim, (long long)(d.ndim > 1 ? d.dims[1] : 0),
+			(long long)(d.ndim > 2 ? d.dims[2] : 0), (long long)(d.ndim > 3 ? d.dims[3] : 0));
+	srv->pp = *pp;
+	srv->have_pp = 1;
+	return JALAD_OK;
+}
+
 /* One run per worker before serving: the first run of a session pays for
  * JIT compilation and page faults, which should not land on a client. */
 static enum jalad_status warm_up(struct jalad_server *srv, struct worker *wk)
@@ -1129,6 +1221,13 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 	}
 	if ((st = setup_cuts(srv, &max_in)) != JALAD_OK)
 		goto fail;
+	if (!o->max_image_pixels)
+		o->max_image_pixels = JALAD_NET_DEFAULT_MAX_IMAGE_PIXELS;
+	if (o->pp) {
+		if ((st = setup_pp(srv, o->pp)) != JALAD_OK)
+			goto fail;
+		o->pp = NULL; /* borrowed: only the copy is used */
+	}
 	if ((st = jalad_net_parse_addr(o->listen, host, sizeof host, &port)) != JALAD_OK)
 		goto fail;
 	if (o->tls && (st = jalad_tls_create(o->tls, 1, &srv->tls)) != JALAD_OK)

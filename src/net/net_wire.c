@@ -228,19 +228,19 @@ size_t jalad_msg_bye_write(uint8_t dst[JALAD_FRAME_OVERHEAD])
 
 void jalad_msg_request_head(const struct jalad_msg_request *m, uint8_t dst[JALAD_FRAME_HDR + JALAD_REQUEST_FIXED])
 {
-	jalad_frame_hdr_write(dst, JALAD_FRAME_REQUEST, 0, (uint32_t)(JALAD_REQUEST_FIXED + m->container_len));
+	jalad_frame_hdr_write(dst, JALAD_FRAME_REQUEST, 0, (uint32_t)(JALAD_REQUEST_FIXED + m->payload_len));
 	uint8_t *p = dst + JALAD_FRAME_HDR;
 	jalad_put_u64(p, m->id);
 	jalad_put_u32(p + 8, m->k);
-	jalad_put_u32(p + 12, m->flags);
+	jalad_put_u32(p + 12, m->kind);
 	jalad_put_u64(p + 16, m->edge_ts);
 }
 
 uint32_t jalad_msg_request_crc(const uint8_t head[JALAD_FRAME_HDR + JALAD_REQUEST_FIXED],
-			       const uint8_t *container, size_t len)
+			       const uint8_t *payload, size_t len)
 {
 	uint32_t crc = jalad_crc32c(0, head, JALAD_FRAME_HDR + JALAD_REQUEST_FIXED);
-	return len ? jalad_crc32c(crc, container, len) : crc;
+	return len ? jalad_crc32c(crc, payload, len) : crc;
 }
 
 enum jalad_status jalad_msg_request_parse(const uint8_t *p, size_t len, struct jalad_msg_request *m)
@@ -249,15 +249,37 @@ enum jalad_status jalad_msg_request_parse(const uint8_t *p, size_t len, struct j
 	memset(m, 0, sizeof *m);
 	RD_U(&r, 64, "id", &m->id);
 	RD_U(&r, 32, "k", &m->k);
-	RD_U(&r, 32, "flags", &m->flags);
+	RD_U(&r, 32, "payload kind", &m->kind);
 	RD_U(&r, 64, "edge_ts", &m->edge_ts);
-	JALAD_RETURN_IF(m->flags != 0, JALAD_ERR_FORMAT, "request %llu: unknown flags 0x%x",
-			(unsigned long long)m->id, m->flags);
-	m->container = r.p;
-	m->container_len = (size_t)(r.end - r.p);
-	JALAD_RETURN_IF(m->container_len == 0, JALAD_ERR_TRUNCATED, "request %llu: no codec container",
+	m->payload = r.p;
+	m->payload_len = (size_t)(r.end - r.p);
+	JALAD_RETURN_IF(m->payload_len == 0, JALAD_ERR_TRUNCATED, "request %llu: empty payload",
 			(unsigned long long)m->id);
 	return JALAD_OK;
+}
+
+const char *jalad_net_payload_name(enum jalad_net_payload p)
+{
+	switch (p) {
+	case JALAD_NET_PAYLOAD_NONE: return "none";
+	case JALAD_NET_PAYLOAD_CONTAINER: return "container";
+	case JALAD_NET_PAYLOAD_U8: return "u8";
+	case JALAD_NET_PAYLOAD_PNG: return "png";
+	case JALAD_NET_PAYLOAD_JPEG: return "jpeg";
+	case JALAD_NET_PAYLOAD_FILE: return "file";
+	default: return "unknown";
+	}
+}
+
+enum jalad_status jalad_net_payload_parse(const char *name, enum jalad_net_payload *out)
+{
+	for (int i = 0; name && i < JALAD_NET_PAYLOAD_COUNT; i++)
+		if (!strcmp(name, jalad_net_payload_name((enum jalad_net_payload)i))) {
+			*out = (enum jalad_net_payload)i;
+			return JALAD_OK;
+		}
+	return jalad_fail(JALAD_ERR_INVALID_ARG, "unknown payload '%s' (none, container, u8, png, jpeg, file)",
+			  name ? name : "(null)");
 }
 
 /* ================================================================ RESPONSE */

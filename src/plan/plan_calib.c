@@ -48,9 +48,17 @@ struct jalad_calibrator {
 	uint32_t *minpay;                    /* (nsz, ncell, max_cross): smallest AUTO candidate payload */
 	uint32_t *png_bytes;                 /* (ns); 0 = no image */
 	uint32_t *raw_bytes;                 /* (ns) */
+	uint8_t *img_flags;                  /* (ns): FLAG_* of the u8 input, FLAG_*<<4 of the JPEG */
+	uint32_t *jpeg_bytes;                /* (ns); 0 = not measured */
+	uint32_t *file_bytes;                /* (ns); 0 = no file */
+	int have_pp;                         /* pp set: the u8/JPEG accuracies are measured */
+	struct jalad_preprocess pp;          /* u8 image -> model input (no crop) */
+	int jpeg_quality;                    /* 0: no JPEG */
 	/* timing rows */
 	float *enc_ms, *dec_ms;              /* (nt, ncell, nc) */
 	float *png_enc_ms, *png_dec_ms;      /* (nt) */
+	float *jpeg_enc_ms, *jpeg_dec_ms;    /* (nt) */
+	float *file_dec_ms;                  /* (nt) */
 };
 
 struct jalad_calib_worker {
@@ -66,6 +74,8 @@ struct jalad_calib_worker {
 	uint64_t *hist2d[2];
 	uint8_t *png, *pix;
 	size_t png_cap, pix_cap;
+	float *in;                           /* (input numel): the model input from an image */
+	size_t in_len;
 	struct jalad_tensor *vals;           /* max_cross */
 	struct jalad_codec_tensor *ct;       /* max_cross */
 };
@@ -146,6 +156,12 @@ void jalad_calibrator_free(struct jalad_calibrator *c)
 	free(c->dec_ms);
 	free(c->png_enc_ms);
 	free(c->png_dec_ms);
+	free(c->img_flags);
+	free(c->jpeg_bytes);
+	free(c->file_bytes);
+	free(c->jpeg_enc_ms);
+	free(c->jpeg_dec_ms);
+	free(c->file_dec_ms);
 	free(c->backend);
 	free(c->dataset);
 	free(c->model_file);
@@ -195,6 +211,21 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 	c->nt = o->timing_samples > 0 ? o->timing_samples : 64;
 	if ((uint64_t)c->nt > c->ns)
 		c->nt = (int)c->ns;
+	if (o->pp) {
+		c->pp = *o->pp;
+		c->pp.center_crop = JALAD_CROP_NONE;
+		if ((st = jalad_preprocess_check(&c->pp)) != JALAD_OK) {
+			free(c);
+			return st;
+		}
+		c->have_pp = 1;
+		c->jpeg_quality = o->jpeg_quality == 0 ? 90 : o->jpeg_quality > 0 ? o->jpeg_quality : 0;
+		if (c->jpeg_quality > 100) {
+			free(c);
+			return jalad_fail(JALAD_ERR_INVALID_ARG, "calibrator: JPEG quality %d outside 1..100",
+					  o->jpeg_quality);
+		}
+	}
 	c->backend = plan_strdup(o->backend);
 	c->dataset = plan_strdup(o->dataset);
 	c->model_file = plan_strdup(o->model_file ? plan_basename(o->model_file) : NULL);
@@ -226,6 +257,8 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 		}
 		if (k == n)
 			cut->supported = 1; /* edge-only sends nothing */
+		else if (o->cut_mask && !o->cut_mask[k])
+			cut->supported = 0, cut->skipped = 1;
 		if (k < n && (size_t)cut->values > c->max_values)
 			c->max_values = (size_t)cut->values;
 		if (k < n && cnt > c->max_cross)
@@ -272,9 +305,16 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 	c->dec_ms = malloc((size_t)c->nt * nce * (size_t)nc * sizeof *c->dec_ms);
 	c->png_enc_ms = calloc((size_t)c->nt, sizeof *c->png_enc_ms);
 	c->png_dec_ms = calloc((size_t)c->nt, sizeof *c->png_dec_ms);
+	c->img_flags = calloc(rows, 1);
+	c->jpeg_bytes = calloc(rows, sizeof *c->jpeg_bytes);
+	c->file_bytes = calloc(rows, sizeof *c->file_bytes);
+	c->jpeg_enc_ms = calloc((size_t)c->nt, sizeof *c->jpeg_enc_ms);
+	c->jpeg_dec_ms = calloc((size_t)c->nt, sizeof *c->jpeg_dec_ms);
+	c->file_dec_ms = calloc((size_t)c->nt, sizeof *c->file_dec_ms);
 	if (!c->hist[0] || !c->hist[1] || !c->hist2d[0] || !c->hist2d[1] || !c->dict_fold[0] || !c->dict_fold[1] || !c->dict_all || !c->flags ||
 	    !c->float_flags || !c->bytes || !c->png_bytes || (coder_listed(c, JALAD_CODER_AUTO) >= 0 && !c->minpay) || !c->raw_bytes || !c->enc_ms || !c->dec_ms ||
-	    !c->png_enc_ms || !c->png_dec_ms) {
+	    !c->png_enc_ms || !c->png_dec_ms || !c->img_flags || !c->jpeg_bytes || !c->file_bytes ||
+	    !c->jpeg_enc_ms || !c->jpeg_dec_ms || !c->file_dec_ms) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "calibrator tables for %llu samples x %zu cells x %d coders",
 				(unsigned long long)c->ns, nce, nc);
 		goto fail;
@@ -284,7 +324,7 @@ enum jalad_status jalad_calibrator_create(const struct jalad_model *model, const
 	for (size_t i = 0; i < (size_t)c->nt * nce * (size_t)nc; i++)
 		c->enc_ms[i] = c->dec_ms[i] = -1;
 	for (int i = 0; i < c->nt; i++)
-		c->png_enc_ms[i] = c->png_dec_ms[i] = -1;
+		c->png_enc_ms[i] = c->png_dec_ms[i] = c->jpeg_enc_ms[i] = c->jpeg_dec_ms[i] = c->file_dec_ms[i] = -1;
 	*out = c;
 	return JALAD_OK;
 fail:
@@ -310,6 +350,7 @@ void jalad_calib_worker_free(struct jalad_calib_worker *w)
 	free(w->hist2d[1]);
 	free(w->png);
 	free(w->pix);
+	free(w->in);
 	free(w->vals);
 	free(w->ct);
 	free(w);
@@ -335,6 +376,14 @@ enum jalad_status jalad_calib_worker_create(struct jalad_calibrator *cal, struct
 	w->hist2d[1] = calloc(cal->hist2d_len ? cal->hist2d_len : 1, sizeof *w->hist2d[1]);
 	w->vals = calloc((size_t)cal->max_cross + 1, sizeof *w->vals);
 	w->ct = calloc((size_t)cal->max_cross + 1, sizeof *w->ct);
+	if (cal->have_pp) {
+		w->in_len = jalad_preprocess_len(&cal->pp);
+		w->in = malloc(w->in_len * sizeof *w->in);
+		if (!w->in) {
+			st = jalad_fail(JALAD_ERR_NOMEM, "calibration worker input");
+			goto fail;
+		}
+	}
 	if (!w->deq || !w->dec || !w->sym || !w->hist[0] || !w->hist[1] || !w->hist2d[0] || !w->hist2d[1] ||
 	    !w->vals || !w->ct) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "calibration worker buffers");
@@ -397,6 +446,59 @@ static enum jalad_status image_sizes(struct jalad_calib_worker *w, uint64_t i, c
 	c->png_bytes[i] = (uint32_t)*png_len;
 	c->raw_bytes[i] = (uint32_t)((size_t)img->width * (size_t)img->height * (size_t)img->channels);
 	return JALAD_OK;
+}
+
+/* Top-1 of the whole model on an 8-bit model-sized image (no crop). */
+static enum jalad_status image_top1(struct jalad_calib_worker *w, const struct jalad_image *im, int *pred)
+{
+	struct jalad_calibrator *c = w->cal;
+	struct jalad_session *s = jalad_cut_capture_session(w->cc);
+	int in_id = jalad_model_input(c->m, 0);
+	struct jalad_tensor x = { JALAD_DTYPE_FLOAT32, 4, { 1, c->pp.channels, c->pp.height, c->pp.width }, w->in };
+	struct jalad_tensor q;
+	JALAD_FORWARD(jalad_image_to_tensor(im, &c->pp, w->in, w->in_len));
+	JALAD_FORWARD(jalad_session_run_range(s, 0, c->n, &in_id, &x, 1));
+	JALAD_FORWARD(jalad_session_output(s, 0, &q));
+	*pred = argmax(&q);
+	return JALAD_OK;
+}
+
+static uint8_t img_flag(int label, int pred, int pred_f)
+{
+	return (uint8_t)((label >= 0 && pred == label ? FLAG_CORRECT : 0) | (pred == pred_f ? FLAG_AGREE : 0));
+}
+
+/* The cloud-only image payloads of sample i: accuracy of the rounded 8-bit
+ * input, and JPEG size and accuracy through the re-encode. */
+static enum jalad_status image_accuracy(struct jalad_calib_worker *w, uint64_t i, const struct jalad_calib_image *img,
+					int label, int pred_f)
+{
+	struct jalad_calibrator *c = w->cal;
+	struct jalad_image im = { img->width, img->height, img->channels, (unsigned char *)img->pixels };
+	struct jalad_image *dec = NULL;
+	unsigned char *jpg = NULL;
+	size_t jlen = 0;
+	enum jalad_status st;
+	int pred;
+
+	JALAD_RETURN_IF(img->width != c->pp.width || img->height != c->pp.height || img->channels != c->pp.channels,
+			JALAD_ERR_SHAPE, "calibration: sample %llu: image %dx%dx%d, the model takes %dx%dx%d",
+			(unsigned long long)i, img->width, img->height, img->channels, c->pp.width, c->pp.height,
+			c->pp.channels);
+	JALAD_FORWARD(image_top1(w, &im, &pred));
+	c->img_flags[i] = img_flag(label, pred, pred_f);
+	if (!c->jpeg_quality)
+		return JALAD_OK;
+	if ((st = jalad_image_encode_jpeg(&im, c->jpeg_quality, &jpg, &jlen)) != JALAD_OK ||
+	    (st = jalad_image_decode(jpg, jlen, "calibration JPEG", &dec)) != JALAD_OK ||
+	    (st = image_top1(w, dec, &pred)) != JALAD_OK)
+		goto fail;
+	c->img_flags[i] |= (uint8_t)(img_flag(label, pred, pred_f) << 4);
+	c->jpeg_bytes[i] = jlen >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)jlen;
+fail:
+	free(jpg);
+	jalad_image_free(dec);
+	return st;
 }
 
 /* Add the quantized symbols of t to the histograms: hist, and hist2d
@@ -536,6 +638,9 @@ enum jalad_status jalad_calib_worker_pass1(struct jalad_calib_worker *w, uint64_
 	if (img) {
 		size_t len;
 		JALAD_FORWARD(image_sizes(w, i, img, &len));
+		c->file_bytes[i] = img->file && img->file_bytes < UINT32_MAX ? (uint32_t)img->file_bytes : 0;
+		if (c->have_pp)
+			JALAD_FORWARD(image_accuracy(w, i, img, label, pred_f));
 	}
 	struct jalad_session *s = jalad_cut_capture_session(w->cc);
 	uint64_t *hist = w->hist[i & 1], *hist2d = w->hist2d[i & 1];
@@ -742,6 +847,48 @@ enum jalad_status jalad_calib_worker_pass2(struct jalad_calib_worker *w, uint64_
 
 /* ---- timing ---------------------------------------------------------------------- */
 
+/* JPEG encode/decode of the 8-bit input, and decode + preprocess of the file. */
+static enum jalad_status image_times(struct jalad_calib_worker *w, int t, const struct jalad_calib_image *img)
+{
+	struct jalad_calibrator *c = w->cal;
+	struct jalad_image im = { img->width, img->height, img->channels, (unsigned char *)img->pixels };
+	struct jalad_image *dec = NULL;
+	unsigned char *jpg = NULL;
+	size_t jlen = 0;
+	enum jalad_status st = JALAD_OK;
+	uint64_t t0, t1, t2;
+
+	if (c->jpeg_quality && c->have_pp) {
+		t0 = jalad_now_ns();
+		st = jalad_image_encode_jpeg(&im, c->jpeg_quality, &jpg, &jlen);
+		t1 = jalad_now_ns();
+		if (st == JALAD_OK)
+			st = jalad_image_decode(jpg, jlen, "calibration JPEG", &dec);
+		if (st == JALAD_OK)
+			st = jalad_image_to_tensor(dec, &c->pp, w->in, w->in_len);
+		t2 = jalad_now_ns();
+		free(jpg);
+		jalad_image_free(dec);
+		dec = NULL;
+		if (st != JALAD_OK)
+			return st;
+		c->jpeg_enc_ms[t] = (float)((double)(t1 - t0) / 1e6);
+		c->jpeg_dec_ms[t] = (float)((double)(t2 - t1) / 1e6);
+	}
+	if (img->file && img->file_pp && w->in && jalad_preprocess_len(img->file_pp) == w->in_len) {
+		t0 = jalad_now_ns();
+		st = jalad_image_decode(img->file, img->file_bytes, "calibration file", &dec);
+		if (st == JALAD_OK)
+			st = jalad_image_to_tensor(dec, img->file_pp, w->in, w->in_len);
+		t1 = jalad_now_ns();
+		jalad_image_free(dec);
+		if (st != JALAD_OK)
+			return st;
+		c->file_dec_ms[t] = (float)((double)(t1 - t0) / 1e6);
+	}
+	return JALAD_OK;
+}
+
 enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, const struct jalad_tensor *input,
 					  const struct jalad_calib_image *img)
 {
@@ -764,6 +911,7 @@ enum jalad_status jalad_calib_worker_time(struct jalad_calib_worker *w, int t, c
 		uint64_t t2 = jalad_now_ns();
 		c->png_enc_ms[t] = (float)((double)(t1 - t0) / 1e6);
 		c->png_dec_ms[t] = (float)((double)(t2 - t1) / 1e6);
+		JALAD_FORWARD(image_times(w, t, img));
 	}
 	float *outs[JALAD_CODEC_MAX_TENSORS];
 	size_t caps[JALAD_CODEC_MAX_TENSORS];
@@ -930,6 +1078,19 @@ static void size_stats(const uint32_t *v, size_t n, size_t stride, uint32_t *tmp
 	*p95 = select_u32(tmp, n, rank ? rank - 1 : 0);
 }
 
+/* Accuracy of an image payload from the per-sample flags at bit shift sh. */
+static void img_cell(const struct jalad_calibrator *c, int sh, uint64_t labelled, struct jalad_calib_cell *ce)
+{
+	memset(ce, 0, sizeof *ce);
+	for (uint64_t i = 0; i < c->ns; i++) {
+		uint8_t f = (uint8_t)(c->img_flags[i] >> sh);
+		ce->correct += (f & FLAG_CORRECT) && (c->float_flags[i] & FLAG_LABELLED);
+		ce->agree += (f & FLAG_AGREE) != 0;
+	}
+	ce->agreement = (double)ce->agree / (double)c->ns;
+	ce->accuracy = labelled ? (double)ce->correct / (double)labelled : ce->agreement;
+}
+
 enum jalad_status jalad_calibrator_finish(struct jalad_calibrator *c, struct jalad_calib **out)
 {
 	enum jalad_status st;
@@ -1001,6 +1162,27 @@ enum jalad_status jalad_calibrator_finish(struct jalad_calibrator *c, struct jal
 		size_stats(c->png_bytes, (size_t)c->ns, 1, tmp, &t->input_png.mean_bytes, &t->input_png.p95_bytes);
 		t->input_png.enc_ms = median_ms(c->png_enc_ms, (size_t)c->nt, 1, ftmp);
 		t->input_png.dec_ms = median_ms(c->png_dec_ms, (size_t)c->nt, 1, ftmp);
+		if (c->have_pp) {
+			t->u8_measured = 1;
+			img_cell(c, 0, labelled, &t->input_u8);
+		}
+		if (c->have_pp && c->jpeg_quality) {
+			t->jpeg_quality = c->jpeg_quality;
+			size_stats(c->jpeg_bytes, (size_t)c->ns, 1, tmp, &t->input_jpeg.mean_bytes,
+				   &t->input_jpeg.p95_bytes);
+			t->input_jpeg.enc_ms = median_ms(c->jpeg_enc_ms, (size_t)c->nt, 1, ftmp);
+			t->input_jpeg.dec_ms = median_ms(c->jpeg_dec_ms, (size_t)c->nt, 1, ftmp);
+			img_cell(c, 4, labelled, &t->input_jpeg_acc);
+		}
+		int have_file = 1;
+		for (uint64_t i = 0; i < c->ns && have_file; i++)
+			have_file = c->file_bytes[i] != 0;
+		if (have_file) {
+			size_stats(c->file_bytes, (size_t)c->ns, 1, tmp, &t->input_file.mean_bytes,
+				   &t->input_file.p95_bytes);
+			t->input_file.enc_ms = 0;
+			t->input_file.dec_ms = median_ms(c->file_dec_ms, (size_t)c->nt, 1, ftmp);
+		}
 	}
 	free(tmp);
 	free(ftmp);

@@ -63,6 +63,8 @@ enum jalad_status jalad_calib_create(int n_nodes, const int *bits, const int *pe
 	for (size_t i = 0; i < (ncell ? ncell : 1) * (size_t)n_coders; i++)
 		c->stats[i] = (struct jalad_calib_stats){ -1, -1, -1, -1 };
 	c->input_png = (struct jalad_calib_stats){ -1, -1, -1, -1 };
+	c->input_jpeg = (struct jalad_calib_stats){ -1, -1, -1, -1 };
+	c->input_file = (struct jalad_calib_stats){ -1, -1, -1, -1 };
 	c->input_raw_bytes = -1;
 	for (int k = 0; k <= n_nodes; k++)
 		c->cuts[k].supported = 1;
@@ -134,6 +136,16 @@ static int add_stats_obj(cJSON *o, const char *key, const struct jalad_calib_sta
 	bad |= !plan_add_num(x, "p95_bytes", s->p95_bytes < 0 ? NAN : s->p95_bytes, 9);
 	bad |= !plan_add_num(x, "enc_ms", s->enc_ms < 0 ? NAN : s->enc_ms, 5);
 	bad |= !plan_add_num(x, "dec_ms", s->dec_ms < 0 ? NAN : s->dec_ms, 5);
+	return bad ? -1 : 0;
+}
+
+static int add_cell_obj(cJSON *o, const char *key, const struct jalad_calib_cell *ce)
+{
+	cJSON *x = cJSON_AddObjectToObject(o, key);
+	if (!x)
+		return -1;
+	int bad = !cJSON_AddNumberToObject(x, "correct", (double)ce->correct);
+	bad |= !cJSON_AddNumberToObject(x, "agree", (double)ce->agree);
 	return bad ? -1 : 0;
 }
 
@@ -231,6 +243,17 @@ enum jalad_status jalad_calib_to_json(const struct jalad_calib *c, char **json)
 	if (!bad && (o = cJSON_AddObjectToObject(root, "input"))) {
 		bad |= !cJSON_AddNumberToObject(o, "raw_bytes", (double)c->input_raw_bytes);
 		bad |= add_stats_obj(o, "png", &c->input_png);
+		if (!bad && c->u8_measured)
+			bad |= add_cell_obj(o, "u8", &c->input_u8);
+		if (!bad && c->jpeg_quality > 0) {
+			bad |= add_stats_obj(o, "jpeg", &c->input_jpeg);
+			cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "jpeg");
+			bad |= !j || !cJSON_AddNumberToObject(j, "quality", c->jpeg_quality);
+			bad |= !j || !cJSON_AddNumberToObject(j, "correct", (double)c->input_jpeg_acc.correct);
+			bad |= !j || !cJSON_AddNumberToObject(j, "agree", (double)c->input_jpeg_acc.agree);
+		}
+		if (!bad && c->input_file.mean_bytes >= 0)
+			bad |= add_stats_obj(o, "file", &c->input_file);
 	} else {
 		bad = 1;
 	}
@@ -246,6 +269,8 @@ enum jalad_status jalad_calib_to_json(const struct jalad_calib *c, char **json)
 		}
 		bad |= !cJSON_AddNumberToObject(co, "cut", k);
 		bad |= !cJSON_AddBoolToObject(co, "supported", cut->supported);
+		if (cut->skipped)
+			bad |= !cJSON_AddBoolToObject(co, "skipped", 1);
 		bad |= !cJSON_AddNumberToObject(co, "tensors", cut->n_tensors);
 		bad |= !cJSON_AddNumberToObject(co, "values", (double)cut->values);
 		if (k == c->n_nodes || !cut->supported || bad)
@@ -344,6 +369,41 @@ static enum jalad_status get_stats_obj(const char *what, const cJSON *o, const c
 	return JALAD_OK;
 }
 
+/* An accuracy {correct, agree} of an input payload. */
+static enum jalad_status get_cell_obj(const struct jalad_calib *c, const cJSON *x, const char *what,
+				      struct jalad_calib_cell *ce)
+{
+	int64_t v;
+	JALAD_FORWARD(plan_get_int(what, x, "correct", 0, (int64_t)c->labelled, &v));
+	ce->correct = (uint64_t)v;
+	JALAD_FORWARD(plan_get_int(what, x, "agree", 0, (int64_t)c->samples, &v));
+	ce->agree = (uint64_t)v;
+	ce->agreement = (double)ce->agree / (double)c->samples;
+	ce->accuracy = c->labelled ? (double)ce->correct / (double)c->labelled : ce->agreement;
+	return JALAD_OK;
+}
+
+/* The optional input payloads of version 4: u8 accuracy, JPEG, file. */
+static enum jalad_status parse_input_extra(struct jalad_calib *c, const cJSON *input)
+{
+	const cJSON *x;
+	int64_t v;
+	if ((x = cJSON_GetObjectItemCaseSensitive(input, "u8"))) {
+		JALAD_RETURN_IF(!cJSON_IsObject(x), JALAD_ERR_FORMAT, "calibration: input.u8 is not an object");
+		JALAD_FORWARD(get_cell_obj(c, x, "calibration: input.u8", &c->input_u8));
+		c->u8_measured = 1;
+	}
+	if ((x = cJSON_GetObjectItemCaseSensitive(input, "jpeg"))) {
+		JALAD_FORWARD(get_stats_obj("calibration: input", input, "jpeg", &c->input_jpeg));
+		JALAD_FORWARD(plan_get_int("calibration: input.jpeg", x, "quality", 1, 100, &v));
+		c->jpeg_quality = (int)v;
+		JALAD_FORWARD(get_cell_obj(c, x, "calibration: input.jpeg", &c->input_jpeg_acc));
+	}
+	if (cJSON_GetObjectItemCaseSensitive(input, "file"))
+		JALAD_FORWARD(get_stats_obj("calibration: input", input, "file", &c->input_file));
+	return JALAD_OK;
+}
+
 static enum jalad_status parse_cell(struct jalad_calib *c, const cJSON *x, int k, int b)
 {
 	char what[80];
@@ -416,13 +476,16 @@ static enum jalad_status parse_tree(const cJSON *root, struct jalad_calib **out)
 	struct jalad_calib *c = NULL;
 	if ((st = plan_check_header(W, root, CALIB_FORMAT, JALAD_CALIB_VERSION)) != JALAD_OK) {
 		const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-		/* Older tables: sizes of another meaning (no huffman-2d, auto without it). */
+		/* Older tables: sizes of another meaning, or payloads missing. */
 		if (st == JALAD_ERR_UNSUPPORTED && cJSON_IsNumber(ver) && ver->valuedouble >= 1 &&
 		    ver->valuedouble < JALAD_CALIB_VERSION && ver->valuedouble == (int)ver->valuedouble)
 			return jalad_fail(JALAD_ERR_UNSUPPORTED,
-					  "calibration: format version %d, this jalad reads version %d (older tables "
-					  "lack huffman-2d and size auto without it): re-run jalad calibrate",
-					  (int)ver->valuedouble, JALAD_CALIB_VERSION);
+					  "calibration: format version %d, this jalad reads version %d (%s): re-run "
+					  "jalad calibrate",
+					  (int)ver->valuedouble, JALAD_CALIB_VERSION,
+					  ver->valuedouble >= 3 ? "version 3 tables lack the accuracy of the 8-bit input "
+								  "and the JPEG and file payloads"
+								: "older tables lack huffman-2d and size auto without it");
 		return st;
 	}
 	JALAD_FORWARD(plan_get_obj(W, root, "model", &model));
@@ -500,7 +563,8 @@ static enum jalad_status parse_tree(const cJSON *root, struct jalad_calib **out)
 	c->float_correct = (uint64_t)v;
 	c->float_accuracy = c->labelled ? (double)c->float_correct / (double)c->labelled : 1.0;
 	if ((st = plan_get_int(W, input, "raw_bytes", -1, INT64_C(1) << 40, &c->input_raw_bytes)) != JALAD_OK ||
-	    (st = get_stats_obj(W, input, "png", &c->input_png)) != JALAD_OK)
+	    (st = get_stats_obj(W, input, "png", &c->input_png)) != JALAD_OK ||
+	    (st = parse_input_extra(c, input)) != JALAD_OK)
 		goto fail;
 	int k = 0;
 	cJSON_ArrayForEach(x, cuts)
@@ -521,6 +585,14 @@ static enum jalad_status parse_tree(const cJSON *root, struct jalad_calib **out)
 			goto fail;
 		}
 		cut->supported = cJSON_IsTrue(sup);
+		const cJSON *skp = cJSON_GetObjectItemCaseSensitive(x, "skipped");
+		if (skp && !cJSON_IsBool(skp)) {
+			st = jalad_fail(JALAD_ERR_FORMAT, "%s: \"skipped\" must be true or false", what);
+			goto fail;
+		}
+		cut->skipped = cJSON_IsTrue(skp);
+		if (cut->skipped)
+			cut->supported = 0;
 		if ((st = plan_get_int(what, x, "tensors", 0, 1 << 20, &v)) != JALAD_OK)
 			goto fail;
 		cut->n_tensors = (int)v;

@@ -50,6 +50,8 @@ const char *jalad_strategy_name(enum jalad_strategy s)
 	case JALAD_STRATEGY_CLOUD_PNG: return "cloud_png";
 	case JALAD_STRATEGY_NEUROSURGEON: return "neurosurgeon";
 	case JALAD_STRATEGY_JALAD_PAPER: return "jalad_paper";
+	case JALAD_STRATEGY_CLOUD_JPEG: return "cloud_jpeg";
+	case JALAD_STRATEGY_CLOUD_FILE: return "cloud_file";
 	case JALAD_STRATEGY_COUNT: break;
 	}
 	return "?";
@@ -62,6 +64,8 @@ const char *jalad_payload_name(enum jalad_plan_payload p)
 	case JALAD_PAYLOAD_CONTAINER: return "container";
 	case JALAD_PAYLOAD_INPUT_U8: return "u8";
 	case JALAD_PAYLOAD_INPUT_PNG: return "png";
+	case JALAD_PAYLOAD_INPUT_JPEG: return "jpeg";
+	case JALAD_PAYLOAD_INPUT_FILE: return "file";
 	}
 	return "?";
 }
@@ -202,12 +206,13 @@ static enum jalad_status check_same(const char *a_name, const uint8_t *a_sha, in
 
 /* Parse the allowed-coder list into flags indexed by coder (AUTO at
  * JALAD_CODER_COUNT) plus u8 and png. */
-static enum jalad_status parse_coders(const char *list, const struct jalad_calib *cal, int *allow, int *u8, int *png)
+static enum jalad_status parse_coders(const char *list, const struct jalad_calib *cal, int *allow, int *u8, int *png,
+				      int *jpeg, int *file)
 {
 	if (!list || !*list) {
 		for (int j = 0; j < cal->n_coders; j++)
 			allow[cal->coders[j] == JALAD_CODER_AUTO ? JALAD_CODER_COUNT : cal->coders[j]] = 1;
-		*u8 = *png = 1;
+		*u8 = *png = *jpeg = *file = 1;
 		return JALAD_OK;
 	}
 	char buf[256];
@@ -224,9 +229,17 @@ static enum jalad_status parse_coders(const char *list, const struct jalad_calib
 			*png = 1;
 			continue;
 		}
+		if (!strcmp(tok, "jpeg")) {
+			*jpeg = 1;
+			continue;
+		}
+		if (!strcmp(tok, "file")) {
+			*file = 1;
+			continue;
+		}
 		JALAD_RETURN_IF(jalad_coder_parse(tok, &c) != JALAD_OK, JALAD_ERR_INVALID_ARG,
 				"unknown coder '%s' (use raw, huffman, huffman-shared, rans0, rans1, zstd, arith0, arith1, "
-				"huffman-2d, auto, u8, png)",
+				"huffman-2d, auto, u8, png, jpeg, file)",
 				tok);
 		JALAD_RETURN_IF(jalad_calib_coder_index(cal, c) < 0, JALAD_ERR_NOT_FOUND,
 				"the calibration has no sizes for coder '%s' (calibrate with --coders including it)", tok);
@@ -251,8 +264,8 @@ enum jalad_status jalad_planner_create(const struct jalad_profile *edge, const s
 	JALAD_RETURN_IF(isnan(max_loss), JALAD_ERR_INVALID_ARG, "planner: max loss is NaN");
 	if (max_loss < 0)
 		max_loss = INFINITY;
-	int allow[JALAD_CODER_COUNT + 1] = { 0 }, u8 = 0, png = 0;
-	JALAD_FORWARD(parse_coders(opts ? opts->coders : NULL, cal, allow, &u8, &png));
+	int allow[JALAD_CODER_COUNT + 1] = { 0 }, u8 = 0, png = 0, jpeg = 0, file = 0;
+	JALAD_FORWARD(parse_coders(opts ? opts->coders : NULL, cal, allow, &u8, &png, &jpeg, &file));
 	int use_p95 = opts && opts->use_p95;
 	int n = cal->n_nodes;
 
@@ -274,33 +287,65 @@ enum jalad_status jalad_planner_create(const struct jalad_profile *edge, const s
 	/* Edge-only: every strategy but the cloud-only ones may fall back to it. */
 	struct cand eo = { .cut = n, .payload = JALAD_PAYLOAD_NONE, .edge_ms = E[n], .fixed = E[n] };
 	for (int s = 0; s < JALAD_STRATEGY_COUNT; s++) {
-		if (s == JALAD_STRATEGY_CLOUD_RAW || s == JALAD_STRATEGY_CLOUD_PNG)
+		if (s == JALAD_STRATEGY_CLOUD_RAW || s == JALAD_STRATEGY_CLOUD_PNG || s == JALAD_STRATEGY_CLOUD_JPEG ||
+		    s == JALAD_STRATEGY_CLOUD_FILE)
 			continue;
 		pl->s[s].edge = eo;
 		pl->s[s].has_edge = 1;
 	}
 
-	/* Cloud-only payloads. */
+	/* Cloud-only payloads. The 8-bit input loses what rounding the
+	 * preprocessed photo to integers loses (measured, else nothing); the
+	 * photo's own file is what the float model sees. */
+	double loss_u8 = 0;
+	if (cal->u8_measured)
+		loss_u8 = cal->labelled ? cal->float_accuracy - cal->input_u8.accuracy : 1.0 - cal->input_u8.agreement;
+	int feasible_u8 = loss_u8 <= max_loss + 1e-12;
 	if (cal->input_raw_bytes >= 0) {
-		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_U8,
+		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_U8, .loss = loss_u8,
 				  .bytes = (double)cal->input_raw_bytes, .cloud_ms = C[0] };
 		c.fixed = c.cloud_ms;
 		c.slope = c.bytes * 8000.0;
 		if ((st = push(&pl->s[JALAD_STRATEGY_CLOUD_RAW], &c)) != JALAD_OK ||
 		    (st = push(&pl->s[JALAD_STRATEGY_NEUROSURGEON], &c)) != JALAD_OK ||
-		    (u8 && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
+		    (u8 && feasible_u8 && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
 			goto fail;
 	}
 	if (cal->input_png.mean_bytes >= 0) {
 		const struct jalad_calib_stats *ps = &cal->input_png;
-		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_PNG,
+		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_PNG, .loss = loss_u8,
 				  .bytes = use_p95 ? ps->p95_bytes : ps->mean_bytes, .cloud_ms = C[0] };
 		c.enc_ms = (ps->enc_ms > 0 ? ps->enc_ms : 0) * edge->slowdown;
 		c.dec_ms = (ps->dec_ms > 0 ? ps->dec_ms : 0) * cloud->slowdown;
 		c.fixed = c.enc_ms + c.dec_ms + c.cloud_ms;
 		c.slope = c.bytes * 8000.0;
 		if ((st = push(&pl->s[JALAD_STRATEGY_CLOUD_PNG], &c)) != JALAD_OK ||
-		    (png && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
+		    (png && feasible_u8 && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
+			goto fail;
+	}
+	if (cal->jpeg_quality > 0 && cal->input_jpeg.mean_bytes >= 0) {
+		const struct jalad_calib_stats *ps = &cal->input_jpeg;
+		double loss = cal->labelled ? cal->float_accuracy - cal->input_jpeg_acc.accuracy
+					    : 1.0 - cal->input_jpeg_acc.agreement;
+		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_JPEG, .loss = loss,
+				  .bytes = use_p95 ? ps->p95_bytes : ps->mean_bytes, .cloud_ms = C[0] };
+		c.enc_ms = (ps->enc_ms > 0 ? ps->enc_ms : 0) * edge->slowdown;
+		c.dec_ms = (ps->dec_ms > 0 ? ps->dec_ms : 0) * cloud->slowdown;
+		c.fixed = c.enc_ms + c.dec_ms + c.cloud_ms;
+		c.slope = c.bytes * 8000.0;
+		if ((st = push(&pl->s[JALAD_STRATEGY_CLOUD_JPEG], &c)) != JALAD_OK ||
+		    (jpeg && loss <= max_loss + 1e-12 && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
+			goto fail;
+	}
+	if (cal->input_file.mean_bytes >= 0) {
+		const struct jalad_calib_stats *ps = &cal->input_file;
+		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_FILE,
+				  .bytes = use_p95 ? ps->p95_bytes : ps->mean_bytes, .cloud_ms = C[0] };
+		c.dec_ms = (ps->dec_ms > 0 ? ps->dec_ms : 0) * cloud->slowdown;
+		c.fixed = c.dec_ms + c.cloud_ms;
+		c.slope = c.bytes * 8000.0;
+		if ((st = push(&pl->s[JALAD_STRATEGY_CLOUD_FILE], &c)) != JALAD_OK ||
+		    (file && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
 			goto fail;
 	}
 

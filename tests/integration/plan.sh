@@ -234,8 +234,8 @@ expect 2 "points needs a number" "$JALAD" plan $P --sweep 1mbit:2mbit --points=1
 expect 1 "cannot open" "$JALAD" plan --edge "$tmp/nope.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal2.json" --bandwidth 2mbit
 sed 's/"version":	1/"version":	2/' "$tmp/edge.json" >"$tmp/v2.json"
 expect 1 "version 2" "$JALAD" plan --edge "$tmp/v2.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal2.json" --bandwidth 2mbit
-sed 's/"version":	3/"version":	2/' "$tmp/cal2.json" >"$tmp/cal-v2.json"
-expect 1 "version 2.*re-run jalad calibrate" "$JALAD" plan --edge "$tmp/edge.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal-v2.json" --bandwidth 2mbit
+sed 's/"version":	4/"version":	3/' "$tmp/cal2.json" >"$tmp/cal-v2.json"
+expect 1 "version 3.*re-run jalad calibrate" "$JALAD" plan --edge "$tmp/edge.json" --cloud "$tmp/cloud.json" --calib "$tmp/cal-v2.json" --bandwidth 2mbit
 head -c 3000 "$tmp/cal2.json" >"$tmp/trunc.json"
 expect 1 "truncated" "$JALAD" plan --edge "$tmp/edge.json" --cloud "$tmp/cloud.json" --calib "$tmp/trunc.json" --bandwidth 2mbit
 sed 's/"nodes":	19/"nodes":	18/' "$tmp/cloud.json" >"$tmp/n18.json"

@@ -993,6 +993,787 @@ static void test_fmnist_real(void)
 	jalad_dataset_free(ds);
 }
 
+/* ======================================================================== */
+/* Central crop, resample, JPEG encode, in-memory decode                    */
+/* ======================================================================== */
+
+static uint32_t lcg_state = 12345;
+
+static unsigned char lcg_byte(void)
+{
+	lcg_state = lcg_state * 1103515245u + 12345u;
+	return (unsigned char)(lcg_state >> 24);
+}
+
+/* A width x height x channels image of pseudo-random bytes. */
+static struct jalad_image *random_image(int w, int h, int c)
+{
+	struct jalad_image *img = NULL;
+	if (jalad_image_create(w, h, c, &img) != JALAD_OK)
+		return NULL;
+	for (size_t k = 0; k < (size_t)w * (size_t)h * (size_t)c; k++)
+		img->data[k] = lcg_byte();
+	return img;
+}
+
+/* Source channel c of pixel (y, x) converted to dc channels, as the header
+ * says: gray replicated, RGB -> gray by unrounded float luma. */
+static float ref_pixel(const struct jalad_image *im, int y, int x, int dc, int c)
+{
+	const unsigned char *p = im->data + ((size_t)y * (size_t)im->width + (size_t)x) * (size_t)im->channels;
+	if (im->channels == dc)
+		return p[c];
+	if (im->channels == 1)
+		return p[0];
+	return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+}
+
+/* One axis of JALAD_CROP_CENTRAL written from data.h: output o of out samples
+ * source position ((o + 0.5) * s / out - 0.5) + (in - s) / 2 in double,
+ * clamped to [0, in - 1]; the weight is the fractional part as a float.
+ * step_first: s / out is computed first ((o + 0.5) * (s / out)), as
+ * bench/imagenet_preprocess.py (step = s / H) does; otherwise the
+ * expression is evaluated left to right ((o + 0.5) * s) / out. */
+static void ref_axis(int o, int out, int in, double s, int step_first, int *i0, int *i1, float *f)
+{
+	double pos = step_first ? (((double)o + 0.5) * (s / out) - 0.5) + (in - s) / 2.0
+				: (((double)o + 0.5) * s / out - 0.5) + (in - s) / 2.0;
+	if (pos < 0.0)
+		pos = 0.0;
+	if (pos > in - 1)
+		pos = in - 1;
+	int lo = (int)pos;
+	*i0 = lo;
+	*i1 = lo + 1 < in ? lo + 1 : in - 1;
+	*f = (float)(pos - lo);
+}
+
+/* The CHW float tensor of a central crop, straight from the header. */
+static void ref_central(const struct jalad_image *im, const struct jalad_preprocess *pp, int step_first, float *dst)
+{
+	const int H = pp->height, W = pp->width, dc = pp->channels;
+	double frac = pp->crop_fraction > 0.0f ? (double)pp->crop_fraction : 0.875;
+	double s = frac * (double)(im->height < im->width ? im->height : im->width);
+	for (int c = 0; c < dc; c++)
+		for (int y = 0; y < H; y++) {
+			int y0, y1;
+			float fy;
+			ref_axis(y, H, im->height, s, step_first, &y0, &y1, &fy);
+			for (int x = 0; x < W; x++) {
+				int x0, x1;
+				float fx;
+				ref_axis(x, W, im->width, s, step_first, &x0, &x1, &fx);
+				float a = ref_pixel(im, y0, x0, dc, c), b = ref_pixel(im, y0, x1, dc, c);
+				float d = ref_pixel(im, y1, x0, dc, c), e = ref_pixel(im, y1, x1, dc, c);
+				float top = a + (b - a) * fx;
+				float bot = d + (e - d) * fx;
+				float v = top + (bot - top) * fy;
+				dst[((size_t)c * (size_t)H + (size_t)y) * (size_t)W + (size_t)x] =
+					(v * pp->scale - pp->mean[c]) / pp->std[c];
+			}
+		}
+}
+
+static size_t count_diff(const float *a, const float *b, size_t n, size_t *first)
+{
+	size_t d = 0;
+	for (size_t k = 0; k < n; k++)
+		if (a[k] != b[k]) {
+			if (!d)
+				*first = k;
+			d++;
+		}
+	return d;
+}
+
+static void test_central_crop(void)
+{
+	/* width x height of the sources; gray and RGB each */
+	static const int srcs[][2] = { { 10, 6 }, { 6, 10 }, { 7, 13 }, { 13, 7 }, { 2, 2 } };
+	static const int outs[][2] = { { 4, 4 }, { 3, 5 }, { 6, 6 }, { 1, 1 }, { 17, 20 }, { 76, 76 } };
+	static const float fracs[] = { 0.0f, 0.875f, 0.5f, 1.0f, 0.3f, 0.61f, 0.9f };
+	float *got = malloc(3 * 76 * 76 * sizeof *got), *want = malloc(3 * 76 * 76 * sizeof *want);
+	float *lit = malloc(3 * 76 * 76 * sizeof *lit);
+	int cases = 0, bad = 0;
+	size_t literal_diff = 0;
+
+	if (!got || !want || !lit) {
+		CHECK(!"malloc");
+		goto done;
+	}
+	for (size_t si = 0; si < sizeof srcs / sizeof srcs[0]; si++)
+		for (int sc = 1; sc <= 3; sc += 2) {
+			struct jalad_image *img = random_image(srcs[si][0], srcs[si][1], sc);
+			CHECK(img != NULL);
+			if (!img)
+				continue;
+			for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
+				for (size_t fi = 0; fi < sizeof fracs / sizeof fracs[0]; fi++)
+					for (int dc = 1; dc <= 3; dc += 2)
+						for (int norm = 0; norm < 2; norm++) {
+							struct jalad_preprocess pp;
+							jalad_preprocess_default(&pp, dc, outs[oi][1], outs[oi][0]);
+							pp.center_crop = JALAD_CROP_CENTRAL;
+							pp.crop_fraction = fracs[fi];
+							if (norm) {
+								static const float mean[3] = { 0.485f, 0.456f, 0.406f };
+								static const float sd[3] = { 0.229f, 0.224f, 0.225f };
+								memcpy(pp.mean, mean, sizeof mean);
+								memcpy(pp.std, sd, sizeof sd);
+							} else {
+								pp.scale = 1.0f;
+							}
+							size_t n = jalad_preprocess_len(&pp), first = 0;
+							enum jalad_status st = jalad_image_to_tensor(img, &pp, got, n);
+							ref_central(img, &pp, 1, want);
+							ref_central(img, &pp, 0, lit);
+							literal_diff += count_diff(lit, want, n, &first);
+							size_t nd = st == JALAD_OK ? count_diff(got, want, n, &first) : n;
+							cases++;
+							if (nd) {
+								bad++;
+								fprintf(stderr,
+									"central crop %dx%dx%d -> %dx%dx%d frac %g: st %d, "
+									"%zu of %zu differ, first at %zu: %.9g want %.9g\n",
+									img->width, img->height, sc, pp.width, pp.height, dc,
+									(double)fracs[fi], st, nd, n, first, (double)got[first],
+									(double)want[first]);
+							}
+						}
+			jalad_image_free(img);
+		}
+	CHECK_MSG(bad == 0, "%d of %d central crops differ from the header's formula", bad, cases);
+	/* informational: how often the left-to-right reading of the header's
+	 * "(o + 0.5) * s / height" would give another float than s / height first */
+	if (literal_diff)
+		fprintf(stderr, "note: %zu values differ between (o + 0.5) * s / H and (o + 0.5) * (s / H)\n",
+			literal_diff);
+
+	/* crop_fraction 1 on a square image is the plain resize, including the
+	 * 1:1 copy at the model size */
+	for (int sc = 1; sc <= 3; sc += 2) {
+		struct jalad_image *img = random_image(9, 9, sc);
+		static const int sz[] = { 4, 9, 13, 1 };
+		CHECK(img != NULL);
+		for (size_t k = 0; img && k < sizeof sz / sizeof sz[0]; k++)
+			for (int dc = 1; dc <= 3; dc += 2) {
+				struct jalad_preprocess pp;
+				size_t first = 0, n;
+				jalad_preprocess_default(&pp, dc, sz[k], sz[k]);
+				n = jalad_preprocess_len(&pp);
+				CHECK(jalad_image_to_tensor(img, &pp, want, n) == JALAD_OK);
+				pp.center_crop = JALAD_CROP_CENTRAL;
+				pp.crop_fraction = 1.0f;
+				CHECK(jalad_image_to_tensor(img, &pp, got, n) == JALAD_OK);
+				CHECK_MSG(count_diff(got, want, n, &first) == 0,
+					  "central:1 of 9x9x%d -> %dx%dx%d differs from plain resize at %zu", sc,
+					  sz[k], sz[k], dc, first);
+			}
+		jalad_image_free(img);
+	}
+
+	/* a constant image stays constant */
+	{
+		struct jalad_image *img = NULL;
+		struct jalad_preprocess pp;
+		CHECK(jalad_image_create(7, 13, 3, &img) == JALAD_OK);
+		if (img) {
+			int ok = 1;
+			memset(img->data, 77, 7 * 13 * 3);
+			jalad_preprocess_default(&pp, 3, 5, 5);
+			pp.scale = 1.0f;
+			CHECK(jalad_preprocess_set_crop(&pp, "central:0.4") == JALAD_OK);
+			CHECK(jalad_image_to_tensor(img, &pp, got, 75) == JALAD_OK);
+			for (int k = 0; k < 75; k++)
+				ok &= got[k] == 77.0f;
+			CHECK(ok);
+		}
+		jalad_image_free(img);
+	}
+done:
+	free(got);
+	free(want);
+	free(lit);
+}
+
+static void test_set_crop(void)
+{
+	struct jalad_preprocess pp;
+	static const char *bad[] = { "central:0", "central:1.5", "central:x", "foo", "central:", "central:-0.5",
+				     "central:0.5x", "centralx", "", "central:nan", "central:inf", "Central",
+				     "none:1", "resize:0.5", "central:1e-400" };
+
+	jalad_preprocess_default(&pp, 3, 8, 8);
+	CHECK(jalad_preprocess_set_crop(&pp, "resize") == JALAD_OK && pp.center_crop == JALAD_CROP_RESIZE);
+	CHECK(jalad_preprocess_set_crop(&pp, "none") == JALAD_OK && pp.center_crop == JALAD_CROP_NONE);
+	CHECK(jalad_preprocess_set_crop(&pp, "central") == JALAD_OK && pp.center_crop == JALAD_CROP_CENTRAL &&
+	      pp.crop_fraction == 0.875f);
+	CHECK(jalad_preprocess_set_crop(&pp, "central:0.5") == JALAD_OK && pp.center_crop == JALAD_CROP_CENTRAL &&
+	      pp.crop_fraction == 0.5f);
+	CHECK(jalad_preprocess_set_crop(&pp, "central:1") == JALAD_OK && pp.crop_fraction == 1.0f);
+	CHECK(jalad_preprocess_set_crop(&pp, "central:0.01") == JALAD_OK && pp.crop_fraction == 0.01f);
+	CHECK(jalad_preprocess_check(&pp) == JALAD_OK);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		enum jalad_status st = jalad_preprocess_set_crop(&pp, bad[i]);
+		CHECK_MSG(st == JALAD_ERR_INVALID_ARG, "crop spec '%s': %d", bad[i], st);
+		if (*bad[i])
+			CHECK_MSG(err_names(bad[i]), "crop spec '%s': message '%s'", bad[i], jalad_last_error());
+	}
+	CHECK(jalad_preprocess_set_crop(&pp, NULL) == JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_preprocess_set_crop(NULL, "none") == JALAD_ERR_INVALID_ARG);
+
+	/* preprocess_check: crop modes and fractions */
+	jalad_preprocess_default(&pp, 3, 8, 8);
+	CHECK(pp.center_crop == JALAD_CROP_NONE && pp.crop_fraction == 0.0f);
+	for (int mode = JALAD_CROP_NONE; mode <= JALAD_CROP_CENTRAL; mode++) {
+		pp.center_crop = mode;
+		CHECK(jalad_preprocess_check(&pp) == JALAD_OK);
+	}
+	pp.center_crop = 3;
+	CHECK(jalad_preprocess_check(&pp) == JALAD_ERR_INVALID_ARG && err_names("crop"));
+	pp.center_crop = -1;
+	CHECK(jalad_preprocess_check(&pp) == JALAD_ERR_INVALID_ARG);
+	pp.center_crop = JALAD_CROP_CENTRAL;
+	static const float badf[] = { -0.1f, 1.5f, 1.0000001f, -0.0000001f, NAN, INFINITY, -INFINITY };
+	for (size_t i = 0; i < sizeof badf / sizeof badf[0]; i++) {
+		pp.crop_fraction = badf[i];
+		CHECK_MSG(jalad_preprocess_check(&pp) == JALAD_ERR_INVALID_ARG, "fraction %g accepted",
+			  (double)badf[i]);
+	}
+	pp.crop_fraction = 1.0f;
+	CHECK(jalad_preprocess_check(&pp) == JALAD_OK);
+	pp.crop_fraction = 0.0f; /* 0.875 */
+	CHECK(jalad_preprocess_check(&pp) == JALAD_OK);
+	/* to_tensor and resample refuse a bad mode too */
+	{
+		struct jalad_image *img = random_image(5, 5, 1), *out = (struct jalad_image *)&out;
+		float x[3 * 8 * 8];
+		pp.center_crop = 7;
+		CHECK(img && jalad_image_to_tensor(img, &pp, x, 3 * 8 * 8) == JALAD_ERR_INVALID_ARG);
+		CHECK(img && jalad_image_resample(img, &pp, &out) == JALAD_ERR_INVALID_ARG && out == NULL);
+		jalad_image_free(img);
+	}
+}
+
+/* jalad_image_resample = rounding (halves up) and clamping of the float
+ * path with scale 1, mean 0, std 1. */
+static void test_resample(void)
+{
+	static const int srcs[][3] = { { 10, 6, 1 }, { 10, 6, 3 }, { 7, 13, 1 }, { 7, 13, 3 }, { 28, 28, 1 } };
+	static const int outs[][2] = { { 28, 28 }, { 4, 4 }, { 3, 5 }, { 16, 16 }, { 7, 13 } };
+	float *x = malloc(3 * 28 * 28 * sizeof *x);
+	int bad = 0, cases = 0;
+
+	if (!x) {
+		CHECK(!"malloc");
+		return;
+	}
+	for (size_t si = 0; si < sizeof srcs / sizeof srcs[0]; si++) {
+		struct jalad_image *img = random_image(srcs[si][0], srcs[si][1], srcs[si][2]);
+		for (size_t oi = 0; img && oi < sizeof outs / sizeof outs[0]; oi++)
+			for (int crop = 0; crop <= JALAD_CROP_CENTRAL; crop++)
+				for (int dc = 1; dc <= 3; dc += 2) {
+					struct jalad_preprocess pp;
+					struct jalad_image *r = NULL;
+					jalad_preprocess_default(&pp, dc, outs[oi][1], outs[oi][0]);
+					pp.center_crop = crop;
+					pp.crop_fraction = crop == JALAD_CROP_CENTRAL ? 0.7f : 0.0f;
+					/* the normalization of pp must not matter */
+					pp.mean[0] = 3.0f;
+					pp.std[1] = 9.0f;
+					enum jalad_status st = jalad_image_resample(img, &pp, &r);
+					cases++;
+					if (st != JALAD_OK || !r || r->width != pp.width || r->height != pp.height ||
+					    r->channels != dc) {
+						bad++;
+						jalad_image_free(r);
+						continue;
+					}
+					pp.scale = 1.0f;
+					pp.mean[0] = 0.0f;
+					pp.std[1] = 1.0f;
+					size_t n = jalad_preprocess_len(&pp), plane = (size_t)pp.width * (size_t)pp.height;
+					CHECK(jalad_image_to_tensor(img, &pp, x, n) == JALAD_OK);
+					int ok = 1;
+					for (int c = 0; c < dc; c++)
+						for (size_t p = 0; p < plane; p++) {
+							float q = floorf(x[(size_t)c * plane + p] + 0.5f);
+							q = q < 0.0f ? 0.0f : q > 255.0f ? 255.0f : q;
+							ok &= r->data[p * (size_t)dc + (size_t)c] == (unsigned char)q;
+						}
+					if (!ok) {
+						bad++;
+						fprintf(stderr, "resample %dx%dx%d -> %dx%dx%d crop %d differs\n",
+							img->width, img->height, img->channels, pp.width, pp.height, dc,
+							crop);
+					}
+					jalad_image_free(r);
+				}
+		jalad_image_free(img);
+	}
+	CHECK_MSG(bad == 0, "%d of %d resamples differ from the rounded float path", bad, cases);
+
+	/* halves round up, not to even: [1 3] -> 4 wide is 1, 1.5, 2.5, 3 */
+	{
+		struct jalad_image *img = NULL, *r = NULL;
+		struct jalad_preprocess pp;
+		CHECK(jalad_image_create(2, 1, 1, &img) == JALAD_OK);
+		if (img) {
+			img->data[0] = 1;
+			img->data[1] = 3;
+			jalad_preprocess_default(&pp, 1, 1, 4);
+			CHECK(jalad_image_resample(img, &pp, &r) == JALAD_OK);
+			CHECK_MSG(r && r->data[0] == 1 && r->data[1] == 2 && r->data[2] == 3 && r->data[3] == 3,
+				  "%d %d %d %d", r ? r->data[0] : -1, r ? r->data[1] : -1, r ? r->data[2] : -1,
+				  r ? r->data[3] : -1);
+			jalad_image_free(r);
+			r = NULL;
+			/* the same size is an exact copy */
+			jalad_preprocess_default(&pp, 1, 1, 2);
+			CHECK(jalad_image_resample(img, &pp, &r) == JALAD_OK && r && r->data[0] == 1 &&
+			      r->data[1] == 3);
+			jalad_image_free(r);
+			r = NULL;
+		}
+		jalad_image_free(img);
+		img = NULL;
+		/* white RGB -> gray: luma may exceed 255 in float; clamped */
+		CHECK(jalad_image_create(3, 3, 3, &img) == JALAD_OK);
+		if (img) {
+			int ok = 1;
+			memset(img->data, 255, 27);
+			jalad_preprocess_default(&pp, 1, 2, 2);
+			CHECK(jalad_image_resample(img, &pp, &r) == JALAD_OK);
+			for (int k = 0; r && k < 4; k++)
+				ok &= r->data[k] == 255;
+			CHECK(r && ok);
+			jalad_image_free(r);
+			r = NULL;
+		}
+		/* bad arguments: *out reset to NULL */
+		r = (struct jalad_image *)&r;
+		jalad_preprocess_default(&pp, 1, 2, 2);
+		CHECK(jalad_image_resample(NULL, &pp, &r) == JALAD_ERR_INVALID_ARG && r == NULL);
+		r = (struct jalad_image *)&r;
+		CHECK(jalad_image_resample(img, NULL, &r) == JALAD_ERR_INVALID_ARG && r == NULL);
+		CHECK(jalad_image_resample(img, &pp, NULL) == JALAD_ERR_INVALID_ARG);
+		pp.channels = 2;
+		r = (struct jalad_image *)&r;
+		CHECK(jalad_image_resample(img, &pp, &r) == JALAD_ERR_INVALID_ARG && r == NULL);
+		jalad_image_free(img);
+	}
+	free(x);
+}
+
+static double psnr(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	double se = 0;
+	for (size_t k = 0; k < n; k++)
+		se += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+	return se == 0 ? INFINITY : 10.0 * log10(255.0 * 255.0 * (double)n / se);
+}
+
+/* A smooth test picture (gradients and a soft disc): JPEG-friendly. */
+static struct jalad_image *smooth_image(int w, int h, int c)
+{
+	struct jalad_image *img = NULL;
+	if (jalad_image_create(w, h, c, &img) != JALAD_OK)
+		return NULL;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			double r2 = (x - w / 2.0) * (x - w / 2.0) + (y - h / 2.0) * (y - h / 2.0);
+			double disc = 80.0 * exp(-r2 / (0.1 * w * h));
+			for (int k = 0; k < c; k++) {
+				double v = 40 + 120.0 * x / w + (k == 1 ? 60.0 * y / h : 0) + (k == 2 ? -disc : disc);
+				img->data[((size_t)y * (size_t)w + (size_t)x) * (size_t)c + (size_t)k] =
+					(unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+			}
+		}
+	return img;
+}
+
+static void test_jpeg_encode(void)
+{
+	for (int c = 1; c <= 3; c += 2) {
+		struct jalad_image *img = smooth_image(40, 30, c), *dec = NULL;
+		unsigned char *bytes = NULL, *small = NULL;
+		size_t len = 0, slen = 0;
+		enum jalad_status st;
+		CHECK(img != NULL);
+		if (!img)
+			continue;
+		st = jalad_image_encode_jpeg(img, 95, &bytes, &len);
+		CHECK_MSG(st == JALAD_OK && bytes && len > 3, "encode: %s", jalad_last_error());
+		if (st != JALAD_OK || !bytes) {
+			jalad_image_free(img);
+			continue;
+		}
+		CHECK(bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff);
+		CHECK(bytes[len - 2] == 0xff && bytes[len - 1] == 0xd9); /* EOI */
+		st = jalad_image_decode(bytes, len, "roundtrip.jpg", &dec);
+		CHECK_MSG(st == JALAD_OK, "decode: %s", jalad_last_error());
+		if (dec) {
+			CHECK(dec->width == 40 && dec->height == 30 && dec->channels == c);
+			if (dec->width == 40 && dec->height == 30 && dec->channels == c) {
+				double p = psnr(img->data, dec->data, (size_t)40 * 30 * (size_t)c);
+				CHECK_MSG(p > 38.0, "quality 95, %d channels: PSNR %.1f dB", c, p);
+			}
+		}
+		jalad_image_free(dec);
+		dec = NULL;
+		/* quality 1 is smaller and still decodes */
+		CHECK(jalad_image_encode_jpeg(img, 1, &small, &slen) == JALAD_OK && small && slen < len);
+		CHECK(small && jalad_image_decode(small, slen, NULL, &dec) == JALAD_OK && dec &&
+		      dec->width == 40 && dec->channels == c);
+		jalad_image_free(dec);
+		dec = NULL;
+		free(small);
+		small = NULL;
+		/* 100 is allowed */
+		CHECK(jalad_image_encode_jpeg(img, 100, &small, &slen) == JALAD_OK && slen >= len);
+		free(small);
+		small = (unsigned char *)&small;
+		slen = 99;
+
+		/* refused: quality 0 and 101, NULL arguments, bad images */
+		CHECK(jalad_image_encode_jpeg(img, 0, &small, &slen) == JALAD_ERR_INVALID_ARG && small == NULL &&
+		      slen == 0 && err_names("quality"));
+		CHECK(jalad_image_encode_jpeg(img, 101, &small, &slen) == JALAD_ERR_INVALID_ARG && small == NULL);
+		CHECK(jalad_image_encode_jpeg(img, -5, &small, &slen) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_image_encode_jpeg(NULL, 90, &small, &slen) == JALAD_ERR_INVALID_ARG && small == NULL);
+		CHECK(jalad_image_encode_jpeg(img, 90, NULL, &slen) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_image_encode_jpeg(img, 90, &small, NULL) == JALAD_ERR_INVALID_ARG);
+		{
+			struct jalad_image bad = *img;
+			bad.channels = 2;
+			CHECK(jalad_image_encode_jpeg(&bad, 90, &small, &slen) == JALAD_ERR_INVALID_ARG);
+			bad = *img;
+			bad.data = NULL;
+			CHECK(jalad_image_encode_jpeg(&bad, 90, &small, &slen) == JALAD_ERR_INVALID_ARG);
+			bad = *img;
+			bad.width = 0;
+			CHECK(jalad_image_encode_jpeg(&bad, 90, &small, &slen) == JALAD_ERR_INVALID_ARG);
+		}
+		free(bytes);
+		jalad_image_free(img);
+	}
+	/* a 1x1 image encodes too */
+	{
+		struct jalad_image *img = NULL, *dec = NULL;
+		unsigned char *b = NULL;
+		size_t n = 0;
+		CHECK(jalad_image_create(1, 1, 3, &img) == JALAD_OK);
+		if (img) {
+			img->data[0] = 200, img->data[1] = 100, img->data[2] = 50;
+			CHECK(jalad_image_encode_jpeg(img, 95, &b, &n) == JALAD_OK);
+			CHECK(b && jalad_image_decode(b, n, NULL, &dec) == JALAD_OK && dec && dec->width == 1 &&
+			      dec->height == 1 && abs(dec->data[0] - 200) <= 4 && abs(dec->data[2] - 50) <= 4);
+		}
+		free(b);
+		jalad_image_free(dec);
+		jalad_image_free(img);
+	}
+}
+
+/* A PNG in memory, with libpng's simplified API. */
+static unsigned char *png_to_memory(const unsigned char *px, int w, int h, int c, size_t *len)
+{
+	png_image im;
+	png_alloc_size_t n = 0;
+	memset(&im, 0, sizeof im);
+	im.version = PNG_IMAGE_VERSION;
+	im.width = (png_uint_32)w;
+	im.height = (png_uint_32)h;
+	im.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+	if (!png_image_write_to_memory(&im, NULL, &n, 0, px, 0, NULL))
+		return NULL;
+	unsigned char *buf = malloc(n);
+	if (buf && !png_image_write_to_memory(&im, buf, &n, 0, px, 0, NULL)) {
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+static void test_image_decode(void)
+{
+	struct jalad_image *dec = (struct jalad_image *)&dec;
+	enum jalad_status st;
+
+	for (int c = 1; c <= 3; c += 2) {
+		struct jalad_image *img = random_image(23, 11, c);
+		size_t len = 0;
+		unsigned char *png = img ? png_to_memory(img->data, 23, 11, c, &len) : NULL;
+		CHECK(png != NULL);
+		if (png) {
+			st = jalad_image_decode(png, len, "mem.png", &dec);
+			CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+			CHECK(dec && dec->width == 23 && dec->height == 11 && dec->channels == c &&
+			      memcmp(dec->data, img->data, (size_t)23 * 11 * (size_t)c) == 0);
+			jalad_image_free(dec);
+			/* the same bytes as a file decode the same */
+			{
+				struct jalad_image *f = NULL;
+				CHECK(write_bytes(tpath("mem.png"), png, len) == 0);
+				CHECK(jalad_image_load(tpath("mem.png"), &f) == JALAD_OK && f &&
+				      memcmp(f->data, img->data, (size_t)23 * 11 * (size_t)c) == 0);
+				jalad_image_free(f);
+			}
+			/* truncated: half, and all but the last byte */
+			dec = (struct jalad_image *)&dec;
+			st = jalad_image_decode(png, len / 2, "half.png", &dec);
+			CHECK_MSG((st == JALAD_ERR_TRUNCATED || st == JALAD_ERR_FORMAT) && dec == NULL &&
+					  err_names("half.png"),
+				  "st %d: %s", st, jalad_last_error());
+			st = jalad_image_decode(png, 20, "head.png", &dec);
+			CHECK_MSG(st == JALAD_ERR_TRUNCATED || st == JALAD_ERR_FORMAT, "st %d: %s", st,
+				  jalad_last_error());
+			st = jalad_image_decode(png, 8, NULL, &dec);
+			CHECK_MSG(st == JALAD_ERR_TRUNCATED, "signature only: st %d: %s", st, jalad_last_error());
+			free(png);
+		}
+		jalad_image_free(img);
+	}
+
+	/* a JPEG from the encoder; truncated */
+	{
+		struct jalad_image *img = smooth_image(64, 48, 3);
+		unsigned char *jpg = NULL;
+		size_t len = 0;
+		CHECK(img && jalad_image_encode_jpeg(img, 90, &jpg, &len) == JALAD_OK);
+		if (jpg) {
+			dec = NULL;
+			CHECK(jalad_image_decode(jpg, len, "mem.jpg", &dec) == JALAD_OK && dec && dec->width == 64 &&
+			      dec->height == 48 && dec->channels == 3);
+			jalad_image_free(dec);
+			dec = (struct jalad_image *)&dec;
+			st = jalad_image_decode(jpg, len / 2, "half.jpg", &dec);
+			CHECK_MSG((st == JALAD_ERR_TRUNCATED || st == JALAD_ERR_FORMAT) && dec == NULL &&
+					  err_names("half.jpg"),
+				  "st %d: %s", st, jalad_last_error());
+			st = jalad_image_decode(jpg, 3, "soi.jpg", &dec);
+			CHECK_MSG(st == JALAD_ERR_TRUNCATED || st == JALAD_ERR_FORMAT, "st %d: %s", st,
+				  jalad_last_error());
+		}
+		free(jpg);
+		jalad_image_free(img);
+	}
+
+	/* garbage, empty, NULL */
+	dec = (struct jalad_image *)&dec;
+	st = jalad_image_decode("hello, world\n", 13, "text.bin", &dec);
+	CHECK(st == JALAD_ERR_UNSUPPORTED && dec == NULL && err_names("text.bin"));
+	st = jalad_image_decode("\x89PN", 3, NULL, &dec); /* a cut signature */
+	CHECK(st == JALAD_ERR_UNSUPPORTED || st == JALAD_ERR_TRUNCATED);
+	dec = (struct jalad_image *)&dec;
+	CHECK(jalad_image_decode("x", 0, "empty.png", &dec) == JALAD_ERR_TRUNCATED && dec == NULL &&
+	      err_names("empty.png"));
+	CHECK(jalad_image_decode(NULL, 0, NULL, &dec) == JALAD_ERR_TRUNCATED);
+	CHECK(jalad_image_decode(NULL, 10, NULL, &dec) == JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_image_decode("x", 1, NULL, NULL) == JALAD_ERR_INVALID_ARG);
+}
+
+/* ======================================================================== */
+/* ImageNet folder                                                          */
+/* ======================================================================== */
+
+static void test_imagenet(void)
+{
+	unsigned char px[IW * IH * 3];
+	struct jalad_dataset *ds = NULL;
+	char spec[600], buf[600];
+	enum jalad_status st;
+	static const char *names[] = { "n01440764_a.png", "n01440764_b.png", "n01443537_x.jpg", "n09999999_z.JPEG" };
+
+	memset(px, 90, sizeof px);
+	mkdir(tpath("inet"), 0700);
+	CHECK(write_png(tpath("inet/n01440764_b.png"), IW, IH, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE, px, NULL,
+			0) == 0);
+	CHECK(write_png(tpath("inet/n01440764_a.png"), IW, IH, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, px,
+			NULL, 0) == 0);
+	CHECK(write_jpeg(tpath("inet/n01443537_x.jpg"), IW, IH, 3, px, 90) == 0);
+	CHECK(write_jpeg(tpath("inet/n09999999_z.JPEG"), IW, IH, 1, px, 90) == 0);
+	CHECK(write_bytes(tpath("inet/README"), "not an image", 12) == 0);
+
+	st = jalad_dataset_open_imagenet(tpath("inet"), &ds);
+	CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+	if (ds) {
+		static const int want[] = { 0, 0, 1, 2 };
+		CHECK(jalad_dataset_count(ds) == 4);
+		CHECK(jalad_dataset_kind(ds) && !strcmp(jalad_dataset_kind(ds), "imagenet"));
+		for (size_t i = 0; i < 4; i++) {
+			const char *nm = jalad_dataset_sample_name(ds, i);
+			CHECK_MSG(nm && !strcmp(nm, names[i]), "sample %zu is %s", i, nm ? nm : "NULL");
+			CHECK_MSG(jalad_dataset_label(ds, i) == want[i], "label of %s: %d", names[i],
+				  jalad_dataset_label(ds, i));
+			const char *p = jalad_dataset_sample_path(ds, i, buf, sizeof buf);
+			char exp[600];
+			snprintf(exp, sizeof exp, "%s/%s", tpath("inet"), names[i]);
+			CHECK_MSG(p == buf && !strcmp(p, exp), "path %s", p ? p : "NULL");
+		}
+		CHECK(jalad_dataset_label(ds, 4) == -1);
+		CHECK(jalad_dataset_sample_path(ds, 4, buf, sizeof buf) == NULL);
+		/* the path must fit, with its NUL */
+		{
+			size_t need = strlen(tpath("inet")) + 1 + strlen(names[0]);
+			CHECK(jalad_dataset_sample_path(ds, 0, buf, need) == NULL);
+			CHECK(jalad_dataset_sample_path(ds, 0, buf, need + 1) == buf && strlen(buf) == need);
+			CHECK(jalad_dataset_sample_path(ds, 0, buf, 0) == NULL);
+		}
+		/* label offset for a background class */
+		CHECK(jalad_dataset_set_label_offset(ds, 1) == JALAD_OK);
+		for (size_t i = 0; i < 4; i++)
+			CHECK(jalad_dataset_label(ds, i) == want[i] + 1);
+		CHECK(jalad_dataset_label(ds, 4) == -1);
+		CHECK(jalad_dataset_set_label_offset(ds, -1) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_dataset_set_label_offset(ds, 1000001) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_dataset_label(ds, 2) == 2); /* unchanged by the refused calls */
+		CHECK(jalad_dataset_set_label_offset(ds, 0) == JALAD_OK && jalad_dataset_label(ds, 3) == 2);
+		CHECK(jalad_dataset_set_label_offset(ds, 1000000) == JALAD_OK &&
+		      jalad_dataset_label(ds, 3) == 1000002);
+		/* samples load */
+		{
+			struct jalad_image *img = NULL;
+			CHECK(jalad_dataset_load_image(ds, 2, &img) == JALAD_OK && img && img->channels == 3);
+			jalad_image_free(img);
+		}
+	}
+	jalad_dataset_free(ds);
+	ds = NULL;
+	CHECK(jalad_dataset_set_label_offset(NULL, 1) == JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_dataset_kind(NULL) == NULL);
+
+	/* through a spec */
+	snprintf(spec, sizeof spec, "imagenet:%s", tpath("inet"));
+	st = jalad_dataset_open(spec, &ds);
+	CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+	CHECK(ds && jalad_dataset_count(ds) == 4 && !strcmp(jalad_dataset_kind(ds), "imagenet") &&
+	      jalad_dataset_label(ds, 3) == 2);
+	jalad_dataset_free(ds);
+	ds = NULL;
+	CHECK(jalad_dataset_open("imagenet:", &ds) == JALAD_ERR_INVALID_ARG && ds == NULL);
+	CHECK(jalad_dataset_open("imagenet", &ds) == JALAD_ERR_INVALID_ARG && ds == NULL);
+	CHECK(jalad_dataset_open("imagenet:/nonexistent-dir", &ds) == JALAD_ERR_NOT_FOUND && ds == NULL);
+
+	/* the same folder as images: kind, no labels */
+	CHECK(jalad_dataset_open_images(tpath("inet"), &ds) == JALAD_OK);
+	CHECK(ds && !strcmp(jalad_dataset_kind(ds), "images") && jalad_dataset_label(ds, 0) == -1);
+	CHECK(ds && jalad_dataset_set_label_offset(ds, 5) == JALAD_OK && jalad_dataset_label(ds, 0) == -1);
+	jalad_dataset_free(ds);
+	ds = NULL;
+
+	/* a file without a synset: an error naming it */
+	CHECK(write_png(tpath("inet/cat.png"), IW, IH, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, px, NULL, 0) ==
+	      0);
+	st = jalad_dataset_open_imagenet(tpath("inet"), &ds);
+	CHECK_MSG(st == JALAD_ERR_FORMAT && ds == NULL && err_names("cat.png"), "st %d: %s", st,
+		  jalad_last_error());
+	CHECK(unlink(tpath("inet/cat.png")) == 0);
+	/* short synset ids are not synsets */
+	CHECK(write_png(tpath("inet/n0144076_q.png"), IW, IH, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, px, NULL,
+			0) == 0);
+	st = jalad_dataset_open_imagenet(tpath("inet"), &ds);
+	CHECK_MSG(st == JALAD_ERR_FORMAT && err_names("n0144076_q.png"), "st %d: %s", st, jalad_last_error());
+	/* ... and with a labels.txt, those labels win (no synset needed) */
+	{
+		static const char lt[] = "n01440764_a.png 7\nn0144076_q.png 3\nn09999999_z.JPEG 0\n";
+		CHECK(write_bytes(tpath("inet/labels.txt"), lt, strlen(lt)) == 0);
+	}
+	st = jalad_dataset_open_imagenet(tpath("inet"), &ds);
+	CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+	if (ds) {
+		/* n0144076_q.png sorts after n01440764_b.png ('_' > '4') */
+		static const char *order[] = { "n01440764_a.png", "n01440764_b.png", "n0144076_q.png",
+					       "n01443537_x.jpg", "n09999999_z.JPEG" };
+		static const int want[] = { 7, -1, 3, -1, 0 };
+		CHECK(jalad_dataset_count(ds) == 5);
+		for (size_t i = 0; i < 5 && jalad_dataset_count(ds) == 5; i++) {
+			const char *nm = jalad_dataset_sample_name(ds, i);
+			CHECK_MSG(nm && !strcmp(nm, order[i]), "sample %zu is %s", i, nm ? nm : "NULL");
+			CHECK_MSG(jalad_dataset_label(ds, i) == want[i], "labels.txt: %s has %d", order[i],
+				  jalad_dataset_label(ds, i));
+		}
+		CHECK(jalad_dataset_set_label_offset(ds, 1) == JALAD_OK);
+		CHECK(jalad_dataset_label(ds, 0) == 8 && jalad_dataset_label(ds, 1) == -1 &&
+		      jalad_dataset_label(ds, 4) == 1);
+	}
+	jalad_dataset_free(ds);
+	ds = NULL;
+}
+
+/* ======================================================================== */
+/* jalad_file_read                                                          */
+/* ======================================================================== */
+
+static void test_file_read(void)
+{
+	enum { BIG = 200000 };
+	unsigned char *data = malloc(BIG);
+	uint8_t *buf = (uint8_t *)&buf;
+	size_t len = 77;
+	enum jalad_status st;
+
+	if (!data) {
+		CHECK(!"malloc");
+		return;
+	}
+	for (size_t k = 0; k < BIG; k++)
+		data[k] = lcg_byte();
+	CHECK(write_bytes(tpath("f1000"), data, 1000) == 0);
+	CHECK(write_bytes(tpath("fbig"), data, BIG) == 0);
+	CHECK(write_bytes(tpath("f0"), data, 0) == 0);
+
+	st = jalad_file_read(tpath("f1000"), 5000, &buf, &len);
+	CHECK(st == JALAD_OK && len == 1000 && buf && memcmp(buf, data, 1000) == 0);
+	free(buf);
+	/* a file of exactly max bytes is "at most max" */
+	buf = NULL;
+	st = jalad_file_read(tpath("f1000"), 1000, &buf, &len);
+	CHECK_MSG(st == JALAD_OK && len == 1000 && buf && memcmp(buf, data, 1000) == 0,
+		  "1000-byte file, max 1000: %s: %s", jalad_status_str(st), jalad_last_error());
+	free(buf);
+	buf = (uint8_t *)&buf;
+	st = jalad_file_read(tpath("f1000"), 999, &buf, &len);
+	CHECK(st == JALAD_ERR_LIMIT && buf == NULL && len == 0 && err_names("f1000"));
+	/* beyond the first 64 KiB chunk */
+	buf = NULL;
+	st = jalad_file_read(tpath("fbig"), (size_t)1 << 30, &buf, &len);
+	CHECK(st == JALAD_OK && len == BIG && buf && memcmp(buf, data, BIG) == 0);
+	free(buf);
+	buf = NULL;
+	st = jalad_file_read(tpath("fbig"), BIG, &buf, &len);
+	CHECK_MSG(st == JALAD_OK && len == BIG && buf && memcmp(buf, data, BIG) == 0,
+		  "%d-byte file, max %d: %s: %s", BIG, BIG, jalad_status_str(st), jalad_last_error());
+	free(buf);
+	buf = NULL;
+	st = jalad_file_read(tpath("fbig"), BIG + 1, &buf, &len);
+	CHECK(st == JALAD_OK && len == BIG && buf && memcmp(buf, data, BIG) == 0);
+	free(buf);
+	buf = (uint8_t *)&buf;
+	st = jalad_file_read(tpath("fbig"), BIG - 1, &buf, &len);
+	CHECK(st == JALAD_ERR_LIMIT && buf == NULL && len == 0);
+	buf = (uint8_t *)&buf;
+	st = jalad_file_read(tpath("fbig"), 65536, &buf, &len);
+	CHECK(st == JALAD_ERR_LIMIT && buf == NULL);
+	/* empty file */
+	buf = NULL;
+	len = 5;
+	st = jalad_file_read(tpath("f0"), 100, &buf, &len);
+	CHECK(st == JALAD_OK && len == 0);
+	free(buf);
+	/* missing, a directory, NULL arguments */
+	buf = (uint8_t *)&buf;
+	st = jalad_file_read(tpath("no-such-file"), 100, &buf, &len);
+	CHECK(st == JALAD_ERR_NOT_FOUND && buf == NULL && len == 0 && err_names("no-such-file"));
+	st = jalad_file_read(tmpdir, 100, &buf, &len);
+	CHECK_MSG(st == JALAD_ERR_IO && buf == NULL, "directory: %s", jalad_status_str(st));
+	CHECK(jalad_file_read(NULL, 100, &buf, &len) == JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_file_read(tpath("f1000"), 100, NULL, &len) == JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_file_read(tpath("f1000"), 100, &buf, NULL) == JALAD_ERR_INVALID_ARG);
+	free(data);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -1011,6 +1792,13 @@ int main(void)
 	test_folder();
 	test_spec();
 	test_fmnist_real();
+	test_central_crop();
+	test_set_crop();
+	test_resample();
+	test_jpeg_encode();
+	test_image_decode();
+	test_imagenet();
+	test_file_read();
 	rm_tree(tmpdir);
 	TEST_MAIN_END("data");
 }

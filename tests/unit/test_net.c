@@ -1,10 +1,16 @@
 /* The net module: wire format round trips, truncated and garbage frames,
  * the estimator, and a real server and client on loopback with short reads
- * injected on both sides. The model is a two-node ONNX graph built here. */
+ * injected on both sides; the image payloads at cut 0 (u8, PNG, JPEG, the
+ * photo's file) end to end through a tap that records the frames on the
+ * wire, and malformed ones. The models are two-node ONNX graphs built
+ * here: x -> Relu -> Neg, so the output is minus the input tensor the
+ * server built, which the tests compare value for value. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jalad/data.h"
 #include "jalad/net.h"
 #include "net/net_impl.h"
 #include "testing.h"
@@ -73,15 +80,15 @@ static void pb_msg(struct pb *p, int field, const struct pb *m)
 	pb_bytes(p, field, m->b, m->n);
 }
 
-/* ValueInfoProto of a float tensor (1, 4). */
-static void value_info(struct pb *out, int field, const char *name)
+/* ValueInfoProto of a float tensor of shape dims[nd]. */
+static void value_info_dims(struct pb *out, int field, const char *name, const int *dims, int nd)
 {
-	struct pb d1 = { .n = 0 }, d4 = { .n = 0 }, shape = { .n = 0 }, tt = { .n = 0 }, type = { .n = 0 },
-		  vi = { .n = 0 };
-	pb_int(&d1, 1, 1);
-	pb_int(&d4, 1, 4);
-	pb_msg(&shape, 1, &d1);
-	pb_msg(&shape, 1, &d4);
+	struct pb shape = { .n = 0 }, tt = { .n = 0 }, type = { .n = 0 }, vi = { .n = 0 };
+	for (int i = 0; i < nd; i++) {
+		struct pb d = { .n = 0 };
+		pb_int(&d, 1, (uint64_t)dims[i]);
+		pb_msg(&shape, 1, &d);
+	}
 	pb_int(&tt, 1, 1); /* FLOAT */
 	pb_msg(&tt, 2, &shape);
 	pb_msg(&type, 1, &tt);
@@ -100,15 +107,15 @@ static void node(struct pb *g, const char *in, const char *out, const char *name
 	pb_msg(g, 1, &n);
 }
 
-/* x (1,4) -> Relu -> a -> Neg -> y: two nodes, cuts 0, 1, 2. */
-static struct jalad_model *tiny_model(const char *second_op)
+/* x (dims) -> Relu -> a -> Neg -> y: two nodes, cuts 0, 1, 2. */
+static struct jalad_model *relu_neg_model(const char *second_op, const int *dims, int nd)
 {
 	struct pb g = { .n = 0 }, m = { .n = 0 }, os = { .n = 0 };
 	node(&g, "x", "a", "relu", "Relu");
 	node(&g, "a", "y", "neg", second_op);
 	pb_str(&g, 2, "tiny");
-	value_info(&g, 11, "x");
-	value_info(&g, 12, "y");
+	value_info_dims(&g, 11, "x", dims, nd);
+	value_info_dims(&g, 12, "y", dims, nd);
 	pb_int(&os, 2, 13);
 	pb_int(&m, 1, 7);
 	pb_msg(&m, 7, &g);
@@ -117,6 +124,13 @@ static struct jalad_model *tiny_model(const char *second_op)
 	if (jalad_model_load_buffer(m.b, m.n, NULL, &model) != JALAD_OK)
 		fprintf(stderr, "tiny model: %s\n", jalad_last_error());
 	return model;
+}
+
+/* x (1,4) -> Relu -> a -> Neg -> y. */
+static struct jalad_model *tiny_model(const char *second_op)
+{
+	const int dims[2] = { 1, 4 };
+	return relu_neg_model(second_op, dims, 2);
 }
 
 /* ================================================================ wire */
@@ -226,8 +240,8 @@ static void test_request_response(void)
 	uint8_t container[100];
 	for (int i = 0; i < 100; i++)
 		container[i] = (uint8_t)rnd();
-	struct jalad_msg_request rq = { .id = 0x1122334455667788ull, .k = 9, .edge_ts = 42, .container = container,
-					.container_len = sizeof container };
+	struct jalad_msg_request rq = { .id = 0x1122334455667788ull, .k = 9, .kind = JALAD_NET_PAYLOAD_JPEG,
+					.edge_ts = 42, .payload = container, .payload_len = sizeof container };
 	uint8_t f[JALAD_FRAME_HDR + JALAD_REQUEST_FIXED + 100 + 4];
 	jalad_msg_request_head(&rq, f);
 	memcpy(f + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, container, 100);
@@ -237,8 +251,10 @@ static void test_request_response(void)
 	struct jalad_msg_request got;
 	CHECK(jalad_frame_parse(f, sizeof f, 4096, &h, &p, NULL) == JALAD_OK);
 	CHECK(jalad_msg_request_parse(p, h.length, &got) == JALAD_OK);
-	CHECK(got.id == rq.id && got.k == 9 && got.edge_ts == 42 && got.container_len == 100 &&
-	      !memcmp(got.container, container, 100));
+	CHECK(got.id == rq.id && got.k == 9 && got.kind == JALAD_NET_PAYLOAD_JPEG && got.edge_ts == 42 &&
+	      got.payload_len == 100 && !memcmp(got.payload, container, 100));
+	/* The kind sits right after k, as docs/runtime.md says. */
+	CHECK(jalad_get_u32(f + JALAD_FRAME_HDR + 12) == JALAD_NET_PAYLOAD_JPEG);
 	CHECK(jalad_msg_request_parse(p, JALAD_REQUEST_FIXED, &got) == JALAD_ERR_TRUNCATED);
 	CHECK(jalad_msg_request_parse(p, 10, &got) == JALAD_ERR_TRUNCATED);
 
@@ -479,7 +495,8 @@ static size_t request_frame(uint64_t id, int k, const float *x, uint8_t *f, size
 	struct jalad_codec_params cp = { .bits = 0, .coder = JALAD_CODER_RAW, .crc = 1 };
 	if (jalad_codec_encode(NULL, &cp, &t, 1, c, sizeof c, &clen, NULL) != JALAD_OK)
 		return 0;
-	struct jalad_msg_request rq = { .id = id, .k = (uint32_t)k, .container = c, .container_len = clen };
+	struct jalad_msg_request rq = { .id = id, .k = (uint32_t)k, .kind = JALAD_NET_PAYLOAD_CONTAINER, .payload = c,
+					.payload_len = clen };
 	size_t n = JALAD_FRAME_OVERHEAD + JALAD_REQUEST_FIXED + clen;
 	if (n > cap)
 		return 0;
@@ -810,6 +827,556 @@ static void test_edge_fallback(void)
 	jalad_model_free(m);
 }
 
+/* ================================================================ image payloads */
+
+/* A test photo, not smooth (JPEG must work for its bytes). */
+static struct jalad_image *test_photo(int w, int h, int c)
+{
+	struct jalad_image *img = NULL;
+	if (jalad_image_create(w, h, c, &img) != JALAD_OK)
+		return NULL;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			for (int k = 0; k < c; k++)
+				img->data[((size_t)y * w + x) * c + k] =
+					(unsigned char)((x * 37 + y * 19 + k * 71 + (x * y) % 13) & 0xff);
+	return img;
+}
+
+/* Values of y that differ from -relu(t): the Relu -> Neg model's output for
+ * the input tensor t. */
+static int minus_relu_mismatches(const float *y, const float *t, size_t n)
+{
+	int bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += y[i] != -(t[i] > 0 ? t[i] : 0.f);
+	return bad;
+}
+
+static void test_image_peek(void)
+{
+	struct jalad_image *img = test_photo(13, 11, 3), *gray = test_photo(5, 7, 1);
+	uint8_t *png = NULL, *g = NULL;
+	size_t pcap = 0, plen = 0, gcap = 0, glen = 0;
+	unsigned char *jpg = NULL;
+	size_t jlen = 0;
+	CHECK(img && gray);
+	if (!img || !gray)
+		goto done;
+	CHECK(jalad_net_png_encode(img, &png, &pcap, &plen) == JALAD_OK && plen > 29);
+	CHECK(jalad_net_png_encode(gray, &g, &gcap, &glen) == JALAD_OK);
+	CHECK(jalad_image_encode_jpeg(img, 80, &jpg, &jlen) == JALAD_OK);
+	int fmt, c;
+	uint32_t w, h;
+	CHECK(jalad_net_image_peek(png, plen, &fmt, &w, &h, &c) == JALAD_OK && fmt == JALAD_NET_IMAGE_PNG && w == 13 &&
+	      h == 11 && c == 3);
+	CHECK(jalad_net_image_peek(g, glen, &fmt, &w, &h, &c) == JALAD_OK && w == 5 && h == 7 && c == 1);
+	CHECK(jalad_net_image_peek(jpg, jlen, &fmt, &w, &h, &c) == JALAD_OK && fmt == JALAD_NET_IMAGE_JPEG && w == 13 &&
+	      h == 11 && c == 3);
+	/* The PNG encoder's output decodes to the same pixels. */
+	struct jalad_image *back = NULL;
+	CHECK(jalad_image_decode(png, plen, "png", &back) == JALAD_OK && back && back->width == 13 &&
+	      !memcmp(back->data, img->data, 13 * 11 * 3));
+	jalad_image_free(back);
+	/* Every prefix too short for the header is an error, never a size. */
+	int bad = 0;
+	for (size_t n = 0; n < 29; n++)
+		bad += jalad_net_image_peek(png, n, &fmt, &w, &h, &c) == JALAD_OK;
+	size_t sof = 0; /* where the JPEG's frame header ends */
+	for (size_t n = 3; n + 1 < jlen; n++)
+		if (jpg[n] == 0xFF && jpg[n + 1] == 0xC0) {
+			sof = n + 2 + 8;
+			break;
+		}
+	CHECK(sof > 0);
+	for (size_t n = 0; n < sof; n++)
+		bad += jalad_net_image_peek(jpg, n, &fmt, &w, &h, &c) == JALAD_OK;
+	CHECK_MSG(bad == 0, "%d header prefixes gave a size", bad);
+	/* Random bytes behind the signatures: no crash (the sanitizers check
+	 * the reads), and nothing decodes as the model's input. */
+	uint8_t buf[256];
+	float t[3 * 8 * 6];
+	struct jalad_preprocess pp;
+	jalad_preprocess_default(&pp, 3, 8, 6);
+	int accepted = 0;
+	for (int it = 0; it < 3000; it++) {
+		size_t n = 3 + rnd() % (sizeof buf - 3);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)rnd();
+		if (it & 1)
+			memcpy(buf, "\x89PNG\r\n\x1a\n", n < 8 ? n : 8);
+		else
+			memcpy(buf, "\xff\xd8\xff", 3);
+		(void)jalad_net_image_peek(buf, n, &fmt, &w, &h, &c);
+		if (it % 10 == 0)
+			accepted += jalad_net_image_input(JALAD_NET_PAYLOAD_FILE, buf, n, &pp, 1000, t, 3 * 8 * 6) == JALAD_OK;
+	}
+	CHECK_MSG(accepted == 0, "%d random payloads decoded", accepted);
+done:
+	free(png);
+	free(g);
+	free(jpg);
+	jalad_image_free(img);
+	jalad_image_free(gray);
+}
+
+/* A TCP tap between an edge and the server: forwards both ways and records
+ * the REQUEST frames the edge sends (kind and payload bytes), so a test
+ * sees exactly what went on the wire. One connection at a time. */
+#define TAP_MAX 32
+struct tap {
+	int lfd, port, up_port;
+	pthread_t tid;
+	pthread_mutex_t mu;
+	int n;
+	uint32_t kind[TAP_MAX], k[TAP_MAX];
+	uint8_t *payload[TAP_MAX];
+	size_t len[TAP_MAX];
+	volatile int stop;
+};
+
+/* Take the complete frames off the front of buf[*got]. */
+static void tap_frames(struct tap *t, uint8_t *buf, size_t *got)
+{
+	while (*got >= JALAD_FRAME_HDR) {
+		size_t need = JALAD_FRAME_OVERHEAD + jalad_get_u32(buf + 8);
+		if (*got < need)
+			return;
+		if (buf[5] == JALAD_FRAME_REQUEST && need >= JALAD_FRAME_OVERHEAD + JALAD_REQUEST_FIXED) {
+			pthread_mutex_lock(&t->mu);
+			if (t->n < TAP_MAX) {
+				size_t plen = need - JALAD_FRAME_OVERHEAD - JALAD_REQUEST_FIXED;
+				t->k[t->n] = jalad_get_u32(buf + JALAD_FRAME_HDR + 8);
+				t->kind[t->n] = jalad_get_u32(buf + JALAD_FRAME_HDR + 12);
+				t->payload[t->n] = malloc(plen ? plen : 1);
+				if (t->payload[t->n])
+					memcpy(t->payload[t->n], buf + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, plen);
+				t->len[t->n++] = plen;
+			}
+			pthread_mutex_unlock(&t->mu);
+		}
+		memmove(buf, buf + need, *got - need);
+		*got -= need;
+	}
+}
+
+static void *tap_main(void *p)
+{
+	struct tap *t = p;
+	size_t cap = 1 << 20;
+	uint8_t *buf = malloc(cap);
+	while (!t->stop && buf) {
+		struct pollfd lp = { t->lfd, POLLIN, 0 };
+		if (poll(&lp, 1, 50) <= 0)
+			continue;
+		int cfd = accept(t->lfd, NULL, NULL);
+		if (cfd < 0)
+			continue;
+		int ufd = raw_connect(t->up_port);
+		size_t got = 0;
+		while (ufd >= 0 && !t->stop) {
+			struct pollfd ps[2] = { { cfd, POLLIN, 0 }, { ufd, POLLIN, 0 } };
+			if (poll(ps, 2, 50) <= 0)
+				continue;
+			uint8_t chunk[65536];
+			if (ps[0].revents) {
+				ssize_t r = recv(cfd, chunk, sizeof chunk, 0);
+				if (r <= 0)
+					break;
+				if (got + (size_t)r <= cap) { /* record first, then forward */
+					memcpy(buf + got, chunk, (size_t)r);
+					got += (size_t)r;
+					tap_frames(t, buf, &got);
+				}
+				if (send(ufd, chunk, (size_t)r, MSG_NOSIGNAL) != r)
+					break;
+			}
+			if (ps[1].revents) {
+				ssize_t r = recv(ufd, chunk, sizeof chunk, 0);
+				if (r <= 0 || send(cfd, chunk, (size_t)r, MSG_NOSIGNAL) != r)
+					break;
+			}
+		}
+		if (ufd >= 0)
+			close(ufd);
+		close(cfd);
+	}
+	free(buf);
+	return NULL;
+}
+
+static int tap_start(struct tap *t, int up_port)
+{
+	int loop;
+	memset(t, 0, sizeof *t);
+	t->up_port = up_port;
+	pthread_mutex_init(&t->mu, NULL);
+	if (jalad_net_listen("127.0.0.1", 0, 4, &t->lfd, &t->port, &loop) != JALAD_OK)
+		return -1;
+	return pthread_create(&t->tid, NULL, tap_main, t) == 0 ? 0 : -1;
+}
+
+static void tap_stop(struct tap *t)
+{
+	t->stop = 1;
+	pthread_join(t->tid, NULL);
+	close(t->lfd);
+	for (int i = 0; i < t->n; i++)
+		free(t->payload[i]);
+	pthread_mutex_destroy(&t->mu);
+}
+
+/* One REQUEST on an open raw connection; the answer's status and message. */
+static int raw_request(int fd, uint64_t id, int k, uint32_t kind, const uint8_t *p, size_t len, char *msg,
+		       size_t msg_cap, float *out, size_t out_n)
+{
+	size_t n = JALAD_FRAME_OVERHEAD + JALAD_REQUEST_FIXED + len;
+	uint8_t *f = malloc(n), in[8192];
+	size_t got;
+	int rc = -999;
+	if (!f)
+		return rc;
+	struct jalad_msg_request rq = { .id = id, .k = (uint32_t)k, .kind = kind, .payload = p, .payload_len = len };
+	jalad_msg_request_head(&rq, f);
+	memcpy(f + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, p, len);
+	jalad_put_u32(f + n - 4, jalad_msg_request_crc(f, p, len));
+	if (send(fd, f, n, MSG_NOSIGNAL) == (ssize_t)n && read_frame_raw(fd, in, sizeof in, &got) == JALAD_FRAME_RESPONSE) {
+		struct jalad_msg_response r;
+		if (jalad_msg_response_parse(in + JALAD_FRAME_HDR, got - JALAD_FRAME_OVERHEAD, &r) == JALAD_OK &&
+		    r.id == id) {
+			rc = r.status;
+			snprintf(msg, msg_cap, "%s", r.message);
+			for (size_t i = 0; rc == 0 && r.n_outputs == 1 && i < out_n && i < r.out[0].count; i++)
+				out[i] = jalad_get_f32(r.out[0].data + 4 * i);
+		}
+	}
+	free(f);
+	return rc;
+}
+
+/* Requests of every kind through an edge (the tap records them), and each
+ * kind's cloud answer against the same computed here. */
+static void test_image_payloads(void)
+{
+	const int dims[4] = { 1, 3, 8, 6 };
+	enum { C = 3, H = 8, W = 6, N = C * H * W };
+	struct jalad_model *m = relu_neg_model("Neg", dims, 4);
+	struct jalad_image *photo = test_photo(13, 11, 3), *small = NULL, *dec = NULL;
+	struct jalad_preprocess pp, sized;
+	jalad_preprocess_default(&pp, C, H, W);
+	pp.mean[0] = 0.1f, pp.mean[1] = 0.2f, pp.mean[2] = 0.3f;
+	pp.std[0] = 0.5f, pp.std[1] = 0.6f, pp.std[2] = 0.7f;
+	CHECK(jalad_preprocess_set_crop(&pp, "central:0.75") == JALAD_OK);
+	sized = pp;
+	sized.center_crop = JALAD_CROP_NONE;
+	CHECK(m && photo);
+	if (!m || !photo) {
+		jalad_model_free(m);
+		jalad_image_free(photo);
+		return;
+	}
+	/* A preprocessing of another size is refused at creation. */
+	struct jalad_preprocess wrong = pp;
+	wrong.height = 9;
+	struct jalad_server_opts so = { .listen = "127.0.0.1:0", .workers = 2, .pp = &wrong, .max_image_pixels = 100000 };
+	struct jalad_server *bad_srv = NULL;
+	CHECK(jalad_server_create(m, &so, &bad_srv) == JALAD_ERR_MISMATCH && !bad_srv);
+	so.pp = &pp;
+	struct srv_thread t = { 0 };
+	CHECK(jalad_server_create(m, &so, &t.srv) == JALAD_OK);
+	if (!t.srv) {
+		jalad_model_free(m);
+		jalad_image_free(photo);
+		return;
+	}
+	pthread_create(&t.tid, NULL, srv_main, &t);
+	struct tap tap;
+	CHECK(tap_start(&tap, jalad_server_port(t.srv)) == 0);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", tap.port);
+
+	/* The edge's float input, and what each payload should carry. */
+	float x[N], want[N];
+	CHECK(jalad_image_to_tensor(photo, &pp, x, N) == JALAD_OK);
+	CHECK(jalad_image_resample(photo, &pp, &small) == JALAD_OK && small->width == W && small->height == H);
+	uint8_t *file_png = NULL;
+	size_t fcap = 0, flen = 0;
+	unsigned char *file_jpg = NULL, *want_jpg = NULL;
+	size_t fjlen = 0, wjlen = 0;
+	CHECK(jalad_net_png_encode(photo, &file_png, &fcap, &flen) == JALAD_OK);
+	CHECK(jalad_image_encode_jpeg(photo, 90, &file_jpg, &fjlen) == JALAD_OK);
+	CHECK(jalad_image_encode_jpeg(small, 75, &want_jpg, &wjlen) == JALAD_OK);
+	struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, C, H, W }, x };
+	const struct {
+		enum jalad_net_payload kind;
+		const uint8_t *file;
+		size_t file_bytes;
+		const char *what;
+	} cases[] = {
+		{ JALAD_NET_PAYLOAD_U8, NULL, 0, "u8" },
+		{ JALAD_NET_PAYLOAD_PNG, NULL, 0, "png" },
+		{ JALAD_NET_PAYLOAD_JPEG, NULL, 0, "jpeg" },
+		{ JALAD_NET_PAYLOAD_FILE, file_png, flen, "file (a PNG)" },
+		{ JALAD_NET_PAYLOAD_FILE, file_jpg, fjlen, "file (a JPEG)" },
+	};
+	for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+		enum jalad_net_payload kind = cases[ci].kind;
+		struct jalad_edge_plan plan = { .k = 0, .payload = kind, .jpeg_quality = 75, .edge_ms = -1 };
+		struct jalad_edge_opts eo = { .client = { .address = addr } };
+		struct jalad_edge *e = NULL;
+		struct jalad_server_stats s0, s1;
+		jalad_server_stats(t.srv, &s0);
+		int n0 = tap.n;
+		CHECK(jalad_edge_create(m, &eo, &plan, 1, &e) == JALAD_OK);
+		if (!e)
+			continue;
+		struct jalad_edge_image src = { .image = photo, .pp = &pp, .file = cases[ci].file,
+						.file_bytes = cases[ci].file_bytes };
+		struct jalad_edge_result r;
+		enum jalad_status st = jalad_edge_infer_image(e, &in, &src, &r);
+		CHECK_MSG(st == JALAD_OK && !r.fallback && r.payload == kind && r.k == 0,
+			  "%s: status %d fallback %d payload %d: %s", cases[ci].what, st, r.fallback, r.payload, r.reason);
+		jalad_server_stats(t.srv, &s1);
+		CHECK_MSG(s1.requests_by_payload[kind] == s0.requests_by_payload[kind] + 1,
+			  "%s: the server counted it as its kind", cases[ci].what);
+		/* On the wire: exactly one REQUEST of this kind. */
+		pthread_mutex_lock(&tap.mu);
+		int seen = tap.n - n0;
+		const uint8_t *wire = seen == 1 ? tap.payload[n0] : NULL;
+		size_t wlen = seen == 1 ? tap.len[n0] : 0;
+		uint32_t wkind = seen == 1 ? tap.kind[n0] : 0, wk = seen == 1 ? tap.k[n0] : 99;
+		pthread_mutex_unlock(&tap.mu);
+		CHECK_MSG(seen == 1 && wkind == (uint32_t)kind && wk == 0, "%s: %d frames, kind %u", cases[ci].what,
+			  seen, wkind);
+		CHECK(r.bytes == wlen + JALAD_NET_REQUEST_OVERHEAD);
+		int wire_ok = 0;
+		if (wire && kind == JALAD_NET_PAYLOAD_U8) {
+			wire_ok = wlen == JALAD_NET_U8_HEADER + N && jalad_get_u16(wire) == W && jalad_get_u16(wire + 2) == H &&
+				  wire[4] == C && !memcmp(wire + JALAD_NET_U8_HEADER, small->data, N);
+			CHECK(jalad_image_to_tensor(small, &sized, want, N) == JALAD_OK);
+		} else if (wire && kind == JALAD_NET_PAYLOAD_PNG) {
+			wire_ok = jalad_image_decode(wire, wlen, "png", &dec) == JALAD_OK && dec->width == W &&
+				  dec->height == H && dec->channels == C && !memcmp(dec->data, small->data, N);
+			CHECK(jalad_image_to_tensor(small, &sized, want, N) == JALAD_OK);
+		} else if (wire && kind == JALAD_NET_PAYLOAD_JPEG) {
+			/* libjpeg is deterministic: the same pixels and quality give
+			 * the same bytes, and the cloud decodes them as we do here */
+			wire_ok = wlen == wjlen && !memcmp(wire, want_jpg, wlen) &&
+				  jalad_image_decode(wire, wlen, "jpeg", &dec) == JALAD_OK;
+			CHECK(dec && jalad_image_to_tensor(dec, &sized, want, N) == JALAD_OK);
+		} else if (wire) {
+			wire_ok = wlen == cases[ci].file_bytes && !memcmp(wire, cases[ci].file, wlen) &&
+				  jalad_image_decode(wire, wlen, "file", &dec) == JALAD_OK;
+			/* the cloud's full preprocessing, crop included */
+			CHECK(dec && jalad_image_to_tensor(dec, &pp, want, N) == JALAD_OK);
+		}
+		jalad_image_free(dec);
+		dec = NULL;
+		CHECK_MSG(wire_ok, "%s: the bytes on the wire are the payload", cases[ci].what);
+		int mism = r.n_outputs == 1 && jalad_tensor_numel(&r.outputs[0]) == N
+				   ? minus_relu_mismatches(r.outputs[0].data, want, N)
+				   : -1;
+		CHECK_MSG(mism == 0, "%s: %d output values differ from the local run on what was sent", cases[ci].what,
+			  mism);
+		if (kind == JALAD_NET_PAYLOAD_FILE && cases[ci].file == file_png) {
+			/* a lossless file: exactly the edge's own float input */
+			CHECK(r.n_outputs == 1 && minus_relu_mismatches(r.outputs[0].data, x, N) == 0);
+		}
+		if (kind == JALAD_NET_PAYLOAD_PNG || kind == JALAD_NET_PAYLOAD_JPEG)
+			CHECK_MSG(r.encode_ms > 0, "%s: making the payload is encode time", cases[ci].what);
+		jalad_edge_free(e);
+	}
+
+	/* A plan that needs an image, run without one: the 8-bit raw container
+	 * of the float input goes instead. */
+	{
+		struct jalad_edge_plan plan = { .k = 0, .payload = JALAD_NET_PAYLOAD_PNG, .edge_ms = -1 };
+		struct jalad_edge_opts eo = { .client = { .address = addr } };
+		struct jalad_edge *e = NULL;
+		CHECK(jalad_edge_create(m, &eo, &plan, 1, &e) == JALAD_OK);
+		struct jalad_edge_result r;
+		int n0 = tap.n;
+		if (e) {
+			CHECK(jalad_edge_infer(e, &in, &r) == JALAD_OK && !r.fallback);
+			CHECK_MSG(r.payload == JALAD_NET_PAYLOAD_CONTAINER && r.bits == 8 && r.coder == JALAD_CODER_RAW,
+				  "without an image: payload %d bits %d", r.payload, r.bits);
+			pthread_mutex_lock(&tap.mu);
+			CHECK(tap.n == n0 + 1 && tap.kind[n0] == JALAD_NET_PAYLOAD_CONTAINER);
+			pthread_mutex_unlock(&tap.mu);
+			double worst = 0;
+			for (int i = 0; i < N && r.n_outputs == 1; i++) {
+				double d = fabs(((const float *)r.outputs[0].data)[i] + (x[i] > 0 ? x[i] : 0));
+				worst = d > worst ? d : worst;
+			}
+			CHECK_MSG(worst < 0.05, "8-bit stand-in: max error %g", worst);
+			jalad_edge_free(e);
+		}
+		/* A FILE plan given the decoded image but no file: the same. */
+		plan.payload = JALAD_NET_PAYLOAD_FILE;
+		CHECK(jalad_edge_create(m, &eo, &plan, 1, &e) == JALAD_OK);
+		if (e) {
+			struct jalad_edge_image src = { .image = photo, .pp = &pp };
+			CHECK(jalad_edge_infer_image(e, &in, &src, &r) == JALAD_OK && !r.fallback &&
+			      r.payload == JALAD_NET_PAYLOAD_CONTAINER);
+			jalad_edge_free(e);
+		}
+	}
+
+	/* Bad plans are refused at creation. */
+	{
+		struct jalad_edge_opts eo = { .client = { .address = addr } };
+		struct jalad_edge *e = NULL;
+		struct jalad_edge_plan at1 = { .k = 1, .payload = JALAD_NET_PAYLOAD_U8 };
+		CHECK(jalad_edge_create(m, &eo, &at1, 1, &e) == JALAD_ERR_INVALID_ARG && !e);
+		struct jalad_edge_plan q = { .k = 0, .payload = JALAD_NET_PAYLOAD_JPEG, .jpeg_quality = 101 };
+		CHECK(jalad_edge_create(m, &eo, &q, 1, &e) == JALAD_ERR_INVALID_ARG && !e);
+		struct jalad_model *flat = tiny_model("Neg");
+		struct jalad_edge_plan u8 = { .k = 0, .payload = JALAD_NET_PAYLOAD_U8 };
+		CHECK(flat && jalad_edge_create(flat, &eo, &u8, 1, &e) == JALAD_ERR_UNSUPPORTED && !e);
+		jalad_model_free(flat);
+	}
+
+	/* Malformed payloads on one connection: each an error RESPONSE naming
+	 * the problem, the connection stays, the server goes on. */
+	{
+		uint8_t f[1024], buf[4096], *p8 = NULL, *p9 = NULL, *pg = NULL;
+		size_t n, len, c8 = 0, l8 = 0, c9 = 0, l9 = 0, cg = 0, lg = 0;
+		struct jalad_image *nine = test_photo(9, 8, 3), *g8 = test_photo(W, H, 1);
+		CHECK(jalad_net_png_encode(small, &p8, &c8, &l8) == JALAD_OK);
+		CHECK(nine && jalad_net_png_encode(nine, &p9, &c9, &l9) == JALAD_OK);
+		CHECK(g8 && jalad_net_png_encode(g8, &pg, &cg, &lg) == JALAD_OK);
+		int fd = raw_connect(jalad_server_port(t.srv));
+		n = hello_frame(m, f, sizeof f, 0);
+		CHECK(send(fd, f, n, 0) == (ssize_t)n && read_frame_raw(fd, buf, sizeof buf, &len) == JALAD_FRAME_HELLO);
+		/* the server says it takes images */
+		struct jalad_msg_hello sh;
+		CHECK(jalad_msg_hello_parse(buf + JALAD_FRAME_HDR, len - JALAD_FRAME_OVERHEAD, &sh) == JALAD_OK &&
+		      (sh.caps & JALAD_CAP_IMAGES));
+		uint8_t u8[JALAD_NET_U8_HEADER + N + 1];
+		jalad_put_u16(u8, W);
+		jalad_put_u16(u8 + 2, H);
+		u8[4] = C;
+		memcpy(u8 + JALAD_NET_U8_HEADER, small->data, N);
+		uint8_t u8w[JALAD_NET_U8_HEADER + N];
+		memcpy(u8w, u8, sizeof u8w);
+		jalad_put_u16(u8w, W + 1);
+		uint8_t junk[300];
+		memcpy(junk, "\xff\xd8\xff\xe0", 4);
+		for (size_t i = 4; i < sizeof junk; i++)
+			junk[i] = (uint8_t)rnd();
+		junk[4] = 0; /* an APP0 segment of 4 bytes, then no marker */
+		junk[5] = 4;
+		junk[8] = 0x12;
+		/* a PNG header claiming 60000 x 60000 pixels and nothing after it */
+		uint8_t huge[33];
+		memcpy(huge, p8, 33);
+		huge[16] = huge[20] = 0;
+		huge[17] = huge[21] = 0;
+		huge[18] = huge[22] = 0xEA;
+		huge[19] = huge[23] = 0x60;
+		const struct {
+			int k;
+			uint32_t kind;
+			const uint8_t *p;
+			size_t len;
+			int status;
+			const char *text;
+		} bad[] = {
+			{ 0, JALAD_NET_PAYLOAD_U8, u8w, sizeof u8w, JALAD_ERR_SHAPE, "u8 payload is 7x8x3" },
+			{ 0, JALAD_NET_PAYLOAD_U8, u8, JALAD_NET_U8_HEADER + 10, JALAD_ERR_TRUNCATED, "takes" },
+			{ 0, JALAD_NET_PAYLOAD_U8, u8, sizeof u8, JALAD_ERR_FORMAT, "takes" },
+			{ 0, JALAD_NET_PAYLOAD_PNG, p9, l9, JALAD_ERR_SHAPE, "png payload is 9x8x3" },
+			{ 0, JALAD_NET_PAYLOAD_PNG, pg, lg, JALAD_ERR_SHAPE, "png payload is 6x8x1" },
+			{ 0, JALAD_NET_PAYLOAD_PNG, p8, l8 / 2, JALAD_ERR_TRUNCATED, "png" },
+			{ 0, JALAD_NET_PAYLOAD_JPEG, junk, sizeof junk, JALAD_ERR_FORMAT, "jpeg: no marker" },
+			{ 0, JALAD_NET_PAYLOAD_JPEG, want_jpg, wjlen / 2, JALAD_ERR_TRUNCATED, "jpeg" },
+			{ 0, JALAD_NET_PAYLOAD_JPEG, p8, l8, JALAD_ERR_FORMAT, "holds a PNG" },
+			{ 1, JALAD_NET_PAYLOAD_U8, u8, JALAD_NET_U8_HEADER + N, JALAD_ERR_INVALID_ARG, "only valid at cut 0" },
+			{ 0, JALAD_NET_PAYLOAD_FILE, huge, sizeof huge, JALAD_ERR_LIMIT, "exceeds the limit" },
+			{ 0, JALAD_NET_PAYLOAD_FILE, junk + 1, sizeof junk - 1, JALAD_ERR_FORMAT, "neither PNG nor JPEG" },
+			{ 0, 9, u8, JALAD_NET_U8_HEADER + N, JALAD_ERR_UNSUPPORTED, "unknown payload kind 9" },
+			{ 0, JALAD_NET_PAYLOAD_NONE, u8, JALAD_NET_U8_HEADER + N, JALAD_ERR_UNSUPPORTED, "unknown payload kind 0" },
+		};
+		struct jalad_server_stats s0, s1;
+		jalad_server_stats(t.srv, &s0);
+		char msg[JALAD_MSG_TEXT_MAX + 1];
+		float y[N];
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			int st = raw_request(fd, 500 + i, bad[i].k, bad[i].kind, bad[i].p, bad[i].len, msg, sizeof msg, y, N);
+			CHECK_MSG(st == bad[i].status && strstr(msg, bad[i].text), "bad payload %zu: status %d '%s'", i, st, msg);
+		}
+		int st = raw_request(fd, 999, 0, JALAD_NET_PAYLOAD_U8, u8, JALAD_NET_U8_HEADER + N, msg, sizeof msg, y, N);
+		CHECK(jalad_image_to_tensor(small, &sized, want, N) == JALAD_OK);
+		CHECK_MSG(st == 0 && minus_relu_mismatches(y, want, N) == 0, "the same connection serves on: %d %s", st, msg);
+		jalad_server_stats(t.srv, &s1);
+		CHECK(s1.responses_err - s0.responses_err == sizeof bad / sizeof bad[0] && s1.conns_dropped == s0.conns_dropped);
+		CHECK(s1.requests_by_payload[0] - s0.requests_by_payload[0] == 2); /* kinds 9 and 0 */
+		close(fd);
+		free(p8);
+		free(p9);
+		free(pg);
+		jalad_image_free(nine);
+		jalad_image_free(g8);
+	}
+
+	/* An edge of an older protocol is refused with a message saying so. */
+	{
+		uint8_t f[1024], buf[1024];
+		size_t n, len;
+		struct jalad_msg_hello h;
+		memset(&h, 0, sizeof h);
+		h.protocol = 2;
+		jalad_model_sha256(m, h.sha256);
+		snprintf(h.name, sizeof h.name, "old edge");
+		jalad_msg_hello_write(&h, f, sizeof f, &n);
+		int fd = raw_connect(jalad_server_port(t.srv));
+		send(fd, f, n, MSG_NOSIGNAL);
+		struct jalad_msg_error e;
+		CHECK(read_frame_raw(fd, buf, sizeof buf, &len) == JALAD_FRAME_ERROR &&
+		      jalad_msg_error_parse(buf + JALAD_FRAME_HDR, len - JALAD_FRAME_OVERHEAD, &e) == JALAD_OK);
+		CHECK_MSG(e.code == JALAD_ERR_UNSUPPORTED && strstr(e.message, "protocol 2") && strstr(e.message, "speaks 3"),
+			  "%s", e.message);
+		close(fd);
+	}
+
+	tap_stop(&tap);
+	jalad_server_stop(t.srv);
+	pthread_join(t.tid, NULL);
+	jalad_server_free(t.srv);
+
+	/* A server without the preprocessing refuses image payloads with an
+	 * error answer; the edge then computes locally from the float input. */
+	struct jalad_server_opts np = { .listen = "127.0.0.1:0", .workers = 1 };
+	struct srv_thread t2 = { 0 };
+	CHECK(jalad_server_create(m, &np, &t2.srv) == JALAD_OK);
+	if (t2.srv) {
+		pthread_create(&t2.tid, NULL, srv_main, &t2);
+		snprintf(addr, sizeof addr, "127.0.0.1:%d", jalad_server_port(t2.srv));
+		struct jalad_edge_plan plan = { .k = 0, .payload = JALAD_NET_PAYLOAD_U8, .edge_ms = -1 };
+		struct jalad_edge_opts eo = { .client = { .address = addr } };
+		struct jalad_edge *e = NULL;
+		CHECK(jalad_edge_create(m, &eo, &plan, 1, &e) == JALAD_OK);
+		if (e) {
+			struct jalad_edge_image src = { .image = photo, .pp = &pp };
+			struct jalad_edge_result r;
+			CHECK(jalad_edge_infer_image(e, &in, &src, &r) == JALAD_OK);
+			CHECK_MSG(r.fallback && r.cloud_status == JALAD_ERR_UNSUPPORTED && strstr(r.reason, "no preprocessing"),
+				  "no pp: fallback %d '%s'", r.fallback, r.reason);
+			CHECK(r.n_outputs == 1 && minus_relu_mismatches(r.outputs[0].data, x, N) == 0);
+			jalad_edge_free(e);
+		}
+		jalad_server_stop(t2.srv);
+		pthread_join(t2.tid, NULL);
+		jalad_server_free(t2.srv);
+	}
+	free(file_png);
+	free(file_jpg);
+	free(want_jpg);
+	jalad_image_free(small);
+	jalad_image_free(photo);
+	jalad_model_free(m);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -823,5 +1390,7 @@ int main(void)
 	test_loopback();
 	test_client_short_reads();
 	test_edge_fallback();
+	test_image_peek();
+	test_image_payloads();
 	TEST_MAIN_END("net");
 }

@@ -178,16 +178,34 @@ static double brute(const struct instance *in, double bw, double rtt, double max
 		C[k] = C[k + 1] + in->cloud->nodes[k].ms;
 	double best = E[n];
 	*best_cut = n;
+	/* The 8-bit input (u8, PNG) loses what its measured accuracy says. */
+	double loss_u8 = c->u8_measured ? c->float_accuracy - c->input_u8.accuracy : 0;
 	double raw = c->input_raw_bytes * 8000.0 / bw + rtt + C[0];
-	if (raw < best) {
+	if (loss_u8 <= max_loss + 1e-12 && raw < best) {
 		best = raw;
 		*best_cut = 0;
 	}
 	double png = c->input_png.enc_ms * in->edge->slowdown + c->input_png.mean_bytes * 8000.0 / bw + rtt +
 		     c->input_png.dec_ms * in->cloud->slowdown + C[0];
-	if (png < best) {
+	if (loss_u8 <= max_loss + 1e-12 && png < best) {
 		best = png;
 		*best_cut = 0;
+	}
+	if (c->jpeg_quality > 0 && c->input_jpeg.mean_bytes >= 0 &&
+	    c->float_accuracy - c->input_jpeg_acc.accuracy <= max_loss + 1e-12) {
+		double t = c->input_jpeg.enc_ms * in->edge->slowdown + c->input_jpeg.mean_bytes * 8000.0 / bw + rtt +
+			   c->input_jpeg.dec_ms * in->cloud->slowdown + C[0];
+		if (t < best) {
+			best = t;
+			*best_cut = 0;
+		}
+	}
+	if (c->input_file.mean_bytes >= 0) { /* the photo itself: no loss, no encode */
+		double t = c->input_file.mean_bytes * 8000.0 / bw + rtt + c->input_file.dec_ms * in->cloud->slowdown + C[0];
+		if (t < best) {
+			best = t;
+			*best_cut = 0;
+		}
 	}
 	for (int k = 0; k < n; k++) {
 		if (!c->cuts[k].supported)
@@ -512,10 +530,15 @@ static void test_json(void)
 		enum jalad_status want;
 		const char *msg;
 	} cbad[] = {
-		{ "\"version\":\t3", "\"version\":\t7", JALAD_ERR_UNSUPPORTED, "version 7" },
-		{ "\"version\":\t3", "\"version\":\t1", JALAD_ERR_UNSUPPORTED, "version 1" },
+		{ "\"version\":\t4", "\"version\":\t7", JALAD_ERR_UNSUPPORTED, "version 7" },
+		{ "\"version\":\t4", "\"version\":\t5", JALAD_ERR_UNSUPPORTED, "version 5" },
+		{ "\"version\":\t4", "\"version\":\t1", JALAD_ERR_UNSUPPORTED, "version 1" },
 		/* version 2: before huffman-2d (auto sizes without it) */
-		{ "\"version\":\t3", "\"version\":\t2", JALAD_ERR_UNSUPPORTED, "re-run jalad calibrate" },
+		{ "\"version\":\t4", "\"version\":\t2", JALAD_ERR_UNSUPPORTED, "re-run jalad calibrate" },
+		/* version 3: before skipped cuts and the u8/JPEG/file payloads */
+		{ "\"version\":\t4", "\"version\":\t3", JALAD_ERR_UNSUPPORTED, "version 3" },
+		{ "\"version\":\t4", "\"version\":\t3", JALAD_ERR_UNSUPPORTED, "re-run jalad calibrate" },
+		{ "\"version\":\t4", "\"version\":\t3.5", JALAD_ERR_UNSUPPORTED, "version" },
 		{ "jalad-calibration", "jalad-profile", JALAD_ERR_FORMAT, "not a jalad-calibration" },
 		{ "\"nodes\":\t7", "\"nodes\":\t6", JALAD_ERR_FORMAT, "cuts" },
 		{ "\"coders\":\t[\"raw\"", "\"coders\":\t[\"rawx\"", JALAD_ERR_FORMAT, "coders" },
@@ -602,7 +625,649 @@ static void test_json_2d(void)
 	jalad_calib_free(c);
 }
 
+/* ---- version 4: skipped cuts and the u8 / JPEG / file payloads ------------------ */
+
+/* Set the version-4 fields of a table (1000 labelled samples). */
+static void set_v4_fields(struct jalad_calib *c)
+{
+	c->u8_measured = 1;
+	c->input_u8 = (struct jalad_calib_cell){ 881, 951, 0.881, 0.951 };
+	c->jpeg_quality = 85;
+	c->input_jpeg = (struct jalad_calib_stats){ 300.5, 400, 0.25, 0.125 };
+	c->input_jpeg_acc = (struct jalad_calib_cell){ 871, 931, 0.871, 0.931 };
+	c->input_file = (struct jalad_calib_stats){ 5000, 7000, 0, 1.5 };
+	c->cuts[1].skipped = 1;
+	c->cuts[1].supported = 0;
+	c->cuts[4].skipped = 1;
+	c->cuts[4].supported = 0;
+}
+
+static int same_stats(const struct jalad_calib_stats *a, const struct jalad_calib_stats *b)
+{
+	return a->mean_bytes == b->mean_bytes && a->p95_bytes == b->p95_bytes && a->enc_ms == b->enc_ms &&
+	       a->dec_ms == b->dec_ms;
+}
+
+static int same_cell(const struct jalad_calib_cell *a, const struct jalad_calib_cell *b)
+{
+	return a->correct == b->correct && a->agree == b->agree && fabs(a->accuracy - b->accuracy) < 1e-12 &&
+	       fabs(a->agreement - b->agreement) < 1e-12;
+}
+
+static void test_json_v4(void)
+{
+	struct instance in;
+	struct jalad_calib *c2 = NULL;
+	char *cj = NULL, *cj2 = NULL, *x;
+	enum jalad_status st;
+
+	make_instance(&in, 7, 3);
+	in.cal->labelled = in.cal->samples = 1000;
+	for (int k = 0; k < 7; k++)
+		in.cal->cuts[k].supported = 1;
+	/* Absent fields parse as "not measured". */
+	CHECK(jalad_calib_to_json(in.cal, &cj) == JALAD_OK);
+	CHECK(cj && !contains(cj, "\"u8\"") && !contains(cj, "\"jpeg\"") && !contains(cj, "\"file\"") &&
+	      !contains(cj, "skipped"));
+	st = jalad_calib_parse(cj, strlen(cj), &c2);
+	CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+	if (c2) {
+		struct jalad_calib_stats none = { -1, -1, -1, -1 };
+		CHECK(c2->version == 4 && c2->u8_measured == 0 && c2->jpeg_quality == 0);
+		CHECK(same_stats(&c2->input_jpeg, &none) && same_stats(&c2->input_file, &none));
+		int sk = 0;
+		for (int k = 0; k <= 7; k++)
+			sk |= c2->cuts[k].skipped;
+		CHECK(sk == 0);
+		jalad_calib_free(c2);
+		c2 = NULL;
+	}
+	free(cj);
+	cj = NULL;
+
+	/* Every new field survives a round trip. */
+	set_v4_fields(in.cal);
+	CHECK(jalad_calib_to_json(in.cal, &cj) == JALAD_OK);
+	if (!cj) {
+		instance_free(&in);
+		return;
+	}
+	st = jalad_calib_parse(cj, strlen(cj), &c2);
+	CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+	if (c2) {
+		CHECK(c2->u8_measured == 1 && same_cell(&c2->input_u8, &in.cal->input_u8));
+		CHECK(c2->jpeg_quality == 85 && same_stats(&c2->input_jpeg, &in.cal->input_jpeg));
+		CHECK(same_cell(&c2->input_jpeg_acc, &in.cal->input_jpeg_acc));
+		CHECK(same_stats(&c2->input_file, &in.cal->input_file));
+		CHECK(same_stats(&c2->input_png, &in.cal->input_png) || fabs(c2->input_png.mean_bytes - in.cal->input_png.mean_bytes) < 1e-6);
+		int ok = 1;
+		for (int k = 0; k <= 7; k++) {
+			int sk = k == 1 || k == 4;
+			ok &= c2->cuts[k].skipped == sk && c2->cuts[k].supported == !sk;
+			ok &= c2->cuts[k].values == in.cal->cuts[k].values && c2->cuts[k].n_tensors == in.cal->cuts[k].n_tensors;
+		}
+		CHECK_MSG(ok, "skipped cuts after the round trip");
+		/* The skipped cut keeps no cells: a planner never picks it. */
+		CHECK(jalad_calib_to_json(c2, &cj2) == JALAD_OK && cj2 && !strcmp(cj, cj2));
+		free(cj2);
+		cj2 = NULL;
+		jalad_calib_free(c2);
+		c2 = NULL;
+	}
+	/* A skipped cut is unsupported even if the file says supported. */
+	x = replace(cj, "\"supported\":\tfalse,\n\t\t\t\"skipped\"", "\"supported\":\ttrue,\n\t\t\t\"skipped\"");
+	CHECK(strcmp(x, cj) != 0);
+	st = jalad_calib_parse(x, strlen(x), &c2);
+	CHECK_MSG(st == JALAD_OK && c2 && c2->cuts[1].skipped && !c2->cuts[1].supported, "%s: %s", jalad_status_str(st),
+		  jalad_last_error());
+	jalad_calib_free(c2);
+	c2 = NULL;
+	free(x);
+	/* "skipped": false is the same as absent. */
+	x = replace(cj, "\"skipped\":\ttrue", "\"skipped\":\tfalse");
+	st = jalad_calib_parse(x, strlen(x), &c2);
+	CHECK_MSG(st == JALAD_OK && c2 && !c2->cuts[1].skipped && !c2->cuts[1].supported,
+		  "skipped false: %s: %s", jalad_status_str(st), jalad_last_error());
+	jalad_calib_free(c2);
+	c2 = NULL;
+	free(x);
+
+	/* Malformed new fields. */
+	struct {
+		const char *a, *b, *msg;
+	} bad[] = {
+		{ "\"quality\":\t85", "\"quality\":\t0", "quality" },
+		{ "\"quality\":\t85", "\"quality\":\t101", "quality" },
+		{ "\"quality\":\t85", "\"quality\":\t-3", "quality" },
+		{ "\"quality\":\t85", "\"quality\":\t85.5", "quality" },
+		{ "\"quality\":\t85", "\"quality\":\t\"85\"", "quality" },
+		{ "\"quality\":\t85", "\"qualitx\":\t85", "quality" },
+		{ "\"correct\":\t881", "\"correct\":\t1001", "correct" }, /* u8: more correct than labelled */
+		{ "\"correct\":\t871", "\"correct\":\t1001", "correct" }, /* jpeg */
+		{ "\"correct\":\t881", "\"correct\":\t-1", "correct" },
+		{ "\"agree\":\t951", "\"agree\":\t1001", "agree" },       /* more than the samples */
+		{ "\"agree\":\t931", "\"agree\":\t1001", "agree" },
+		{ "\"agree\":\t951", "\"agrex\":\t951", "agree" },
+		{ "\"skipped\":\ttrue", "\"skipped\":\t1", "skipped" },
+		{ "\"skipped\":\ttrue", "\"skipped\":\t\"yes\"", "skipped" },
+		{ "\"skipped\":\ttrue", "\"skipped\":\tnull", "skipped" },
+		{ "\"u8\":\t{", "\"u8\":\t7,\n\"u8x\":\t{", "u8" },
+		{ "\"jpeg\":\t{", "\"jpeg\":\t7,\n\"jpegx\":\t{", "jpeg" },
+		{ "\"file\":\t{", "\"file\":\t7,\n\"filex\":\t{", "file" },
+		{ "\"mean_bytes\":\t300.5", "\"mean_bytes\":\t-300.5", "mean_bytes" },
+		{ "\"dec_ms\":\t1.5", "\"dec_ms\":\t-1.5", "dec_ms" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		x = replace(cj, bad[i].a, bad[i].b);
+		CHECK_MSG(strcmp(x, cj) != 0, "v4 damage %zu did not apply", i);
+		st = jalad_calib_parse(x, strlen(x), &c2);
+		CHECK_MSG(st == JALAD_ERR_FORMAT && c2 == NULL && contains(jalad_last_error(), bad[i].msg),
+			  "v4 damage %zu (%s): %s: %s", i, bad[i].b, jalad_status_str(st), jalad_last_error());
+		jalad_calib_free(c2);
+		c2 = NULL;
+		free(x);
+	}
+	/* Version 3 tables are refused, naming the version. */
+	x = replace(cj, "\"version\":\t4", "\"version\":\t3");
+	st = jalad_calib_parse(x, strlen(x), &c2);
+	CHECK_MSG(st == JALAD_ERR_UNSUPPORTED && !c2 && contains(jalad_last_error(), "version 3") &&
+			  contains(jalad_last_error(), "version 4"),
+		  "%s: %s", jalad_status_str(st), jalad_last_error());
+	free(x);
+	free(cj);
+	instance_free(&in);
+}
+
+/* A 3-node model whose cuts are all left out: only the cut-0 payloads and
+ * edge-only compete. Edge nodes 10 ms each (edge-only 30 ms), cloud nodes
+ * 1 ms each; the cloud 2x slower than the measuring machine. */
+static void make_payload_instance(struct instance *in)
+{
+	static const int bits[] = { 4, 0 };
+	static const enum jalad_coder coders[] = { JALAD_CODER_RAW };
+	memset(in, 0, sizeof *in);
+	CHECK(jalad_profile_create(3, &in->edge) == JALAD_OK);
+	CHECK(jalad_profile_create(3, &in->cloud) == JALAD_OK);
+	CHECK(jalad_calib_create(3, bits, NULL, 2, coders, 1, &in->cal) == JALAD_OK);
+	struct jalad_calib *c = in->cal;
+	for (int i = 0; i < 32; i++)
+		in->edge->model_sha256[i] = in->cloud->model_sha256[i] = c->model_sha256[i] = (uint8_t)(i * 3 + 1);
+	in->cloud->slowdown = 2;
+	for (int i = 0; i < 3; i++) {
+		in->edge->nodes[i].ms = in->edge->nodes[i].measured_ms = 10;
+		in->cloud->nodes[i].ms = 1;
+		in->cloud->nodes[i].measured_ms = 0.5;
+		c->cuts[i].supported = 0;
+		c->cuts[i].skipped = 1;
+	}
+	c->samples = c->labelled = c->size_samples = 1000;
+	c->float_correct = 900;
+	c->float_accuracy = 0.9;
+	c->input_raw_bytes = 10000;
+	c->input_png = (struct jalad_calib_stats){ 6000, 6000, 1.0, 0.25 };
+	c->jpeg_quality = 90;
+	c->input_jpeg = (struct jalad_calib_stats){ 1000, 1000, 0.5, 0.25 };
+	c->input_jpeg_acc = (struct jalad_calib_cell){ 850, 950, 0.85, 0.95 }; /* loss 0.05 */
+	c->input_file = (struct jalad_calib_stats){ 2000, 2000, 0, 1.0 };
+}
+
+/* The payloads jalad picks over a bandwidth sweep, as a bit set. */
+static unsigned sweep_payloads(const struct jalad_planner *pl, double rtt, double max_loss, int *bad_loss)
+{
+	unsigned seen = 0;
+	for (double bw = 1e2; bw <= 1e12; bw *= 1.5) {
+		struct jalad_plan_choice ch;
+		if (jalad_planner_choose(pl, bw, rtt, &ch) != JALAD_OK)
+			return 1u << 31;
+		seen |= 1u << ch.payload;
+		if (bad_loss && ch.accuracy_loss > max_loss + 1e-12)
+			(*bad_loss)++;
+	}
+	return seen;
+}
+
+#define PAY(p) (1u << (p))
+
+static void test_planner_payloads(void)
+{
+	struct instance in;
+	struct jalad_planner *pl = NULL;
+	struct jalad_plan_choice ch;
+	struct jalad_planner_opts po = { .max_loss = 0.01 };
+	int bad_loss = 0;
+	unsigned seen;
+
+	CHECK(!strcmp(jalad_strategy_name(JALAD_STRATEGY_CLOUD_JPEG), "cloud_jpeg"));
+	CHECK(!strcmp(jalad_strategy_name(JALAD_STRATEGY_CLOUD_FILE), "cloud_file"));
+	CHECK(!strcmp(jalad_payload_name(JALAD_PAYLOAD_INPUT_JPEG), "jpeg"));
+	CHECK(!strcmp(jalad_payload_name(JALAD_PAYLOAD_INPUT_FILE), "file"));
+	CHECK(!strcmp(jalad_payload_name(JALAD_PAYLOAD_INPUT_U8), "u8"));
+
+	make_payload_instance(&in);
+	/* (a) the JPEG loses 5 points: never jalad's at a 1-point bound ... */
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	if (pl) {
+		seen = sweep_payloads(pl, 5, 0.01, &bad_loss);
+		CHECK_MSG(!(seen & PAY(JALAD_PAYLOAD_INPUT_JPEG)) && !(seen & (1u << 31)), "payloads seen %#x", seen);
+		CHECK(bad_loss == 0);
+		/* ... but cloud_jpeg sends it, with its loss */
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_JPEG, 1e6, 5, &ch) == JALAD_OK);
+		CHECK_MSG(ch.payload == JALAD_PAYLOAD_INPUT_JPEG && ch.cut == 0 && ch.bytes == 1000 &&
+				  fabs(ch.accuracy_loss - 0.05) < 1e-9 && ch.strategy == JALAD_STRATEGY_CLOUD_JPEG,
+			  "cloud_jpeg: %s, loss %g", jalad_payload_name(ch.payload), ch.accuracy_loss);
+		/* 5 + 8 ms transfer + 0.5 encode + 0.25 x 2 decode + 3 cloud */
+		CHECK_MSG(fabs(ch.total_ms - 17.0) < 1e-9 && fabs(ch.encode_ms - 0.5) < 1e-12 &&
+				  fabs(ch.decode_ms - 0.5) < 1e-12 && fabs(ch.transfer_ms - 8.0) < 1e-9,
+			  "cloud_jpeg total %g", ch.total_ms);
+		/* a cloud-only strategy never falls back to edge-only */
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_JPEG, 1, 5, &ch) == JALAD_OK &&
+		      ch.payload == JALAD_PAYLOAD_INPUT_JPEG);
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_FILE, 1, 5, &ch) == JALAD_OK &&
+		      ch.payload == JALAD_PAYLOAD_INPUT_FILE);
+
+		/* (b) the file is cheapest in a middle band: 1 Mbit/s is
+		 * 5 + 16 + 1 x 2 + 3 = 26 ms < 30 ms edge-only < 58 ms PNG */
+		CHECK(jalad_planner_choose(pl, 1e6, 5, &ch) == JALAD_OK);
+		CHECK_MSG(ch.payload == JALAD_PAYLOAD_INPUT_FILE && !strcmp(jalad_payload_name(ch.payload), "file") &&
+				  ch.cut == 0,
+			  "1 Mbit/s: %s", jalad_payload_name(ch.payload));
+		CHECK(ch.bytes == 2000 && ch.encode_ms == 0 && fabs(ch.decode_ms - 2.0) < 1e-12 &&
+		      ch.accuracy_loss == 0 && ch.edge_ms == 0 && fabs(ch.total_ms - 26.0) < 1e-9);
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_FILE, 1e6, 5, &ch) == JALAD_OK &&
+		      ch.payload == JALAD_PAYLOAD_INPUT_FILE && fabs(ch.total_ms - 26.0) < 1e-9);
+		/* 1 Gbit/s: the raw input (8.08 ms) beats the file (10.016 ms) */
+		CHECK(jalad_planner_choose(pl, 1e9, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_INPUT_U8);
+		/* 10 kbit/s: edge-only */
+		CHECK(jalad_planner_choose(pl, 1e4, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_NONE);
+		/* the switching table has a file row */
+		struct jalad_plan_interval rows[64];
+		int nrows = 0, file_rows = 0;
+		CHECK(jalad_planner_table(pl, JALAD_STRATEGY_BEST, 5, 0, INFINITY, rows, 64, &nrows) == JALAD_OK);
+		for (int r = 0; r < nrows && r < 64; r++)
+			file_rows += rows[r].choice.payload == JALAD_PAYLOAD_INPUT_FILE;
+		CHECK_MSG(nrows == 3 && file_rows == 1, "%d rows, %d file rows", nrows, file_rows);
+		jalad_planner_free(pl);
+		pl = NULL;
+	}
+	/* a looser bound admits the JPEG: at 1 Mbit/s 17 ms beats the file */
+	po.max_loss = 0.1;
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	CHECK(pl && jalad_planner_choose(pl, 1e6, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_INPUT_JPEG &&
+	      fabs(ch.accuracy_loss - 0.05) < 1e-9);
+	jalad_planner_free(pl);
+	pl = NULL;
+
+	/* (c) the coder list restricts the cut-0 payloads */
+	po.coders = "jpeg";
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	seen = pl ? sweep_payloads(pl, 5, 0.1, NULL) : 0;
+	CHECK_MSG(seen == (PAY(JALAD_PAYLOAD_INPUT_JPEG) | PAY(JALAD_PAYLOAD_NONE)), "jpeg only: %#x", seen);
+	jalad_planner_free(pl);
+	pl = NULL;
+	po.coders = "file";
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	seen = pl ? sweep_payloads(pl, 5, 0.1, NULL) : 0;
+	CHECK_MSG(seen == (PAY(JALAD_PAYLOAD_INPUT_FILE) | PAY(JALAD_PAYLOAD_NONE)), "file only: %#x", seen);
+	CHECK(pl && jalad_planner_choose(pl, 1e11, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_INPUT_FILE);
+	jalad_planner_free(pl);
+	pl = NULL;
+	po.coders = "u8";
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	seen = pl ? sweep_payloads(pl, 5, 0.1, NULL) : 0;
+	CHECK_MSG(seen == (PAY(JALAD_PAYLOAD_INPUT_U8) | PAY(JALAD_PAYLOAD_NONE)), "u8 only: %#x", seen);
+	jalad_planner_free(pl);
+	pl = NULL;
+	/* "jpeg" alone at a bound the JPEG exceeds: edge-only everywhere */
+	po.coders = "jpeg";
+	po.max_loss = 0.01;
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	seen = pl ? sweep_payloads(pl, 5, 0.01, NULL) : 0;
+	CHECK_MSG(seen == PAY(JALAD_PAYLOAD_NONE), "jpeg only over the bound: %#x", seen);
+	jalad_planner_free(pl);
+	pl = NULL;
+	po.coders = "jpeg,bogus";
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_ERR_INVALID_ARG &&
+	      contains(jalad_last_error(), "bogus") && pl == NULL);
+	po.coders = NULL;
+
+	/* (d) the 8-bit input loses 2 points (measured): no u8, no PNG at a
+	 * 1-point bound, though cloud_raw still reports it with its loss */
+	in.cal->u8_measured = 1;
+	in.cal->input_u8 = (struct jalad_calib_cell){ 880, 990, 0.88, 0.99 };
+	po.coders = "u8,png";
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	seen = pl ? sweep_payloads(pl, 5, 0.01, NULL) : 0;
+	CHECK_MSG(seen == PAY(JALAD_PAYLOAD_NONE), "u8,png with a 2-point u8 loss: %#x", seen);
+	jalad_planner_free(pl);
+	pl = NULL;
+	po.coders = NULL;
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	if (pl) {
+		bad_loss = 0;
+		seen = sweep_payloads(pl, 5, 0.01, &bad_loss);
+		CHECK_MSG(!(seen & (PAY(JALAD_PAYLOAD_INPUT_U8) | PAY(JALAD_PAYLOAD_INPUT_PNG) |
+				    PAY(JALAD_PAYLOAD_INPUT_JPEG))),
+			  "u8 loss over the bound: %#x", seen);
+		CHECK(bad_loss == 0);
+		/* 1 Gbit/s: the file now */
+		CHECK(jalad_planner_choose(pl, 1e9, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_INPUT_FILE);
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_RAW, 1e9, 5, &ch) == JALAD_OK &&
+		      ch.payload == JALAD_PAYLOAD_INPUT_U8 && fabs(ch.accuracy_loss - 0.02) < 1e-9);
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_PNG, 1e9, 5, &ch) == JALAD_OK &&
+		      ch.payload == JALAD_PAYLOAD_INPUT_PNG && fabs(ch.accuracy_loss - 0.02) < 1e-9);
+		jalad_planner_free(pl);
+		pl = NULL;
+	}
+	/* a 3-point bound admits it again (with its loss) */
+	po.max_loss = 0.03;
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	CHECK(pl && jalad_planner_choose(pl, 1e9, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_INPUT_U8 &&
+	      fabs(ch.accuracy_loss - 0.02) < 1e-9);
+	jalad_planner_free(pl);
+	pl = NULL;
+	/* a u8 loss within the bound keeps it */
+	po.max_loss = 0.01;
+	in.cal->input_u8 = (struct jalad_calib_cell){ 895, 990, 0.895, 0.99 };
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	CHECK(pl && jalad_planner_choose(pl, 1e9, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_INPUT_U8 &&
+	      fabs(ch.accuracy_loss - 0.005) < 1e-9);
+	jalad_planner_free(pl);
+	pl = NULL;
+	/* unlabelled samples: the loss is 1 - agreement */
+	in.cal->labelled = 0;
+	in.cal->float_correct = 0;
+	in.cal->float_accuracy = 1.0;
+	in.cal->input_u8 = (struct jalad_calib_cell){ 0, 950, 0.95, 0.95 };
+	in.cal->input_jpeg_acc = (struct jalad_calib_cell){ 0, 999, 0.999, 0.999 };
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	if (pl) {
+		seen = sweep_payloads(pl, 5, 0.01, NULL);
+		CHECK_MSG(!(seen & (PAY(JALAD_PAYLOAD_INPUT_U8) | PAY(JALAD_PAYLOAD_INPUT_PNG))) &&
+				  (seen & PAY(JALAD_PAYLOAD_INPUT_JPEG)),
+			  "unlabelled: %#x", seen);
+		CHECK(jalad_planner_choose(pl, 1e6, 5, &ch) == JALAD_OK && ch.payload == JALAD_PAYLOAD_INPUT_JPEG &&
+		      fabs(ch.accuracy_loss - 0.001) < 1e-9);
+		jalad_planner_free(pl);
+		pl = NULL;
+	}
+	/* not calibrated: no JPEG (quality 0), no file (mean_bytes < 0) */
+	in.cal->jpeg_quality = 0;
+	in.cal->input_file.mean_bytes = -1;
+	po.coders = NULL;
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	if (pl) {
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_JPEG, 1e6, 5, &ch) == JALAD_ERR_NOT_FOUND);
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_FILE, 1e6, 5, &ch) == JALAD_ERR_NOT_FOUND);
+		CHECK(jalad_planner_candidates(pl, JALAD_STRATEGY_CLOUD_JPEG) == 0 &&
+		      jalad_planner_candidates(pl, JALAD_STRATEGY_CLOUD_FILE) == 0);
+		seen = sweep_payloads(pl, 5, 0.01, NULL);
+		CHECK_MSG(!(seen & (PAY(JALAD_PAYLOAD_INPUT_JPEG) | PAY(JALAD_PAYLOAD_INPUT_FILE))), "uncalibrated: %#x",
+			  seen);
+		jalad_planner_free(pl);
+	}
+	instance_free(&in);
+}
+
+/* Random instances with every cut-0 payload against brute force. */
+static void test_optimizer_payloads_random(void)
+{
+	static const double losses[] = { 0, 0.01, 0.03, -1 };
+	int bad_exact = 0, bad_loss = 0, bad_base = 0, runs = 0, seen_jpeg = 0, seen_file = 0;
+	for (int it = 0; it < 40; it++) {
+		struct instance in;
+		make_instance(&in, 2 + (int)(urand() * 20), pow(10, 2 * urand()));
+		struct jalad_calib *c = in.cal;
+		if (urand() < 0.7) {
+			c->u8_measured = 1;
+			c->input_u8.correct = (uint64_t)(900 - (int)(urand() * 30));
+			c->input_u8.accuracy = (double)c->input_u8.correct / 1000.0;
+		}
+		if (urand() < 0.8) {
+			c->jpeg_quality = 90;
+			c->input_jpeg = (struct jalad_calib_stats){ 50 + 300 * urand(), 700, 0.01 * urand(), 0.1 * urand() };
+			c->input_jpeg_acc.correct = (uint64_t)(900 - (int)(urand() * 20));
+			c->input_jpeg_acc.accuracy = (double)c->input_jpeg_acc.correct / 1000.0;
+		}
+		if (urand() < 0.8)
+			c->input_file = (struct jalad_calib_stats){ 200 + 800 * urand(), 1200, 0, 0.3 * urand() };
+		for (size_t li = 0; li < sizeof losses / sizeof losses[0]; li++) {
+			struct jalad_planner *pl;
+			struct jalad_planner_opts po = { .max_loss = losses[li] };
+			double ml = losses[li] < 0 ? INFINITY : losses[li];
+			if (jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) != JALAD_OK) {
+				CHECK_MSG(0, "planner_create: %s", jalad_last_error());
+				continue;
+			}
+			double rtt = 50 * urand();
+			for (int bi = 0; bi <= 40; bi++) {
+				double bw = pow(10, 3 + 8.0 * bi / 40);
+				struct jalad_plan_choice ch;
+				int bc;
+				if (jalad_planner_choose(pl, bw, rtt, &ch) != JALAD_OK) {
+					bad_exact++;
+					continue;
+				}
+				runs++;
+				double want = brute(&in, bw, rtt, ml, &bc);
+				if (fabs(ch.total_ms - want) > 1e-9 * fmax(1, want))
+					bad_exact++;
+				if (ch.accuracy_loss > ml + 1e-12)
+					bad_loss++;
+				seen_jpeg += ch.payload == JALAD_PAYLOAD_INPUT_JPEG;
+				seen_file += ch.payload == JALAD_PAYLOAD_INPUT_FILE;
+				/* within the bound, no baseline beats jalad */
+				for (int s = 1; s < JALAD_STRATEGY_COUNT; s++) {
+					struct jalad_plan_choice b;
+					if (jalad_planner_choose_strategy(pl, (enum jalad_strategy)s, bw, rtt, &b) != JALAD_OK)
+						continue;
+					if (b.accuracy_loss <= ml + 1e-12 && b.total_ms < ch.total_ms - 1e-9 * fmax(1, ch.total_ms))
+						bad_base++;
+				}
+			}
+			jalad_planner_free(pl);
+		}
+		instance_free(&in);
+	}
+	CHECK_MSG(bad_exact == 0, "%d of %d choices differ from brute force", bad_exact, runs);
+	CHECK_MSG(bad_loss == 0, "%d choices exceed the loss bound", bad_loss);
+	CHECK_MSG(bad_base == 0, "%d baselines within the bound beat jalad", bad_base);
+	CHECK_MSG(seen_jpeg > 0 && seen_file > 0, "jpeg chosen %d times, file %d times", seen_jpeg, seen_file);
+}
+
 /* ---- with the bundled model ------------------------------------------------------ */
+
+/* A calibration of the bundled model on the first ns Fashion-MNIST test
+ * samples with the 8-bit input measured (pp), the JPEG payload at the
+ * default quality, a "camera file" per sample (the photo as a quality-75
+ * JPEG) and only cuts 0 and 3 calibrated. */
+static void test_calib_v4(const struct jalad_model *m, const struct jalad_profile *prof)
+{
+	enum { NS = 8 };
+	static const int bits[] = { 4, 0 };
+	static const enum jalad_coder coders[] = { JALAD_CODER_RAW, JALAD_CODER_HUFFMAN };
+	struct jalad_dataset *ds = NULL;
+	struct jalad_preprocess pp;
+	struct jalad_calibrator *cal = NULL;
+	struct jalad_calib_worker *w = NULL;
+	struct jalad_calib *t = NULL;
+	struct jalad_image *img[NS] = { NULL }, *px[NS] = { NULL };
+	unsigned char *file[NS] = { NULL };
+	size_t flen[NS] = { 0 };
+	int labels[NS];
+	float x[NS][784];
+	double jpeg_sum = 0, file_sum = 0;
+	size_t file_max = 0;
+	int n = jalad_model_node_count(m);
+	uint8_t *mask = calloc((size_t)n + 1, 1);
+	enum jalad_status st;
+
+	if (jalad_dataset_open("fmnist", &ds) != JALAD_OK) {
+		printf("skipping the version-4 calibration: %s\n", jalad_last_error());
+		free(mask);
+		return;
+	}
+	CHECK(mask && n > 4);
+	if (!mask || n <= 4)
+		goto done;
+	mask[0] = mask[3] = 1;
+	jalad_preprocess_default(&pp, 1, 28, 28);
+	for (int i = 0; i < NS; i++) {
+		unsigned char *j = NULL;
+		size_t jl = 0;
+		CHECK(jalad_dataset_get(ds, (size_t)i, &pp, x[i], 784) == JALAD_OK);
+		labels[i] = jalad_dataset_label(ds, (size_t)i);
+		CHECK(jalad_dataset_load_image(ds, (size_t)i, &img[i]) == JALAD_OK);
+		CHECK(img[i] && jalad_image_resample(img[i], &pp, &px[i]) == JALAD_OK);
+		if (!px[i])
+			goto done;
+		/* the model-sized 8-bit input of a 28 x 28 sample is the sample */
+		CHECK(px[i]->width == 28 && px[i]->height == 28 && px[i]->channels == 1 &&
+		      !memcmp(px[i]->data, img[i]->data, 784));
+		CHECK(jalad_image_encode_jpeg(img[i], 75, &file[i], &flen[i]) == JALAD_OK);
+		CHECK(jalad_image_encode_jpeg(px[i], 90, &j, &jl) == JALAD_OK);
+		jpeg_sum += (double)jl;
+		file_sum += (double)flen[i];
+		file_max = flen[i] > file_max ? flen[i] : file_max;
+		free(j);
+	}
+
+	/* bad options */
+	{
+		struct jalad_calib_opts bo = { .bits = bits, .n_bits = 2, .coders = coders, .n_coders = 2, .samples = NS,
+					       .backend = "ref", .pp = &pp, .jpeg_quality = 101 };
+		struct jalad_calibrator *bc = (struct jalad_calibrator *)&bc;
+		CHECK(jalad_calibrator_create(m, &bo, &bc) == JALAD_ERR_INVALID_ARG && bc == NULL);
+		struct jalad_preprocess bpp = pp;
+		bpp.std[0] = 0;
+		bo.jpeg_quality = 0;
+		bo.pp = &bpp;
+		bc = (struct jalad_calibrator *)&bc;
+		CHECK(jalad_calibrator_create(m, &bo, &bc) == JALAD_ERR_INVALID_ARG && bc == NULL);
+	}
+
+	struct jalad_calib_opts o = { .bits = bits, .n_bits = 2, .coders = coders, .n_coders = 2, .samples = NS,
+				      .timing_samples = 2, .backend = "ref", .dataset = "fmnist", .pp = &pp,
+				      .cut_mask = mask };
+	st = jalad_calibrator_create(m, &o, &cal);
+	CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+	if (!cal)
+		goto done;
+	CHECK(jalad_calib_worker_create(cal, &w) == JALAD_OK);
+	if (!w)
+		goto done;
+	{
+		/* an image that is not the model's size is refused */
+		struct jalad_calib_image bad = { .pixels = img[0]->data, .width = 14, .height = 56, .channels = 1 };
+		struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, 1, 28, 28 }, x[0] };
+		CHECK(jalad_calib_worker_pass1(w, 0, &in, labels[0], &bad) == JALAD_ERR_SHAPE);
+	}
+	for (int pass = 1; pass <= 3; pass++) {
+		if (pass == 2)
+			CHECK(jalad_calibrator_learn(cal, &w, 1) == JALAD_OK);
+		for (int i = 0; i < NS && (pass < 3 || i < 2); i++) {
+			struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, 1, 28, 28 }, x[i] };
+			struct jalad_calib_image ci = { px[i]->data, 28, 28, 1, file[i], flen[i], &pp };
+			st = pass == 1 ? jalad_calib_worker_pass1(w, (uint64_t)i, &in, labels[i], &ci)
+			     : pass == 2 ? jalad_calib_worker_pass2(w, (uint64_t)i, &in)
+					 : jalad_calib_worker_time(w, i, &in, &ci);
+			CHECK_MSG(st == JALAD_OK, "pass %d sample %d: %s", pass, i, jalad_last_error());
+		}
+	}
+	st = jalad_calibrator_finish(cal, &t);
+	CHECK_MSG(st == JALAD_OK, "%s", jalad_last_error());
+	if (!t)
+		goto done;
+
+	/* cuts: 0 and 3 calibrated, n (edge-only) always, the rest skipped */
+	{
+		int ok = 1, cells = 1;
+		for (int k = 0; k <= n; k++) {
+			int want = k == 0 || k == 3 || k == n;
+			ok &= t->cuts[k].skipped == !want && t->cuts[k].supported == want;
+			ok &= t->cuts[k].n_tensors >= 1 && t->cuts[k].values > 0;
+		}
+		CHECK_MSG(ok, "skipped flags");
+		int f = jalad_calib_entry_index(t, 0, 0), b4 = jalad_calib_entry_index(t, 4, 0);
+		for (int k = 0; k < n; k++) {
+			const struct jalad_calib_cell *cf = &t->cells[jalad_calib_cell_index(t, k, f)];
+			const struct jalad_calib_cell *c4 = &t->cells[jalad_calib_cell_index(t, k, b4)];
+			double mb = t->stats[jalad_calib_stats_index(t, k, b4, 1)].mean_bytes;
+			if (t->cuts[k].supported)
+				cells &= cf->agree == NS && cf->correct == t->float_correct && c4->agree <= NS && mb > 0;
+			else
+				cells &= cf->agree == 0 && c4->agree == 0 && mb < 0 &&
+					 !t->dicts[jalad_calib_cell_index(t, k, b4)];
+		}
+		CHECK_MSG(cells, "cells of calibrated and skipped cuts");
+	}
+	CHECK(t->samples == NS && t->labelled == NS && t->input_raw_bytes == 784);
+	/* the 8-bit input of Fashion-MNIST is exact: agrees everywhere */
+	CHECK_MSG(t->u8_measured == 1 && t->input_u8.agree == NS && t->input_u8.correct == t->float_correct &&
+			  t->input_u8.agreement == 1.0,
+		  "u8: measured %d, agree %llu, correct %llu of float %llu", t->u8_measured,
+		  (unsigned long long)t->input_u8.agree, (unsigned long long)t->input_u8.correct,
+		  (unsigned long long)t->float_correct);
+	/* JPEG at the default quality 90: the sizes of the same encoder */
+	CHECK(t->jpeg_quality == 90);
+	CHECK_MSG(t->input_jpeg.mean_bytes > 0 && fabs(t->input_jpeg.mean_bytes - jpeg_sum / NS) < 1e-9,
+		  "jpeg mean %g, want %g", t->input_jpeg.mean_bytes, jpeg_sum / NS);
+	CHECK(t->input_jpeg.p95_bytes > 0 && t->input_jpeg.enc_ms >= 0 && t->input_jpeg.dec_ms >= 0);
+	CHECK(t->input_jpeg_acc.agree <= NS && t->input_jpeg_acc.correct <= t->labelled && t->input_jpeg_acc.agree > 0);
+	/* the camera file: its own sizes, no encode */
+	CHECK_MSG(fabs(t->input_file.mean_bytes - file_sum / NS) < 1e-9 && t->input_file.p95_bytes == (double)file_max,
+		  "file mean %g p95 %g, want %g %zu", t->input_file.mean_bytes, t->input_file.p95_bytes, file_sum / NS,
+		  file_max);
+	CHECK(t->input_file.enc_ms == 0 && t->input_file.dec_ms >= 0);
+
+	/* the JSON form keeps all of it */
+	{
+		char *j1 = NULL, *j2 = NULL;
+		struct jalad_calib *back = NULL;
+		CHECK(jalad_calib_to_json(t, &j1) == JALAD_OK);
+		CHECK(j1 && jalad_calib_parse(j1, strlen(j1), &back) == JALAD_OK);
+		CHECK(back && jalad_calib_to_json(back, &j2) == JALAD_OK && j2 && !strcmp(j1, j2));
+		if (back) {
+			int ok = back->u8_measured == 1 && back->input_u8.agree == NS && back->jpeg_quality == 90 &&
+				 back->input_file.mean_bytes == t->input_file.mean_bytes;
+			for (int k = 0; k <= n; k++)
+				ok &= back->cuts[k].skipped == t->cuts[k].skipped && back->cuts[k].supported == t->cuts[k].supported;
+			CHECK(ok);
+		}
+		free(j1);
+		free(j2);
+		jalad_calib_free(back);
+	}
+	/* a planner never picks a skipped cut */
+	if (prof) {
+		struct jalad_planner *pl = NULL;
+		struct jalad_planner_opts plo = { .max_loss = 1 };
+		CHECK(jalad_planner_create(prof, prof, t, &plo, &pl) == JALAD_OK);
+		int bad = 0;
+		for (double bw = 1e2; pl && bw < 1e12; bw *= 2) {
+			struct jalad_plan_choice ch;
+			if (jalad_planner_choose(pl, bw, 1, &ch) != JALAD_OK || (ch.cut != 0 && ch.cut != 3 && ch.cut != n))
+				bad++;
+			for (int s = 0; s < JALAD_STRATEGY_COUNT; s++)
+				if (jalad_planner_choose_strategy(pl, (enum jalad_strategy)s, bw, 1, &ch) == JALAD_OK &&
+				    ch.cut != 0 && ch.cut != 3 && ch.cut != n)
+					bad++;
+		}
+		CHECK_MSG(bad == 0, "%d plans on skipped cuts", bad);
+		jalad_planner_free(pl);
+	}
+done:
+	jalad_calib_free(t);
+	jalad_calib_worker_free(w);
+	jalad_calibrator_free(cal);
+	for (int i = 0; i < NS; i++) {
+		jalad_image_free(img[i]);
+		jalad_image_free(px[i]);
+		free(file[i]);
+	}
+	free(mask);
+	jalad_dataset_free(ds);
+}
+
 
 static void fill_input(float *x, int n, uint32_t seed)
 {
@@ -630,7 +1295,7 @@ static struct jalad_calib *calibrate(const struct jalad_model *m, int nw, int re
 	float x[784];
 	uint8_t pix[784];
 	struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, 1, 28, 28 }, x };
-	struct jalad_calib_image img = { pix, 28, 28, 1 };
+	struct jalad_calib_image img = { .pixels = pix, .width = 28, .height = 28, .channels = 1 };
 	CHECK(jalad_calibrator_create(m, &o, &cal) == JALAD_OK);
 	for (int i = 0; i < nw; i++)
 		CHECK(jalad_calib_worker_create(cal, &w[i]) == JALAD_OK);
@@ -810,9 +1475,18 @@ static void test_model(const char *path)
 		CHECK(same);
 		CHECK(differ);
 	}
+	/* Without pp, cut_mask or files: nothing of version 4 is measured. */
+	if (c1) {
+		int sk = 0;
+		for (int k = 0; k <= n; k++)
+			sk |= c1->cuts[k].skipped;
+		CHECK(!sk && c1->u8_measured == 0 && c1->jpeg_quality == 0 && c1->input_jpeg.mean_bytes < 0 &&
+		      c1->input_file.mean_bytes < 0 && c1->input_png.mean_bytes > 0);
+	}
 	jalad_calib_free(c1);
 	jalad_calib_free(c2);
 	jalad_calib_free(c3);
+	test_calib_v4(m, p);
 	jalad_profile_free(p);
 	jalad_model_free(m);
 }
@@ -824,6 +1498,9 @@ int main(void)
 	test_extremes();
 	test_json();
 	test_json_2d();
+	test_json_v4();
+	test_planner_payloads();
+	test_optimizer_payloads_random();
 	test_model("models/fmnist-vgg.onnx");
 	TEST_MAIN_END("test_plan");
 }

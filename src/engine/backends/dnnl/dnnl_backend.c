@@ -36,7 +36,8 @@
  *
  * Switches (environment, read at create(); for debugging and benchmarks):
  * JALAD_DNNL_NOFUSE=1 disables fusion, JALAD_DNNL_NOWINOGRAD=1 keeps every
- * convolution on the direct kernels.
+ * convolution on the direct kernels, JALAD_DNNL_LAYOUT=nhwc|blocked forces
+ * the convolutions' activation layout (default: dn_pick_layout()).
  */
 #ifdef JALAD_HAVE_DNNL
 #include <omp.h>
@@ -466,6 +467,7 @@ static enum jalad_status dn_create(const struct jalad_graph *g, int threads, voi
 	s->nthr = s->threads;
 	s->fuse = !env_flag("JALAD_DNNL_NOFUSE");
 	s->winograd = !env_flag("JALAD_DNNL_NOWINOGRAD");
+	dn_pick_layout(s);
 	/* Before any primitive: kernels size their work for this count. */
 	omp_set_num_threads(s->threads);
 	size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1);

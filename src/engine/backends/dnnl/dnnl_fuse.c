@@ -1,8 +1,9 @@
 /*
  * Fusion: Conv or Gemm at node i followed, at i+1 (and i+2), by
  *   - an activation              -> eltwise post-op
- *   - a residual Add             -> sum post-op (Conv only)
- *   - a residual Add, activation -> sum then eltwise post-ops (Conv only)
+ *   - a residual Add             -> sum post-op, or a binary add post-op
+ *                                   where a sum would not be exact (Conv only)
+ *   - a residual Add, activation -> the same, then an eltwise post-op (Conv only)
  * becomes one fused unit, used by run_range() only when the whole group
  * lies inside the range. Each node keeps its own unit for ranges that cut
  * the group, so results never depend on where a range starts or ends.
@@ -12,11 +13,13 @@
  *     unit; every intermediate tensor has one consumer (the next node of
  *     the group) and is not a graph output, so nothing outside the group
  *     ever needs it;
- *   - sum: the Add's other operand o is last used by the Add, is not a
+ *   - the Add's other operand o is last used by the Add, is not a
  *     graph output, is not an input of the convolution, has the convolution's output shape and home layout.
- *     The convolution then adds its result onto o in place, so o, the Add's
- *     output and the group's output share one home buffer (an alias set),
- *     and the unfused Add and activation also run in place on it;
+ *     With a sum post-op the convolution adds its result onto o in place,
+ *     so o, the Add's output and the group's output share one home buffer
+ *     (an alias set), and the unfused Add and activation also run in place
+ *     on it; a binary post-op reads o and writes the group's output
+ *     elsewhere (sum_at_end() says which);
  *   - the fused primitive is the same oneDNN implementation as the unfused
  *     one, so results are bit-identical whichever variant runs.
  */
@@ -70,6 +73,20 @@ static int add_other(const struct jalad_graph *g, const struct jalad_node *n, in
 	return -1;
 }
 
+/* Does implementation impl apply a sum post-op to the finished result,
+ * so that the fused result equals the convolution's rounded output plus
+ * the other operand, as the unfused Add computes it? The brgemm kernels
+ * (NHWC) and Winograd do. oneDNN's blocked direct kernels (jit:...,
+ * jit_1x1:...) do not: when they split the input channels into blocks
+ * they add the old destination to the first block's partial sums, so the
+ * operand lands mid-reduction (`jalad run --check-splits` on MobileNetV2
+ * in nChw16c found cuts that differ from the full run). Those get the Add
+ * as a binary post-op, applied with the eltwise ones to the final sums. */
+static int sum_at_end(const char *impl)
+{
+	return !strncmp(impl, "brg", 3) || strstr(impl, "wino") != NULL;
+}
+
 static enum jalad_status fuse_at(struct dn_state *s, int i)
 {
 	const struct jalad_graph *g = s->g;
@@ -82,10 +99,12 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 	int have_act = 0;
 	const dnnl_memory_desc_t *ymd = &s->t[y].home_md;
 
+	/* the Add as a sum post-op (in place on o) or as a binary one */
+	int sum = sum_at_end(head->impl);
 	if (end < g->n_nodes && is_conv && only_feeds(s, y, end) && main_step(s->unit[end])) {
 		const struct jalad_node *an = &g->nodes[end];
 		int other = add_other(g, an, y);
-		/* o must not feed the convolution: it is overwritten in place */
+		/* o must not feed the convolution: a sum overwrites it in place */
 		for (int k = 0; other >= 0 && k < g->nodes[i].n_in; k++)
 			if (g->nodes[i].in[k] == other)
 				other = -1;
@@ -113,8 +132,11 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 	struct dn_unit *fu = NULL;
 	int prim;
 	enum jalad_status st = dn_check(dnnl_post_ops_create(&po), "post-ops");
-	if (st == JALAD_OK && o >= 0)
+	if (st == JALAD_OK && o >= 0 && sum)
 		st = dn_check(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
+	else if (st == JALAD_OK && o >= 0)
+		st = dn_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, &s->t[o].home_md),
+			      "binary post-op");
 	if (st == JALAD_OK && have_act)
 		st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, act.alg, act.alpha, act.beta),
 			      "eltwise post-op");
@@ -151,7 +173,19 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 	dr->id = out;
 	s->fused[i] = fu;
 	s->t[out].group_out = 1;
-	if (o >= 0) {
+	if (o >= 0 && !sum) {
+		/* binary: o is read as the post-op's second source; the group's
+		 * output has a home of its own (the kernel may store partial
+		 * sums into its destination before it reads o). */
+		struct dn_ref r;
+		dn_ref_home(&r, o, &s->t[o].home_md);
+		enum jalad_status e = dn_step_arg(ms, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &r);
+		if (e != JALAD_OK) {
+			s->fused[i] = NULL;
+			dn_unit_free(fu);
+			return e;
+		}
+	} else if (o >= 0) {
 		/* One home for o, the Add's output and the group's output; the
 		 * unfused Add reads o as src0 so that it runs in place. */
 		int root = find_root(s, o);

@@ -154,6 +154,7 @@ struct dn_state {
 
 	int fuse;                    /* fusion allowed (JALAD_DNNL_NOFUSE unset) */
 	int winograd;                /* Winograd 3x3 allowed (JALAD_DNNL_NOWINOGRAD unset) */
+	int blocked;                 /* 2-D convolutions take nChw16c activations (dn_pick_layout) */
 };
 
 /* ------------------------------------------------------------ util (dnnl_mem.c) */
@@ -214,6 +215,9 @@ enum jalad_status dn_make_prim(struct dn_state *s, const void *od, const_dnnl_po
 			       dnnl_primitive_desc_t *pd, int *prim);
 /* oneDNN's implementation name of pd ("brg:avx512_core"...). */
 const char *dn_pd_impl(const_dnnl_primitive_desc_t pd);
+
+/* Choose the convolutions' activation layout for the graph (s->blocked). */
+void dn_pick_layout(struct dn_state *s);
 
 /* Build node i's own native unit. JALAD_ERR_UNSUPPORTED: use the fallback.
  * On success sets the output tensor's home_md. */
