@@ -59,7 +59,9 @@ case "$MODEL" in
 *.tflite)
 	onnx=$OUT/$(basename "$MODEL" .tflite).onnx
 	echo "== 1. import $MODEL"
-	$PY models/import_tflite.py "$MODEL" "$onnx" | sed 's/^/   /'
+	if [ ! -f "$onnx" ] || [ "$onnx" -ot "$MODEL" ] || [ "$onnx" -ot models/import_tflite.py ]; then
+		$PY models/import_tflite.py "$MODEL" "$onnx" 2>&1 | sed 's/^/   /'
+	fi
 	;;
 *) onnx=$MODEL ;;
 esac
@@ -69,7 +71,8 @@ calib=$OUT/calib-$LIMIT.json
 echo "== 2. calibration on $LIMIT photos of $DATA (cached in $calib)"
 if [ ! -f "$calib" ] || [ "$calib" -ot "$onnx" ]; then
 	"$JALAD" calibrate "$onnx" --data "imagenet:$DATA" --limit "$LIMIT" --cuts single --bits 2-8,float --quant tensor \
-		--coders raw,huffman,huffman-shared,rans0,huffman-2d,auto --size-limit 200 --timing 16 \
+		--coders raw,huffman,huffman-shared,rans0,rans1,huffman-2d,auto --size-limit 200 --timing 16 \
+		--jpeg-quality 95 \
 		-o "$calib" 2>"$OUT/calib.log" || { tail "$OUT/calib.log"; exit 1; }
 fi
 tail -n 4 "$OUT/calib.log" 2>/dev/null | sed 's/^/   /' || true

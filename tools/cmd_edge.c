@@ -426,10 +426,10 @@ int cmd_edge(int argc, char **argv)
 	if ((rc = tool_preprocess("edge", m, NULL, NULL, NULL, &pp)) != 0)
 		goto done;
 	rc = EXIT_FAIL;
-	if ((st = jalad_dataset_open(a.data, &ds)) != JALAD_OK) {
-		tool_error("edge", st);
+	/* labels follow the model (imagenet:DIR: background class at 0) */
+	if ((rc = tool_open_dataset("edge", a.data, m, -1, &ds)) != 0)
 		goto done;
-	}
+	rc = EXIT_FAIL;
 	char path[4096];
 	int have_files = jalad_dataset_sample_path(ds, 0, path, sizeof path) != NULL;
 	if (!a.edge_prof != !a.cloud_prof) {

@@ -115,7 +115,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 inp = d["input"]
 assert inp["raw_bytes"] == 3 * 224 * 224, inp["raw_bytes"]
-assert inp["file"]["mean_bytes"] > 1000 and inp["jpeg"]["quality"] == 90
+assert inp["file"]["mean_bytes"] > 1000 and inp["jpeg"]["quality"] == 95
 assert 0 < inp["jpeg"]["mean_bytes"] < inp["png"]["mean_bytes"] < inp["raw_bytes"]
 assert inp["u8"]["agree"] >= 20, inp["u8"]
 cal = [c["cut"] for c in d["cuts"] if c["supported"] and "cells" in c]
