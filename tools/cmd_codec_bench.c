@@ -16,7 +16,7 @@
 #include "jalad/plan.h"
 
 static const char *bench_help =
-	"usage: jalad codec-bench MODEL --data fmnist[:DIR]|images:DIR [--limit N] [--cut all|K]\n"
+	"usage: jalad codec-bench MODEL --data fmnist[:DIR]|images:DIR|imagenet:DIR [--limit N] [--cut all|K]\n"
 	"                         [--bits LIST] [--backend B] [--json]\n"
 	"For every cut (or cut K) and bit width (default 1-8): mean container bytes per image\n"
 	"for each coder (raw, huffman, huffman_shared, huffman_2d, rans0, rans1, zstd, arith0, arith1,\n"
