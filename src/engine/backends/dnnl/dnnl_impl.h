@@ -7,9 +7,10 @@
  *              kernel in plain layout. Each unit's arguments are symbolic
  *              references (a tensor's home buffer, a temporary, a prepared
  *              memory) because no buffer exists yet.
- *   2. fusion  Conv/Gemm followed by an activation and/or a residual Add
- *              get a second, fused unit (post-ops) used only when the whole
- *              group runs inside one range (dnnl_fuse.c).
+ *   2. fusion  Conv/Gemm followed by an activation and/or a residual Add,
+ *              and a 1x1 Conv followed by a depthwise one, get a second,
+ *              fused unit (post-ops) used only when the whole group runs
+ *              inside one range (dnnl_fuse.c).
  *   3. storage every tensor gets a home: the session's plain view, a slot
  *              of this backend's arena, or constant data; the arena is
  *              planned from lifetimes (dnnl_backend.c).
