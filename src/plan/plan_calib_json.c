@@ -416,13 +416,7 @@ static enum jalad_status parse_cell(struct jalad_calib *c, const cJSON *x, int k
 	JALAD_RETURN_IF(!cJSON_IsBool(pc) || cJSON_IsTrue(pc) != c->per_channel[b], JALAD_ERR_FORMAT,
 			"%s: \"per_channel\" must be %s like entry %d of \"per_channel\"", what,
 			c->per_channel[b] ? "true" : "false", b);
-	struct jalad_calib_cell *ce = &c->cells[jalad_calib_cell_index(c, k, b)];
-	JALAD_FORWARD(plan_get_int(what, x, "correct", 0, (int64_t)c->labelled, &v));
-	ce->correct = (uint64_t)v;
-	JALAD_FORWARD(plan_get_int(what, x, "agree", 0, (int64_t)c->samples, &v));
-	ce->agree = (uint64_t)v;
-	ce->agreement = (double)ce->agree / (double)c->samples;
-	ce->accuracy = c->labelled ? (double)ce->correct / (double)c->labelled : ce->agreement;
+	JALAD_FORWARD(get_cell_obj(c, x, what, &c->cells[jalad_calib_cell_index(c, k, b)]));
 	JALAD_FORWARD(get_coder_array(what, x, "mean_bytes", c->n_coders, arr[0]));
 	JALAD_FORWARD(get_coder_array(what, x, "p95_bytes", c->n_coders, arr[1]));
 	JALAD_FORWARD(get_coder_array(what, x, "enc_ms", c->n_coders, arr[2]));
