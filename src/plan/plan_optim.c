@@ -248,6 +248,21 @@ static enum jalad_status parse_coders(const char *list, const struct jalad_calib
 	return JALAD_OK;
 }
 
+/* A cut-0 image payload (PNG, JPEG, file) from its calibrated sizes and
+ * codec times: the edge encodes, the cloud decodes and runs everything. */
+static struct cand image_cand(enum jalad_plan_payload payload, const struct jalad_calib_stats *ps, double loss,
+			      int use_p95, const struct jalad_profile *edge, const struct jalad_profile *cloud,
+			      double cloud_ms)
+{
+	struct cand c = { .cut = 0, .bits = 8, .payload = payload, .loss = loss,
+			  .bytes = use_p95 ? ps->p95_bytes : ps->mean_bytes, .cloud_ms = cloud_ms };
+	c.enc_ms = (ps->enc_ms > 0 ? ps->enc_ms : 0) * edge->slowdown;
+	c.dec_ms = (ps->dec_ms > 0 ? ps->dec_ms : 0) * cloud->slowdown;
+	c.fixed = c.enc_ms + c.dec_ms + c.cloud_ms;
+	c.slope = c.bytes * 8000.0;
+	return c;
+}
+
 enum jalad_status jalad_planner_create(const struct jalad_profile *edge, const struct jalad_profile *cloud,
 				       const struct jalad_calib *cal, const struct jalad_planner_opts *opts,
 				       struct jalad_planner **out)
@@ -312,38 +327,22 @@ enum jalad_status jalad_planner_create(const struct jalad_profile *edge, const s
 			goto fail;
 	}
 	if (cal->input_png.mean_bytes >= 0) {
-		const struct jalad_calib_stats *ps = &cal->input_png;
-		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_PNG, .loss = loss_u8,
-				  .bytes = use_p95 ? ps->p95_bytes : ps->mean_bytes, .cloud_ms = C[0] };
-		c.enc_ms = (ps->enc_ms > 0 ? ps->enc_ms : 0) * edge->slowdown;
-		c.dec_ms = (ps->dec_ms > 0 ? ps->dec_ms : 0) * cloud->slowdown;
-		c.fixed = c.enc_ms + c.dec_ms + c.cloud_ms;
-		c.slope = c.bytes * 8000.0;
+		struct cand c = image_cand(JALAD_PAYLOAD_INPUT_PNG, &cal->input_png, loss_u8, use_p95, edge, cloud, C[0]);
 		if ((st = push(&pl->s[JALAD_STRATEGY_CLOUD_PNG], &c)) != JALAD_OK ||
 		    (png && feasible_u8 && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
 			goto fail;
 	}
 	if (cal->jpeg_quality > 0 && cal->input_jpeg.mean_bytes >= 0) {
-		const struct jalad_calib_stats *ps = &cal->input_jpeg;
 		double loss = cal->labelled ? cal->float_accuracy - cal->input_jpeg_acc.accuracy
 					    : 1.0 - cal->input_jpeg_acc.agreement;
-		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_JPEG, .loss = loss,
-				  .bytes = use_p95 ? ps->p95_bytes : ps->mean_bytes, .cloud_ms = C[0] };
-		c.enc_ms = (ps->enc_ms > 0 ? ps->enc_ms : 0) * edge->slowdown;
-		c.dec_ms = (ps->dec_ms > 0 ? ps->dec_ms : 0) * cloud->slowdown;
-		c.fixed = c.enc_ms + c.dec_ms + c.cloud_ms;
-		c.slope = c.bytes * 8000.0;
+		struct cand c = image_cand(JALAD_PAYLOAD_INPUT_JPEG, &cal->input_jpeg, loss, use_p95, edge, cloud, C[0]);
 		if ((st = push(&pl->s[JALAD_STRATEGY_CLOUD_JPEG], &c)) != JALAD_OK ||
 		    (jpeg && loss <= max_loss + 1e-12 && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
 			goto fail;
 	}
 	if (cal->input_file.mean_bytes >= 0) {
-		const struct jalad_calib_stats *ps = &cal->input_file;
-		struct cand c = { .cut = 0, .bits = 8, .payload = JALAD_PAYLOAD_INPUT_FILE,
-				  .bytes = use_p95 ? ps->p95_bytes : ps->mean_bytes, .cloud_ms = C[0] };
-		c.dec_ms = (ps->dec_ms > 0 ? ps->dec_ms : 0) * cloud->slowdown;
-		c.fixed = c.dec_ms + c.cloud_ms;
-		c.slope = c.bytes * 8000.0;
+		/* the file is what the float model sees: no loss, nothing to encode */
+		struct cand c = image_cand(JALAD_PAYLOAD_INPUT_FILE, &cal->input_file, 0, use_p95, edge, cloud, C[0]);
 		if ((st = push(&pl->s[JALAD_STRATEGY_CLOUD_FILE], &c)) != JALAD_OK ||
 		    (file && (st = push(&pl->s[JALAD_STRATEGY_BEST], &c)) != JALAD_OK))
 			goto fail;
