@@ -80,5 +80,21 @@ expect 0 "" "$JALAD" info models/fmnist-resnet.onnx --json
 "$JALAD" run models/fmnist-vgg.onnx --random --repeat 3 --json >"$tmp/run.json" 2>&1 &&
 	grep -q '"median_ms"' "$tmp/run.json" && grep -q '"runs": 3' "$tmp/run.json" && ok || bad "run --json"
 
+# The options and dataset added for real photos: bad values are usage
+# errors naming the option, bad folders failures naming the problem.
+M=models/fmnist-vgg.onnx
+expect 2 "cuts" "$JALAD" calibrate $M --data fmnist --limit 4 --cuts 9-3
+expect 2 "cuts" "$JALAD" calibrate $M --data fmnist --limit 4 --cuts abc
+expect 2 "cuts" "$JALAD" calibrate $M --data fmnist --limit 4 --cuts 0-999
+expect 2 "jpeg.quality" "$JALAD" calibrate $M --data fmnist --limit 4 --jpeg-quality 101
+expect 2 "label.offset" "$JALAD" eval $M --data fmnist --label-offset -1
+expect 1 "nonexistent.*cannot open" "$JALAD" eval $M --data imagenet:$tmp/nonexistent
+mkdir -p "$tmp/photos"
+printf '\211PNG\r\n\032\n' >"$tmp/photos/cat.png"
+expect 1 "cat.png.*synset" "$JALAD" eval $M --data imagenet:$tmp/photos
+expect 1 "" "$JALAD" run $M --input "$tmp/nonexistent.jpg"
+"$JALAD" run $M --random --repeat 1 --check-splits >"$tmp/split.out" 2>&1 &&
+	grep -q "0 differ" "$tmp/split.out" && ok || bad "run --check-splits: $(tail -n 2 "$tmp/split.out")"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
