@@ -47,9 +47,21 @@ $(DEPS_STAMP): scripts/deps.sh
 	@scripts/deps.sh
 	@touch $@
 deps: $(DEPS_STAMP)
+# The stamp only says scripts/deps.sh ran once: a build/ copied from another
+# machine, or packages removed since, leave it without the tools. Then run
+# the script again (plain `make` included).
+ifeq ($(shell command -v protoc-c 2>/dev/null),)
+$(DEPS_STAMP): FORCE
+else ifeq ($(wildcard /usr/include/onnx/onnx.proto),)
+$(DEPS_STAMP): FORCE
+endif
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/gen
+	@command -v protoc-c >/dev/null && test -f /usr/include/onnx/onnx.proto || { echo "make: protoc-c or" \
+		"/usr/include/onnx/onnx.proto missing: run scripts/deps.sh (Debian: protobuf-c-compiler libonnx-dev)" >&2; exit 1; }
 	cp /usr/include/onnx/onnx.proto $(BUILD)/gen/onnx.proto
 	cd $(BUILD)/gen && protoc-c --c_out=. onnx.proto
 

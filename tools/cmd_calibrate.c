@@ -394,6 +394,8 @@ int cmd_calibrate(int argc, char **argv)
 	}
 	if (!data)
 		return tool_usage("calibrate", "--data is required");
+	if (out && tool_check_output("calibrate", "-o", out))
+		return EXIT_FAIL;
 	if (threads == 0)
 		threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	if (threads > 256)

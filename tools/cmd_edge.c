@@ -389,6 +389,11 @@ static int parse_args(int argc, char **argv, struct edge_args *a)
 		return tool_usage("edge", "no model given");
 	if (!a->data)
 		return tool_usage("edge", "--data is required");
+	/* auto and cloud always may send to the cloud; a fixed k=K plan is
+	 * checked against the model's node count below */
+	if (!a->cloud && (!strcmp(a->plan, "auto") || !strcmp(a->plan, "cloud")))
+		return tool_usage("edge", "--cloud HOST:PORT is required with --plan %s (only --plan edge runs without a "
+				  "cloud)", a->plan);
 	a->use_tls = a->tls.ca_file || a->tls.psk_file || a->tls.cert_file || a->tls.key_file;
 	if (a->use_tls && !a->tls.psk_file && !a->tls.ca_file)
 		return tool_usage("edge", "TLS with certificates needs --tls-ca to verify the server");
@@ -564,7 +569,7 @@ int cmd_edge(int argc, char **argv)
 		goto done;
 	struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, pp.channels, pp.height, pp.width }, x };
 	uint64_t t_start = jalad_now_ns_tool();
-	size_t done_n = 0, labelled = 0, correct = 0, fallbacks = 0, switches = 0;
+	size_t done_n = 0, labelled = 0, correct = 0, fallbacks = 0, switches = 0, dict_up = 0, dict_ref = 0;
 	if (!a.json)
 		printf("%6s %4s %4s %-14s %-9s %7s %8s %8s %8s %8s %8s %8s %3s %s\n", "id", "cut", "bits", "coder", "payload",
 		       "bytes", "edge_ms", "enc_ms", "net_ms", "cloud_ms", "total", "pred", "fb", "ok");
@@ -623,6 +628,8 @@ int cmd_edge(int argc, char **argv)
 		correct += ok;
 		fallbacks += res.fallback;
 		switches += res.switched;
+		dict_up += res.dict_uploaded;
+		dict_ref += res.dict_refused;
 		if (done_n == lat_cap) {
 			double *nl = realloc(lat, 2 * lat_cap * sizeof *nl);
 			if (!nl)
@@ -647,6 +654,8 @@ int cmd_edge(int argc, char **argv)
 			json_num(stdout, "fallback_ms", res.fallback_ms, 3);
 			json_num(stdout, "total_ms", res.total_ms, 3);
 			json_num(stdout, "predicted_ms", res.predicted_ms, 3);
+			if (res.dict_uploaded)
+				printf(", \"dict_upload\": %s", res.dict_refused ? "\"refused\"" : "\"taken\"");
 			printf(", \"fallback\": %s", res.fallback ? "true" : "false");
 			if (res.fallback) {
 				printf(", \"reason\": ");
@@ -688,8 +697,8 @@ int cmd_edge(int argc, char **argv)
 		       correct);
 		json_num(stdout, "accuracy", acc, 6);
 		printf(", \"mean_ms\": %.3f, \"p50_ms\": %.3f, \"p95_ms\": %.3f, \"switches\": %zu, \"fallbacks\": %zu, "
-		       "\"plan\": ",
-		       mean, p50, p95, switches, fallbacks);
+		       "\"dict_uploads\": %zu, \"dict_refused\": %zu, \"plan\": ",
+		       mean, p50, p95, switches, fallbacks, dict_up, dict_ref);
 		tool_json_str(stdout, a.plan);
 		printf(", \"candidates\": %d, \"slowdown\": %g, \"link\": ", n_plans, a.slowdown);
 		tool_json_str(stdout, link);
@@ -710,8 +719,9 @@ int cmd_edge(int argc, char **argv)
 						       jalad_net_payload_name((enum jalad_net_payload)k), sent[k]);
 		printf("requests: %zu, accuracy: %.4f, latency mean %.3f ms, p50 %.3f ms, p95 %.3f ms\n"
 		       "plan switches: %zu, fallbacks: %zu, plan: %s (%d candidates), link: %s\n"
-		       "payloads: %s\n",
-		       done_n, acc, mean, p50, p95, switches, fallbacks, a.plan, n_plans, link, kl ? kinds : "-");
+		       "payloads: %s; dictionary uploads: %zu (refused %zu)\n",
+		       done_n, acc, mean, p50, p95, switches, fallbacks, a.plan, n_plans, link, kl ? kinds : "-", dict_up,
+		       dict_ref);
 	}
 	rc = EXIT_OK;
 done:

@@ -103,6 +103,8 @@ int cmd_eval(int argc, char **argv)
 		return tool_usage("eval", "no model given");
 	if (!data)
 		return tool_usage("eval", "--data is required");
+	if (top5_path && tool_check_output("eval", "--top5", top5_path))
+		return EXIT_FAIL;
 	if (threads == 0)
 		threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
 

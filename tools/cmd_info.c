@@ -59,13 +59,18 @@ int cmd_info(int argc, char **argv)
 		if (json) {
 			printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
 			tool_json_str(stdout, ni.name);
-			printf(", \"op\": \"%s\", \"shape\": [", ni.op_type);
+			printf(", \"op\": ");
+			tool_json_str(stdout, ni.op_type);
+			printf(", \"shape\": [");
 			for (int k = 0; k < d.ndim; k++)
 				printf("%s%lld", k ? ", " : "", (long long)d.dims[k]);
 			printf("], \"bytes\": %lld, \"flops\": %lld, \"params\": %lld, \"crossing_after\": %d}",
 			       (long long)ni.out_bytes, (long long)ni.flops, (long long)ni.params, cross);
 		} else {
-			printf("%-5d %-28.28s %-20.20s %-18s %12lld %12lld %10lld %7d\n", i, ni.name, ni.op_type, shape,
+			char name[64], op[64];
+			tool_text_str(ni.name, name, sizeof name);
+			tool_text_str(ni.op_type, op, sizeof op);
+			printf("%-5d %-28.28s %-20.20s %-18s %12lld %12lld %10lld %7d\n", i, name, op, shape,
 			       (long long)ni.out_bytes, (long long)ni.flops, (long long)ni.params, cross);
 		}
 	}
@@ -83,7 +88,9 @@ int cmd_info(int argc, char **argv)
 	} else {
 		for (int i = 0; i < nm; i++) {
 			const char *k = jalad_model_metadata_key(m, i);
-			printf("metadata: %s = %s\n", k, jalad_model_metadata(m, k));
+			char kb[256], vb[1024];
+			printf("metadata: %s = %s\n", tool_text_str(k, kb, sizeof kb),
+			       tool_text_str(jalad_model_metadata(m, k), vb, sizeof vb));
 		}
 		printf("total: %d nodes, %.3f GFLOPs, %lld parameters (%.2f MB)\n", n, (double)tf / 1e9,
 		       (long long)tp, (double)tp * 4 / 1e6);

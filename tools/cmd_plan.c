@@ -14,9 +14,12 @@
 static const char *plan_help =
 	"usage: jalad plan --edge EDGE.json --cloud CLOUD.json --calib CALIB.json --bandwidth BW\n"
 	"                  [--rtt T] [--max-loss L] [--coders LIST] [--p95] [--model MODEL] [--json]\n"
+	"                  [--objective latency|throughput [--max-latency T]] [--tls] [--mss N]\n"
+	"                  [--payload-only]\n"
 	"       jalad plan ... --sweep LO:HI [--points N] [--out PREFIX] [--json]\n"
 	"Chooses the cut, bit width and coder minimizing the predicted latency\n"
-	"  edge compute + encode + RTT + bytes / bandwidth + decode + cloud compute\n"
+	"  edge compute + encode + RTT + wire bytes / bandwidth + decode + cloud compute\n"
+	"  + the cloud profile's per-request constant (request_ms, jalad profile --server)\n"
 	"subject to accuracy loss <= L, and prints it beside the baselines (edge-only,\n"
 	"cloud-only with raw or PNG input, Neurosurgeon, JALAD as published).\n"
 	"  --bandwidth BW  e.g. 2mbit, 500kbit, 1.5gbit (bits per second)\n"
@@ -27,6 +30,14 @@ static const char *plan_help =
 	"                  for the input\n"
 	"                  (default: all calibrated)\n"
 	"  --p95           plan with the 95th percentile of bytes instead of the mean\n"
+	"  --objective O   latency (default): the fastest plan for one frame; throughput: the\n"
+	"                  plan with the most frames per second when frames are pipelined\n"
+	"                  (jalad edge --pipeline), the slowest of edge, uplink and cloud\n"
+	"                  setting the pace, among those within --max-latency (default none)\n"
+	"  --tls           the link carries TLS 1.3 records (22 bytes per 16 KiB)\n"
+	"  --mss N         TCP payload bytes per segment (default 1448; 66 bytes of headers each)\n"
+	"  --payload-only  count the payload alone, as the paper does: no request frame, TCP/IP\n"
+	"                  headers or per-request constant\n"
 	"  --model MODEL   also check that the files were made for MODEL\n"
 	"  --sweep LO:HI   predicted latency of every strategy over LO..HI (log-spaced, --points,\n"
 	"                  default 200): writes PREFIX.csv and PREFIX.png (default PREFIX\n"
@@ -69,13 +80,14 @@ static const char *after_label(const struct jalad_profile *edge, int cut)
 static void json_choice(const struct jalad_plan_choice *c, const char *indent)
 {
 	printf("{\"strategy\": \"%s\", \"cut\": %d, \"bits\": %d, \"per_channel\": %s, \"coder\": \"%s\", "
-	       "\"payload\": \"%s\", \"predicted_ms\": %.6g, \"accuracy_loss\": %.6g, \"bytes\": %.6g,\n%s \"breakdown\": "
+	       "\"payload\": \"%s\", \"predicted_ms\": %.6g, \"accuracy_loss\": %.6g, \"bytes\": %.6g, "
+	       "\"wire_bytes\": %.6g,\n%s \"breakdown\": "
 	       "{\"edge_ms\": %.6g, \"encode_ms\": %.6g, \"transfer_ms\": %.6g, \"rtt_ms\": %.6g, \"decode_ms\": %.6g, "
-	       "\"cloud_ms\": %.6g}}",
+	       "\"cloud_ms\": %.6g, \"request_ms\": %.6g}}",
 	       jalad_strategy_name(c->strategy), c->cut, c->bits, c->per_channel ? "true" : "false", coder_label(c),
 	       jalad_payload_name(c->payload),
-	       c->total_ms, c->accuracy_loss, c->bytes, indent, c->edge_ms, c->encode_ms, c->transfer_ms, c->rtt_ms,
-	       c->decode_ms, c->cloud_ms);
+	       c->total_ms, c->accuracy_loss, c->bytes, c->wire_bytes, indent, c->edge_ms, c->encode_ms, c->transfer_ms,
+	       c->rtt_ms, c->decode_ms, c->cloud_ms, c->request_ms);
 }
 
 static void print_row(const struct jalad_profile *edge, const char *name, const struct jalad_plan_choice *c)
@@ -324,10 +336,12 @@ static int parse_loss(const char *s, double *out)
 int cmd_plan(int argc, char **argv)
 {
 	const char *edge_path = NULL, *cloud_path = NULL, *calib_path = NULL, *bw_s = NULL, *model_path = NULL;
-	const char *coders = NULL, *sweep_s = NULL, *prefix = "plan-sweep";
+	const char *coders = NULL, *sweep_s = NULL, *prefix = NULL;
 	double rtt = 40, max_loss = 0.01;
-	long points = 200;
-	int json = 0, p95 = 0;
+	long points = 0; /* 0: not given (200) */
+	long mss = 0;
+	int json = 0, p95 = 0, tls = 0, payload_only = 0, throughput = 0;
+	double max_lat = INFINITY;
 	const struct tool_sopt sopts[] = {
 		{ "--edge", &edge_path, "a profile" },
 		{ "--cloud", &cloud_path, "a profile" },
@@ -340,6 +354,7 @@ int cmd_plan(int argc, char **argv)
 	};
 	const struct tool_iopt iopts[] = {
 		{ "--points", 2, 100000, &points, "a number 2..100000" },
+		{ "--mss", 200, 65535, &mss, "a number of bytes 200..65535" },
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
@@ -356,6 +371,19 @@ int cmd_plan(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(argv[i], "--p95")) {
 			p95 = 1;
+		} else if (!strcmp(argv[i], "--tls")) {
+			tls = 1;
+		} else if (!strcmp(argv[i], "--payload-only")) {
+			payload_only = 1;
+		} else if ((r = tool_opt(argc, argv, &i, "--objective", &v))) {
+			if (r < 0 || (strcmp(v, "latency") && strcmp(v, "throughput")))
+				return tool_usage("plan", "--objective needs latency or throughput");
+			throughput = !strcmp(v, "throughput");
+		} else if ((r = tool_opt(argc, argv, &i, "--max-latency", &v))) {
+			if (r < 0)
+				return tool_usage("plan", "--max-latency needs a duration such as 200ms");
+			if (jalad_parse_duration(v, &max_lat) != JALAD_OK || !(max_lat > 0))
+				return tool_usage("plan", "--max-latency '%s': give a duration above 0, such as 200ms", v);
 		} else if ((r = tool_opt(argc, argv, &i, "--rtt", &v))) {
 			if (r < 0)
 				return tool_usage("plan", "--rtt needs a duration such as 40ms");
@@ -373,6 +401,20 @@ int cmd_plan(int argc, char **argv)
 		return tool_usage("plan", "--edge, --cloud and --calib are required");
 	if (!bw_s && !sweep_s)
 		return tool_usage("plan", "give --bandwidth (e.g. 2mbit) or --sweep LO:HI");
+	if (bw_s && sweep_s)
+		return tool_usage("plan", "give --bandwidth or --sweep, not both");
+	if (!sweep_s && (prefix || points))
+		return tool_usage("plan", "%s applies only with --sweep", prefix ? "--out" : "--points");
+	if (throughput && sweep_s)
+		return tool_usage("plan", "--objective throughput works with --bandwidth, not --sweep");
+	if (!throughput && isfinite(max_lat))
+		return tool_usage("plan", "--max-latency applies only with --objective throughput");
+	if (payload_only && (tls || mss))
+		return tool_usage("plan", "--payload-only counts no headers: it excludes %s", tls ? "--tls" : "--mss");
+	if (!prefix)
+		prefix = "plan-sweep";
+	if (!points)
+		points = 200;
 	double bw = 0, lo = 0, hi = 0;
 	if (bw_s && jalad_parse_bandwidth(bw_s, &bw) != JALAD_OK)
 		return tool_usage("plan", "--bandwidth: %s", jalad_last_error());
@@ -417,7 +459,8 @@ int cmd_plan(int argc, char **argv)
 			goto done;
 		}
 	}
-	struct jalad_planner_opts po = { .max_loss = max_loss, .coders = coders, .use_p95 = p95 };
+	struct jalad_planner_opts po = { .max_loss = max_loss, .coders = coders, .use_p95 = p95, .tls = tls,
+					 .mss = (int)mss, .payload_only = payload_only };
 	if ((st = jalad_planner_create(edge, cloud, cal, &po, &pl)) != JALAD_OK) {
 		fprintf(stderr, "jalad plan: %s: %s (--edge %s, --cloud %s, --calib %s)\n", jalad_status_str(st),
 			jalad_last_error(), edge_path, cloud_path, calib_path);
@@ -439,6 +482,17 @@ int cmd_plan(int argc, char **argv)
 		tool_error("plan", JALAD_ERR_INTERNAL);
 		goto done;
 	}
+	double fps = 0;
+	int met = 1;
+	if (throughput) {
+		st = jalad_planner_choose_throughput(pl, bw, rtt, isfinite(max_lat) ? max_lat : 1e300, &ch[0], &fps);
+		if (st == JALAD_ERR_NOT_FOUND)
+			met = 0;
+		else if (st != JALAD_OK) {
+			tool_error("plan", st);
+			goto done;
+		}
+	}
 	if (json) {
 		char sha[65];
 		for (int i = 0; i < 32; i++)
@@ -449,6 +503,14 @@ int cmd_plan(int argc, char **argv)
 		       "\"max_loss\": %.6g, \"bytes\": \"%s\", \"float_accuracy\": %.6g,\n \"plan\": ",
 		       sha, cal->n_nodes, bw, rtt, max_loss < 0 ? -1 : max_loss, p95 ? "p95" : "mean", cal->float_accuracy);
 		json_choice(&ch[0], " ");
+		if (throughput) {
+			printf(",\n \"objective\": \"throughput\", \"fps\": %.6g, \"max_latency_ms\": ", fps);
+			if (isfinite(max_lat))
+				printf("%.6g", max_lat);
+			else
+				printf("null");
+			printf(", \"latency_bound_met\": %s", met ? "true" : "false");
+		}
 		printf(",\n \"baselines\": {");
 		/* cloud_only: the faster of the raw and PNG inputs. */
 		int co = -1;
@@ -490,6 +552,15 @@ int cmd_plan(int argc, char **argv)
 		if (best->payload == JALAD_PAYLOAD_CONTAINER && best->bits)
 			printf("      %d bits per value, min-max ranges per %s\n", best->bits,
 			       best->per_channel ? "channel" : "tensor");
+		if (best->payload != JALAD_PAYLOAD_NONE)
+			printf("      %.0f bytes on the link (payload %.0f), %.2f ms per request at the server\n",
+			       best->wire_bytes, best->bytes, best->request_ms);
+		if (throughput) {
+			printf("objective throughput: %.2f frames/s pipelined", fps);
+			if (isfinite(max_lat))
+				printf(" within %.1f ms%s", max_lat, met ? "" : " (no plan meets it: the fastest plan shown)");
+			printf("\n");
+		}
 	}
 	rc = EXIT_OK;
 done:

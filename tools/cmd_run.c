@@ -91,7 +91,7 @@ int cmd_run(int argc, char **argv)
 	const char *path = NULL, *input = NULL, *backend = NULL, *dump = NULL, *dump_in = NULL;
 	const char *scale = NULL, *mean = NULL, *stdv = NULL;
 	long threads = 0, repeat = 10;
-	int json = 0, rc = EXIT_FAIL, check_splits = 0;
+	int json = 0, rc = EXIT_FAIL, check_splits = 0, use_random = 0;
 	const struct tool_sopt sopts[] = {
 		{ "--input", &input, "a file" },
 		{ "--backend", &backend, "a name" },
@@ -119,7 +119,7 @@ int cmd_run(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--check-splits")) {
 			check_splits = 1;
 		} else if (!strcmp(argv[i], "--random")) {
-			input = NULL;
+			use_random = 1;
 		} else if (argv[i][0] == '-') {
 			return tool_usage("run", "unknown option '%s'", argv[i]);
 		} else if (!path) {
@@ -130,6 +130,15 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!path)
 		return tool_usage("run", "no model given");
+	if (use_random && input)
+		return tool_usage("run", "give --input FILE or --random, not both");
+	int image_in = input && (strcasestr(input, ".png") || strcasestr(input, ".jp"));
+	if ((scale || mean || stdv) && !image_in)
+		return tool_usage("run", "%s applies only to an image --input (.png, .jpg), not to %s",
+				  scale ? "--scale" : mean ? "--mean" : "--std", input ? input : "--random");
+	if ((dump && tool_check_output("run", "--dump-output", dump)) ||
+	    (dump_in && tool_check_output("run", "--dump-input", dump_in)))
+		return EXIT_FAIL;
 
 	struct jalad_model *m = NULL;
 	struct jalad_session *s = NULL;
@@ -140,7 +149,7 @@ int cmd_run(int argc, char **argv)
 		return tool_error("run", st);
 	struct jalad_preprocess pp;
 	int have_pp = 0;
-	if (input && (strcasestr(input, ".png") || strcasestr(input, ".jp"))) {
+	if (image_in) {
 		if ((rc = tool_preprocess("run", m, scale, mean, stdv, &pp)) != 0)
 			goto done;
 		have_pp = 1;

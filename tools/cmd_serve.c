@@ -1,5 +1,6 @@
 /* jalad serve MODEL [--listen HOST:PORT] [--workers N] [TLS] ...: the cloud
  * server. SIGTERM or SIGINT drains the requests in flight and exits. */
+#include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static const char *serve_help =
 	"                   [--calib CAL.json] [--max-frame BYTES] [--mem-budget MIB] [--queue N]\n"
 	"                   [--max-conns N] [--idle-timeout DUR] [--stats-interval DUR]\n"
 	"                   [--drain-timeout DUR] [--port-file F] [--quiet | --verbose]\n"
-	"                   [--max-image-pixels N]\n"
+	"                   [--max-image-pixels N] [--dict-cache KIB]\n"
 	"Serves the part [k, n) of MODEL to edges (`jalad edge`). One event loop does the I/O,\n"
 	"N workers (default: one per CPU) run the model, a bounded queue sits between them.\n"
 	"At cut 0 it also takes the input as an image (8-bit pixels, PNG, JPEG, or the photo's\n"
@@ -30,6 +31,8 @@ static const char *serve_help =
 	"  --stats-interval  a stats line on stderr this often (default 10s; 0 = never).\n"
 	"  --port-file    write the bound port to this file once listening.\n"
 	"  --max-image-pixels  largest photo file (width x height) an edge may send (default 25000000).\n"
+	"  --dict-cache    KiB of memory for shared dictionaries edges upload (default 4096, inside\n"
+	"                  --mem-budget; least recently used evicted first); 0 refuses every upload.\n"
 	"Durations take a unit: 500ms, 10s. Prints 'listening on HOST:PORT' on stdout.\n";
 
 static struct jalad_server *g_srv;
@@ -119,6 +122,10 @@ int cmd_serve(int argc, char **argv)
 			if (r < 0 || tool_parse_int(v, 1, 0xFFFFFFFFL, &v_l))
 				return tool_usage("serve", "--max-image-pixels needs a number >= 1");
 			so.max_image_pixels = (uint32_t)v_l;
+		} else if ((r = tool_opt(argc, argv, &i, "--dict-cache", &v))) {
+			if (r < 0 || tool_parse_int(v, 0, 1L << 30, &v_l))
+				return tool_usage("serve", "--dict-cache needs KiB (0 refuses uploads)");
+			so.dict_cache_bytes = v_l ? (long long)v_l << 10 : -1;
 		} else if ((r = tool_opt(argc, argv, &i, "--queue", &v))) {
 			if (r < 0 || tool_parse_int(v, 1, 1 << 20, &v_l))
 				return tool_usage("serve", "--queue needs a number >= 1");
@@ -153,6 +160,8 @@ int cmd_serve(int argc, char **argv)
 	use_tls = tls.cert_file || tls.key_file || tls.ca_file || tls.psk_file;
 	if (use_tls && !tls.psk_file && (!tls.cert_file || !tls.key_file))
 		return tool_usage("serve", "TLS needs --tls-cert and --tls-key (or --psk-file)");
+	if (port_file && tool_check_output("serve", "--port-file", port_file))
+		return EXIT_FAIL;
 
 	jalad_log_set(serve_log, NULL, verbose ? JALAD_LOG_DEBUG : JALAD_LOG_INFO);
 	struct jalad_model *m = NULL;
@@ -207,9 +216,14 @@ int cmd_serve(int argc, char **argv)
 	fflush(stdout);
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");
+		int bad = !f;
 		if (f) {
-			fprintf(f, "%d\n", jalad_server_port(srv));
-			fclose(f);
+			bad = fprintf(f, "%d\n", jalad_server_port(srv)) < 0;
+			bad |= fclose(f) != 0;
+		}
+		if (bad) {
+			fprintf(stderr, "jalad serve: --port-file '%s': cannot write: %s\n", port_file, strerror(errno));
+			goto done;
 		}
 	}
 	st = jalad_server_run(srv);
@@ -229,6 +243,10 @@ int cmd_serve(int argc, char **argv)
 				(unsigned long long)s.requests_by_payload[k]);
 			first = 0;
 		}
+	if (s.dict_uploads || s.dict_refused)
+		fprintf(stderr, "; dictionaries uploaded: %llu (%llu bytes), refused: %llu",
+			(unsigned long long)s.dict_uploads, (unsigned long long)s.dict_upload_bytes,
+			(unsigned long long)s.dict_refused);
 	fputc('\n', stderr);
 	rc = EXIT_OK;
 done:

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "tools.h"
 
@@ -37,7 +39,9 @@ static void usage(FILE *f)
 
 int tool_error(const char *cmd, enum jalad_status st)
 {
-	const char *d = jalad_last_error();
+	/* The detail quotes names from the model: escaped for the terminal. */
+	char d[1024];
+	tool_text_str(jalad_last_error(), d, sizeof d);
 	fprintf(stderr, "jalad %s: %s%s%s\n", cmd, jalad_status_str(st), *d ? ": " : "", d);
 	return EXIT_FAIL;
 }
@@ -51,6 +55,27 @@ int tool_usage(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n(see `jalad %s --help`)\n", cmd);
 	return EXIT_USAGE;
+}
+
+int tool_check_output(const char *cmd, const char *opt, const char *path)
+{
+	/* Open as the final write will (an existing file is kept as it is, a
+	 * new one is removed again): fails on a missing folder, a read-only
+	 * file or file system, a folder given as the file. */
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	int created = 0;
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		created = fd >= 0;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "jalad %s: %s '%s': cannot write: %s\n", cmd, opt, path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	close(fd);
+	if (created)
+		unlink(path);
+	return 0;
 }
 
 int tool_parse_int(const char *s, long lo, long hi, long *out)
@@ -154,19 +179,91 @@ void tool_shape_str(int ndim, const int64_t *dims, char *buf, size_t cap)
 		p += (size_t)snprintf(buf + p, cap - p, "%s%lld", d ? "x" : "", (long long)dims[d]);
 }
 
-void tool_json_str(FILE *f, const char *s)
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 (a stray or
+ * overlong byte, a surrogate, past U+10FFFF, cut short). */
+static int utf8_len(const unsigned char *s)
 {
+	unsigned c = s[0], n, cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 1, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 2, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 3, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned i = 1; i <= n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return (int)n + 1;
+}
+
+/* A C1 control (U+0080..U+009F): some terminals act on these too. */
+static int is_c1(const unsigned char *s, int len)
+{
+	return len == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+}
+
+void tool_json_str(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+	while (*s) {
+		int len = utf8_len(s);
+		if (*s == '"' || *s == '\\') {
+			fprintf(f, "\\%c", *s);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			fprintf(f, "\\u%04x", *s);
+		} else if (len == 0) {
+			fputs("\\ufffd", f); /* not UTF-8: JSON text must be */
+			len = 1;
+		} else if (is_c1(s, len)) {
+			fprintf(f, "\\u%04x", s[1]);
+		} else {
+			fwrite(s, 1, (size_t)len, f);
+		}
+		s += len;
 	}
 	fputc('"', f);
+}
+
+const char *tool_text_str(const char *str, char *buf, size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t p = 0;
+	if (!cap)
+		return "";
+	while (*s) {
+		int len = utf8_len(s);
+		char esc[8];
+		size_t n;
+		if (*s == '\\')
+			n = (size_t)snprintf(esc, sizeof esc, "\\\\");
+		else if (*s < 0x20 || *s == 0x7f || len == 0)
+			n = (size_t)snprintf(esc, sizeof esc, "\\x%02x", *s);
+		else if (is_c1(s, len))
+			n = (size_t)snprintf(esc, sizeof esc, "\\x%02x", s[1]);
+		else
+			n = 0;
+		if (len == 0)
+			len = 1;
+		if (p + (n ? n : (size_t)len) + 1 > cap)
+			break; /* cut at a whole character or escape */
+		if (n)
+			memcpy(buf + p, esc, n);
+		else
+			memcpy(buf + p, s, (size_t)len);
+		p += n ? n : (size_t)len;
+		s += len;
+	}
+	buf[p] = 0;
+	return buf;
 }
 
 static int cmp_double(const void *a, const void *b)

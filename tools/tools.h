@@ -30,6 +30,11 @@ int tool_error(const char *cmd, enum jalad_status st);
 /* Print a usage error and return EXIT_USAGE. */
 int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Check before any long work that path (the value of option opt) can be
+ * written: 0, or EXIT_FAIL after a message naming opt and path. Leaves an
+ * existing file as it is and creates none. */
+int tool_check_output(const char *cmd, const char *opt, const char *path);
+
 /* Parse helpers: return 0 on success, -1 on a bad value. */
 int tool_parse_int(const char *s, long lo, long hi, long *out);
 int tool_parse_float(const char *s, double *out);
@@ -65,8 +70,12 @@ int tool_opts(const char *cmd, int argc, char **argv, int *i, const struct tool_
 
 /* Format a shape as "1x3x224x224". */
 void tool_shape_str(int ndim, const int64_t *dims, char *buf, size_t cap);
-/* JSON string with escapes. */
+/* JSON string with escapes: quotes, backslashes, C0/C1 controls and DEL
+ * as \uXXXX; bytes that are not UTF-8 as \ufffd. Valid JSON for any s. */
 void tool_json_str(FILE *f, const char *s);
+/* s made safe for a terminal, in buf[cap] (returned): controls, DEL and
+ * bytes that are not UTF-8 as \xNN, a backslash as \\; cut at cap. */
+const char *tool_text_str(const char *s, char *buf, size_t cap);
 
 /* Median of n doubles (sorts v). */
 double tool_median(double *v, int n);

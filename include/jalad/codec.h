@@ -392,6 +392,8 @@ JALAD_API enum jalad_status jalad_codec_dict_load(const uint8_t *src, size_t len
  *  bits the dictionary was learned for. */
 JALAD_API uint32_t jalad_codec_dict_id(const struct jalad_codec_dict *d);
 JALAD_API int jalad_codec_dict_bits(const struct jalad_codec_dict *d);
+/*! Bytes of memory a loaded dictionary holds (its decoding tables); 0 for NULL. */
+JALAD_API size_t jalad_codec_dict_footprint(const struct jalad_codec_dict *d);
 
 /*! Free a dictionary; NULL is a no-op. */
 JALAD_API void jalad_codec_dict_free(struct jalad_codec_dict *d);

@@ -37,7 +37,7 @@
  *     struct jalad_edge_image src = { .image = photo, .pp = &pp }; // jalad_image_to_tensor(photo, &pp, ...) made input
  *     jalad_edge_infer_image(e, &input, &src, &r);
  *
- * Wire format (all integers little-endian; frame version 1, protocol 3).
+ * Wire format (all integers little-endian; frame version 1, protocol 4).
  * Every frame:
  *
  *     "JLDN" u8 version u8 type u16 flags u32 length | payload | u32 CRC-32C
@@ -47,7 +47,9 @@
  * anything, and the CRC before it looks at the payload. Types:
  *
  *     HELLO    u32 protocol, u8 sha256[32], u32 caps, u32 max_frame,
- *              u32 dict_digest, u16 name_len, name
+ *              u32 dict_digest, u16 name_len, name, u16 n, u32 dict ids[n]
+ *              (edge: the shared dictionaries it may use; server: those of
+ *              them it holds)
  *     REQUEST  u64 id, u32 k, u32 payload kind, u64 edge_ts, payload:
  *              1 container: a codec container of the tensors crossing k
  *              2 u8:   u16 width, u16 height, u8 channels, pixels (h, w, c),
@@ -63,6 +65,9 @@
  *              else:     u16 len, message
  *     ERROR    u64 id, i32 code, u16 len, message   (then the sender closes)
  *     BYE      empty
+ *     DICT     u32 id, a serialized dictionary (edge -> server, just before
+ *              the first REQUEST that needs one the server lacks)
+ *     DICT_ACK u32 id, i32 status, u16 len, message (0: held now)
  *
  * The edge speaks first (HELLO); the server answers HELLO, or ERROR and
  * closes if the protocol version or the model's SHA-256 differ. A request
@@ -97,7 +102,8 @@
 extern "C" {
 #endif
 
-#define JALAD_NET_PROTOCOL 3 /* 3: REQUEST payload kinds (u8, png, jpeg, file at cut 0);
+#define JALAD_NET_PROTOCOL 4 /* 4: dictionary negotiation (HELLO lists ids, DICT upload);
+                              * 3: REQUEST payload kinds (u8, png, jpeg, file at cut 0);
                               * 2: coder 8 (huffman-2d); the CRC capability is bit 16 */
 #define JALAD_NET_DEFAULT_PORT 7070
 #define JALAD_NET_DEFAULT_MAX_FRAME (64u << 20) /* bytes */
@@ -105,6 +111,7 @@ extern "C" {
 #define JALAD_NET_REQUEST_OVERHEAD 40             /* REQUEST frame bytes besides the payload */
 #define JALAD_NET_U8_HEADER 5                     /* u8 payload bytes before the pixels */
 #define JALAD_NET_DEFAULT_MAX_IMAGE_PIXELS 25000000u /* file payloads: width x height */
+#define JALAD_NET_DEFAULT_DICT_CACHE (4 << 20) /* bytes of uploaded dictionaries' tables */
 
 /* What a REQUEST carries (the same numbers as plan.h's enum
  * jalad_plan_payload, so a planner's choice maps 1:1). */
@@ -168,6 +175,11 @@ struct jalad_server_opts {
 	                             * with an error */
 	uint32_t max_image_pixels;  /* file payloads: largest width x height decoded;
 	                             * 0 = JALAD_NET_DEFAULT_MAX_IMAGE_PIXELS */
+	long long dict_cache_bytes; /* memory for dictionaries edges upload (their
+	                             * tables, jalad_codec_dict_footprint()), inside
+	                             * mem_budget_bytes; least recently used evicted
+	                             * first; 0 = JALAD_NET_DEFAULT_DICT_CACHE,
+	                             * < 0 = refuse every upload */
 };
 
 struct jalad_server_stats {
@@ -184,6 +196,9 @@ struct jalad_server_stats {
 	uint64_t compute_ns;        /* summed worker time (decode + run) */
 	uint64_t requests_by_payload[JALAD_NET_PAYLOAD_COUNT]; /* REQUEST frames per payload
 	                             * kind (index 0: kinds this server does not know) */
+	uint64_t dict_uploads;      /* DICT frames accepted (new or already held) */
+	uint64_t dict_upload_bytes; /* their serialized bytes */
+	uint64_t dict_refused;      /* DICT frames refused (cache, budget, corrupt) */
 };
 
 /*! Load nothing, bind and listen on opts->listen, start the workers (each
@@ -241,8 +256,31 @@ struct jalad_client_opts {
 	uint32_t shape_burst_bytes;  /* bytes that may go at once after idling
 	                              * (a token bucket's depth); 0 = none */
 	uint32_t dict_digest;        /* jalad_net_dict_digest() of the shared
-	                              * dictionaries this side uses; 0 = none */
+	                              * dictionaries this side uses; 0 = none
+	                              * (informational) */
+	const struct jalad_codec_dict *const *dicts; /* the shared dictionaries
+	                              * requests may need (NULLs and duplicates
+	                              * skipped; borrowed, must outlive the client):
+	                              * HELLO lists their ids (the first 128), the
+	                              * server answers which it holds, and one it
+	                              * lacks is uploaded with the first request
+	                              * that needs it */
+	int n_dicts;
 	const char *name;            /* sent in HELLO (logs); NULL = "jalad-edge" */
+};
+
+#define JALAD_CLIENT_MAX_PENDING 64 /* requests sent and not yet answered */
+
+/* One request: cut k, a payload of kind (see the wire format), and the
+ * shared dictionary a container needs (NULL: none). */
+struct jalad_client_req {
+	uint64_t id;                 /* increasing from request to request */
+	int k;
+	enum jalad_net_payload kind;
+	const uint8_t *payload;      /* len > 0 bytes, borrowed for the call */
+	size_t len;
+	const struct jalad_codec_dict *dict; /* one given in opts.dicts, or NULL */
+	uint32_t timeout_ms;         /* for connecting and sending; 0 = none */
 };
 
 /* What one request measured. Times *_ns of the client are its monotonic
@@ -263,6 +301,9 @@ struct jalad_client_result {
 	uint32_t tcp_min_rtt_us;      /* kernel's min RTT of the connection, 0 = unknown */
 	int connected_now;            /* 1 if this call (re)connected */
 	uint64_t connect_ns;          /* TCP connect time of that connection */
+	int dict_uploaded;            /* 1: the request's dictionary went out with it */
+	int dict_status;              /* the server's answer to that upload (0: taken) */
+	char dict_message[256];       /* why it was refused */
 };
 
 /*! Make a client for a model with this SHA-256 (see jalad_model_sha256()).
@@ -300,6 +341,31 @@ JALAD_API enum jalad_status jalad_client_request_payload(struct jalad_client *c,
 							 enum jalad_net_payload kind, const uint8_t *payload,
 							 size_t len, uint32_t timeout_ms,
 							 struct jalad_client_result *res);
+
+/*! Send one request and return without waiting for its answer, so that
+ *  up to JALAD_CLIENT_MAX_PENDING requests can be on the wire and in the
+ *  server at once (the server answers them in order). Connects first if
+ *  needed (as jalad_client_request()). If rq->dict is one the server does
+ *  not hold, it is uploaded in the same write. res gets the send side
+ *  (send times, bytes_sent including an upload, connected_now).
+ *  @return JALAD_OK; JALAD_ERR_LIMIT (too many pending, or over the
+ *  server's frame limit); JALAD_ERR_CLOSED / JALAD_ERR_IO / JALAD_ERR_TIMEOUT
+ *  (not sent; the connection is closed and requests pending on it fail);
+ *  JALAD_ERR_INVALID_ARG. */
+JALAD_API enum jalad_status jalad_client_send(struct jalad_client *c, const struct jalad_client_req *rq,
+					      struct jalad_client_result *res);
+
+/*! Wait at most timeout_ms (0 = no limit) for the answer to request id, sent
+ *  with jalad_client_send(); answers to older requests given up on are
+ *  skipped. res (as filled by the send) gets the rest: the outputs, the
+ *  server's times, and dict_status if a dictionary went with it.
+ *  @return as jalad_client_request(); JALAD_ERR_CLOSED if the connection
+ *  the request went out on is gone (it will not be answered). */
+JALAD_API enum jalad_status jalad_client_recv(struct jalad_client *c, uint64_t id, uint32_t timeout_ms,
+					      struct jalad_client_result *res);
+
+/*! 1 if the server refused to take dictionary d (it will not be sent again). */
+JALAD_API int jalad_client_dict_refused(const struct jalad_client *c, const struct jalad_codec_dict *d);
 
 /*! 1 if a connection is open now. */
 JALAD_API int jalad_client_connected(const struct jalad_client *c);
@@ -416,6 +482,10 @@ struct jalad_edge_result {
 	double fallback_ms;       /* local [k, n) after a failure, slowdown included */
 	double total_ms;          /* start to answer */
 	double predicted_ms;      /* < 0 if the plan has no prediction */
+	int dict_uploaded;        /* 1: the plan's shared dictionary went out with it */
+	int dict_refused;         /* 1: the server refused it; the request went again
+	                           * coded without it, and plans needing it are
+	                           * not chosen again */
 	int fallback;             /* 1: [k, n) ran on the edge */
 	enum jalad_status cloud_status; /* why it fell back (JALAD_OK otherwise) */
 	char reason[160];         /* the error message of that failure */

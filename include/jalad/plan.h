@@ -111,6 +111,13 @@ struct jalad_profile {
 	int repeat;                 /* runs the medians are over */
 	double slowdown;            /* > 0; 1 = this machine */
 	double run_ms;              /* median whole-run latency (x slowdown) */
+	double request_ms;          /* what a request costs this side beyond the node
+	                             * times and the calibration's warm codec times:
+	                             * cloud: the server path (hand-off to a worker and
+	                             * back, cold caches; jalad profile --server);
+	                             * edge: a cold encode (--edge-requests); 0 = not
+	                             * measured. The planner adds both sides' to
+	                             * every plan that uses the network. */
 	int n_nodes;
 	struct jalad_profile_node *nodes; /* (n_nodes) */
 };
@@ -427,9 +434,14 @@ struct jalad_plan_choice {
 	double accuracy_loss;         /* fraction: float accuracy - accuracy (may be < 0) */
 	int per_channel;              /* quantizer ranges per channel (jalad_codec_params.per_channel) */
 	double bytes;                 /* bytes sent (mean, or p95 if planned so) */
+	double wire_bytes;            /* what the link carries for them: + the
+	                               * request frame, TCP/IP headers per segment,
+	                               * TLS records (jalad_planner_opts); = bytes
+	                               * for edge-only */
+	double request_ms;            /* the profiles' request_ms, edge + cloud; 0 for edge-only */
 	double edge_ms;               /* E(cut) */
 	double encode_ms;             /* x edge slowdown */
-	double transfer_ms;           /* bytes x 8 / bandwidth */
+	double transfer_ms;           /* wire_bytes x 8 / bandwidth */
 	double rtt_ms;                /* 0 for edge-only */
 	double decode_ms;             /* x cloud slowdown */
 	double cloud_ms;              /* C(cut) */
@@ -444,7 +456,21 @@ struct jalad_planner_opts {
 	 * all calibrated. */
 	const char *coders;
 	int use_p95;          /* plan with p95 bytes instead of means */
+	/* What the link carries besides the payload (the bandwidth is the
+	 * link's rate, as tbf or a trace gives it): the REQUEST frame (40 bytes,
+	 * 45 for a u8 payload), headers per TCP segment, TLS records. */
+	int payload_only;     /* 1: count the payload bytes alone, as the paper
+	                       * does (no framing, headers or request_ms) */
+	int mss;              /* TCP payload bytes per segment; 0 = 1448 */
+	int segment_overhead; /* link bytes of headers per segment; 0 = 66
+	                       * (IPv4 20 + TCP 20 + timestamps 12 + Ethernet 14) */
+	int tls;              /* 1: TLS 1.3 records, 22 bytes per 16 KiB */
 };
+
+/*! Bytes a link carries for a request whose payload (of kind payload) is
+ *  bytes long, under opts (NULL = defaults): see jalad_planner_opts. */
+JALAD_API double jalad_plan_wire_bytes(const struct jalad_planner_opts *opts, enum jalad_plan_payload payload,
+				       double bytes);
 
 struct jalad_planner;
 
@@ -471,6 +497,20 @@ JALAD_API enum jalad_status jalad_planner_choose(const struct jalad_planner *pl,
 JALAD_API enum jalad_status jalad_planner_choose_strategy(const struct jalad_planner *pl,
 							  enum jalad_strategy s, double bandwidth_bps,
 							  double rtt_ms, struct jalad_plan_choice *out);
+
+/*! The throughput objective, for a stream of frames with several in flight
+ *  (jalad edge --pipeline): the edge, the uplink and the cloud each work on
+ *  a different frame, so a plan runs at 1000 / max(edge + encode,
+ *  wire bytes x 8 / bandwidth, decode + cloud + request_ms) frames per
+ *  second. Picks the jalad strategy's plan (edge-only included) with the
+ *  most frames per second whose latency (as jalad_planner_choose()
+ *  predicts it) is at most max_latency_ms, the lower latency at equal rates
+ *  (DADS's objective for streams). *fps gets its rate.
+ *  @return JALAD_OK; JALAD_ERR_NOT_FOUND if no plan meets the bound (then
+ *  *out is the lowest-latency plan and *fps its rate); JALAD_ERR_INVALID_ARG. */
+JALAD_API enum jalad_status jalad_planner_choose_throughput(const struct jalad_planner *pl, double bandwidth_bps,
+							   double rtt_ms, double max_latency_ms,
+							   struct jalad_plan_choice *out, double *fps);
 
 /* One row of the switching table: the best plan over [lo_bps, hi_bps). */
 struct jalad_plan_interval {

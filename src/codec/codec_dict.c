@@ -231,6 +231,11 @@ uint32_t jalad_codec_dict_id(const struct jalad_codec_dict *d)
 	return d ? d->id : 0;
 }
 
+size_t jalad_codec_dict_footprint(const struct jalad_codec_dict *d)
+{
+	return d ? sizeof *d + (d->h2d ? sizeof *d->h2d : 0) : 0;
+}
+
 int jalad_codec_dict_bits(const struct jalad_codec_dict *d)
 {
 	return d ? d->bits : 0;

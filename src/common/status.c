@@ -49,6 +49,20 @@ void jalad_log_set(jalad_log_fn cb, void *user, enum jalad_log_level min_level)
 	log_min = min_level;
 }
 
+/* Messages quote names from model files: C0/C1 controls and DEL go to the
+ * terminal as \xNN, never as themselves. */
+static void log_escaped(FILE *f, const char *msg)
+{
+	for (const unsigned char *s = (const unsigned char *)msg; *s; s++) {
+		if (*s < 0x20 || *s == 0x7f)
+			fprintf(f, "\\x%02x", *s);
+		else if (*s == 0xc2 && s[1] >= 0x80 && s[1] < 0xa0)
+			fprintf(f, "\\x%02x", *++s);
+		else
+			fputc(*s, f);
+	}
+}
+
 static void log_emit(enum jalad_log_level level, const char *msg)
 {
 	static const char *names[] = { "debug", "info", "warning", "error" };
@@ -58,7 +72,9 @@ static void log_emit(enum jalad_log_level level, const char *msg)
 		log_cb(level, msg, log_user);
 		return;
 	}
-	fprintf(stderr, "jalad: %s: %s\n", names[level], msg);
+	fprintf(stderr, "jalad: %s: ", names[level]);
+	log_escaped(stderr, msg);
+	fputc('\n', stderr);
 }
 
 void jalad_log(enum jalad_log_level level, const char *fmt, ...)

@@ -94,6 +94,9 @@ struct jalad_graph {
 	int opset;                 /* default-domain opset version */
 	int n_meta;
 	char **meta_keys, **meta_values;
+	int *name_slots;           /* open-addressing index: tensor id or -1 */
+	int name_cap;              /* power of two, > 2 * n_tensors */
+	struct jalad_ivtree *live; /* finalize(): non-constant tensors' lives */
 };
 
 /* Views the executor hands to run(). */
@@ -106,6 +109,29 @@ struct jalad_op_ctx {
 	void *scratch;                  /* node->scratch_bytes, 64-byte aligned */
 	struct jalad_pool *pool;        /* may be NULL: run on the caller */
 };
+
+/* --------------------------------------------------------------- intervals */
+
+/* A static set of closed integer intervals [lo, hi], queried for the ones
+ * that intersect [a, b] in O(log n + hits) (an augmented search tree laid
+ * out on the intervals sorted by lo). Lets arena planning and crossing
+ * queries cost what they find instead of a scan of every tensor. */
+struct jalad_ivtree;
+
+/* Build over n intervals (copied); ids are 0..n-1, their input order.
+ * Free with jalad_ivtree_free(). */
+enum jalad_status jalad_ivtree_create(int n, const int *lo, const int *hi, struct jalad_ivtree **out);
+void jalad_ivtree_free(struct jalad_ivtree *t);
+/* Calls fn(id, user) for every interval intersecting [a, b], in no
+ * particular order. */
+void jalad_ivtree_query(const struct jalad_ivtree *t, int a, int b, void (*fn)(int id, void *user), void *user);
+
+/* Place n buffers of size[i] bytes live over [start[i], end[i]] in one
+ * arena: greedy by decreasing size (ties by index), each at the lowest
+ * offset where it overlaps no placed buffer whose life intersects its own.
+ * O(n log n + overlapping pairs). */
+enum jalad_status jalad_arena_place(int n, const size_t *size, const int *start, const int *end, size_t *off,
+				    size_t *total);
 
 /* --------------------------------------------------------------- graph */
 

@@ -12,6 +12,41 @@
 
 /* =========================================================== building */
 
+/* FNV-1a: tensor names are short and come from the file. */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/* The slot holding name, or the empty slot where it would go. */
+static int name_slot(const struct jalad_graph *g, const char *name)
+{
+	int mask = g->name_cap - 1, i = (int)(name_hash(name) & (uint32_t)mask);
+	while (g->name_slots[i] >= 0 && strcmp(g->tensors[g->name_slots[i]].name, name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static enum jalad_status name_index_grow(struct jalad_graph *g)
+{
+	int cap = g->name_cap ? g->name_cap * 2 : 128;
+	JALAD_RETURN_IF(cap <= 0 || cap > (1 << 30), JALAD_ERR_LIMIT, "graph: too many tensors");
+	int *slots = malloc((size_t)cap * sizeof *slots);
+	JALAD_RETURN_IF(!slots, JALAD_ERR_NOMEM, "graph: name index of %d", cap);
+	free(g->name_slots);
+	g->name_slots = slots;
+	g->name_cap = cap;
+	for (int i = 0; i < cap; i++)
+		slots[i] = -1;
+	/* Re-inserted in id order: a later tensor of the same name wins. */
+	for (int t = 0; t < g->n_tensors; t++)
+		g->name_slots[name_slot(g, g->tensors[t].name)] = t;
+	return JALAD_OK;
+}
+
 enum jalad_status jalad_graph_add_tensor(struct jalad_graph *g, const char *name, int *id)
 {
 	if (g->n_tensors == g->cap_tensors) {
@@ -21,22 +56,24 @@ enum jalad_status jalad_graph_add_tensor(struct jalad_graph *g, const char *name
 		g->tensors = t;
 		g->cap_tensors = cap;
 	}
+	if (2 * (g->n_tensors + 1) > g->name_cap)
+		JALAD_FORWARD(name_index_grow(g));
 	struct jalad_tensor_ir *t = &g->tensors[g->n_tensors];
 	memset(t, 0, sizeof *t);
 	t->name = strdup(name ? name : "");
 	JALAD_RETURN_IF(!t->name, JALAD_ERR_NOMEM, "graph: tensor name");
 	t->ndim = -1;
 	t->producer = -1;
+	g->name_slots[name_slot(g, t->name)] = g->n_tensors;
 	*id = g->n_tensors++;
 	return JALAD_OK;
 }
 
 int jalad_graph_find_tensor(const struct jalad_graph *g, const char *name)
 {
-	for (int i = g->n_tensors - 1; i >= 0; i--)
-		if (strcmp(g->tensors[i].name, name) == 0)
-			return i;
-	return -1;
+	if (!g->name_cap)
+		return -1;
+	return g->name_slots[name_slot(g, name)];
 }
 
 enum jalad_status jalad_graph_add_node(struct jalad_graph *g, struct jalad_node **out)
@@ -91,6 +128,8 @@ void jalad_graph_free(struct jalad_graph *g)
 	free(g->tensors);
 	free(g->inputs);
 	free(g->outputs);
+	free(g->name_slots);
+	jalad_ivtree_free(g->live);
 	memset(g, 0, sizeof *g);
 }
 
@@ -292,26 +331,59 @@ static enum jalad_status fold_node(struct jalad_graph *g, struct jalad_node *n)
 	return st;
 }
 
+/* Min-heap of node indices. */
+static void heap_push(int *h, int *n, int v)
+{
+	int i = (*n)++;
+	while (i > 0 && h[(i - 1) / 2] > v) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = v;
+}
+
+static int heap_pop(int *h, int *n)
+{
+	int top = h[0], v = h[--*n], i = 0;
+	for (;;) {
+		int c = 2 * i + 1;
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= v)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (*n > 0)
+		h[i] = v;
+	return top;
+}
+
 /* Kahn's algorithm, always taking the ready node that came first in the
  * file: exporters write nodes in execution order, which keeps residual
- * blocks contiguous and so keeps the tensors crossing each cut few. */
+ * blocks contiguous and so keeps the tensors crossing each cut few. The
+ * ready set is a heap and each tensor lists its readers, so ordering costs
+ * O((nodes + edges) log nodes). */
 static enum jalad_status topo_sort(struct jalad_graph *g)
 {
-	int n = g->n_nodes, nt = g->n_tensors;
+	int n = g->n_nodes, nt = g->n_tensors, edges = 0;
 	enum jalad_status st = JALAD_OK;
-	int *producer = malloc((size_t)(nt ? nt : 1) * sizeof *producer);
-	int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-	char *done = calloc((size_t)(n ? n : 1), 1);
-	char *avail = calloc((size_t)(nt ? nt : 1), 1);
+	size_t zn = (size_t)(n ? n : 1), zt = (size_t)(nt ? nt : 1);
+	int *producer = malloc(zt * sizeof *producer);
+	int *first = calloc(zt + 1, sizeof *first); /* readers of t: reader[first[t]..first[t+1]) */
+	int *reader = NULL, *fill = NULL;
+	int *pending = calloc(zn, sizeof *pending);
+	int *heap = malloc(zn * sizeof *heap), nheap = 0;
+	int *order = malloc(zn * sizeof *order), norder = 0;
 	struct jalad_node *sorted = NULL;
-	if (!producer || !order || !done || !avail) {
+	if (!producer || !first || !pending || !heap || !order) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "graph: ordering %d nodes", n);
 		goto fail;
 	}
-	for (int t = 0; t < nt; t++) {
+	for (int t = 0; t < nt; t++)
 		producer[t] = -1;
-		avail[t] = 1;
-	}
 	for (int i = 0; i < n; i++)
 		for (int o = 0; o < g->nodes[i].n_out; o++) {
 			int t = g->nodes[i].out[o];
@@ -322,36 +394,53 @@ static enum jalad_status topo_sort(struct jalad_graph *g)
 				goto fail;
 			}
 			producer[t] = i;
-			avail[t] = 0;
 		}
-	for (int k = 0; k < n; k++) {
-		int pick = -1;
-		for (int i = 0; i < n && pick < 0; i++) {
-			if (done[i])
-				continue;
-			int ready = 1;
-			for (int j = 0; j < g->nodes[i].n_in && ready; j++) {
-				int t = g->nodes[i].in[j];
-				if (t >= 0 && !avail[t])
-					ready = 0;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < g->nodes[i].n_in; j++) {
+			int t = g->nodes[i].in[j];
+			if (t >= 0 && producer[t] >= 0) {
+				first[t + 1]++;
+				pending[i]++;
+				edges++;
 			}
-			if (ready)
-				pick = i;
 		}
-		if (pick < 0) {
-			for (int i = 0; i < n; i++)
-				if (!done[i]) {
-					st = jalad_node_fail(&g->nodes[i], JALAD_ERR_FORMAT,
-							     "graph has a cycle or an input no node produces");
-					goto fail;
-				}
-		}
-		done[pick] = 1;
-		order[k] = pick;
-		for (int o = 0; o < g->nodes[pick].n_out; o++)
-			avail[g->nodes[pick].out[o]] = 1;
+	for (int t = 0; t < nt; t++)
+		first[t + 1] += first[t];
+	reader = malloc((size_t)(edges ? edges : 1) * sizeof *reader);
+	fill = malloc(zt * sizeof *fill);
+	if (!reader || !fill) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "graph: ordering %d nodes", n);
+		goto fail;
 	}
-	sorted = malloc((n > 0 ? (size_t)n : 1u) * sizeof *sorted);
+	memcpy(fill, first, zt * sizeof *fill);
+	for (int i = 0; i < n; i++) {
+		for (int j = 0; j < g->nodes[i].n_in; j++) {
+			int t = g->nodes[i].in[j];
+			if (t >= 0 && producer[t] >= 0)
+				reader[fill[t]++] = i;
+		}
+		if (!pending[i])
+			heap_push(heap, &nheap, i);
+	}
+	while (nheap > 0) {
+		int pick = heap_pop(heap, &nheap);
+		order[norder++] = pick;
+		for (int o = 0; o < g->nodes[pick].n_out; o++) {
+			int t = g->nodes[pick].out[o];
+			for (int r = first[t]; r < first[t + 1]; r++)
+				if (--pending[reader[r]] == 0)
+					heap_push(heap, &nheap, reader[r]);
+		}
+	}
+	if (norder < n) {
+		for (int i = 0; i < n; i++)
+			if (pending[i]) {
+				st = jalad_node_fail(&g->nodes[i], JALAD_ERR_FORMAT,
+						     "graph has a cycle or an input no node produces");
+				goto fail;
+			}
+	}
+	sorted = malloc(zn * sizeof *sorted);
 	if (!sorted) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "graph: ordering %d nodes", n);
 		goto fail;
@@ -363,9 +452,12 @@ static enum jalad_status topo_sort(struct jalad_graph *g)
 	g->cap_nodes = n;
 fail:
 	free(producer);
+	free(first);
+	free(reader);
+	free(fill);
+	free(pending);
+	free(heap);
 	free(order);
-	free(done);
-	free(avail);
 	return st;
 }
 
@@ -404,6 +496,34 @@ static int reader_is_relu(const struct jalad_graph *g, const struct jalad_node *
 	return lo >= 0.0f; /* false for NaN */
 }
 
+/* The cuts each non-constant tensor crosses, [producer + 1, last_use] (from
+ * 0 for graph inputs), indexed by tensor id; empty lives are [1, 0]. */
+static enum jalad_status build_live_index(struct jalad_graph *g)
+{
+	size_t zt = (size_t)(g->n_tensors ? g->n_tensors : 1);
+	int *lo = malloc(zt * sizeof *lo), *hi = malloc(zt * sizeof *hi);
+	enum jalad_status st = JALAD_OK;
+	if (!lo || !hi) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "graph: %d tensors", g->n_tensors);
+		goto fail;
+	}
+	for (int t = 0; t < g->n_tensors; t++) {
+		const struct jalad_tensor_ir *ti = &g->tensors[t];
+		lo[t] = 1;
+		hi[t] = 0;
+		if (!ti->data && (ti->is_input || ti->producer >= 0)) {
+			lo[t] = ti->is_input ? 0 : ti->producer + 1;
+			hi[t] = ti->last_use;
+		}
+	}
+	jalad_ivtree_free(g->live);
+	g->live = NULL;
+	st = jalad_ivtree_create(g->n_tensors, lo, hi, &g->live);
+fail:
+	free(lo);
+	free(hi);
+	return st;
+}
 
 enum jalad_status jalad_graph_finalize(struct jalad_graph *g)
 {
@@ -463,9 +583,13 @@ enum jalad_status jalad_graph_finalize(struct jalad_graph *g)
 			struct jalad_tensor_ir *t = &g->tensors[n->out[o]];
 			if (t->ndim < 0 || jalad_dtype_size(t->dtype) == 0)
 				return jalad_node_fail(n, JALAD_ERR_INTERNAL, "output %d has no shape", o);
-			for (int d = 0; d < t->ndim; d++)
+			size_t numel = 1;
+			for (int d = 0; d < t->ndim; d++) {
 				if (t->dims[d] < 0)
 					return jalad_node_fail(n, JALAD_ERR_SHAPE, "output %d dim %d is negative", o, d);
+				if (jalad_mul_size(numel, (size_t)t->dims[d], &numel) || numel > ((size_t)1 << 40))
+					return jalad_node_fail(n, JALAD_ERR_SHAPE, "output %d has more than 2^40 elements", o);
+			}
 			t->producer = i;
 		}
 		int foldable = 1;
@@ -517,5 +641,5 @@ enum jalad_status jalad_graph_finalize(struct jalad_graph *g)
 		g->tensors[g->outputs[i]].is_output = 1;
 		g->tensors[g->outputs[i]].last_use = g->n_nodes;
 	}
-	return JALAD_OK;
+	return build_live_index(g);
 }

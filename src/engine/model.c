@@ -244,24 +244,52 @@ int jalad_model_output(const struct jalad_model *model, int i)
 	return i >= 0 && i < model->g.n_outputs ? model->g.outputs[i] : -1;
 }
 
+struct crossing_ctx {
+	int *ids;
+	int cap, n;
+	int sorted; /* ids[0..min(n, cap)) still ascending */
+};
+
+static void crossing_hit(int t, void *user)
+{
+	struct crossing_ctx *c = user;
+	if (c->n < c->cap) {
+		if (c->n > 0 && c->ids[c->n - 1] > t)
+			c->sorted = 0;
+		c->ids[c->n] = t;
+	} else if (c->cap > 0 && t < c->ids[c->cap - 1]) {
+		/* Keep the cap smallest ids: replace the largest kept. */
+		int m = 0;
+		for (int i = 1; i < c->cap; i++)
+			if (c->ids[i] > c->ids[m])
+				m = i;
+		if (t < c->ids[m]) {
+			c->ids[m] = t;
+			c->sorted = 0;
+		}
+	}
+	c->n++;
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
 enum jalad_status jalad_model_crossing(const struct jalad_model *model, int k, int *ids, int cap, int *count)
 {
 	const struct jalad_graph *g = &model->g;
 	JALAD_RETURN_IF(k < 0 || k > g->n_nodes, JALAD_ERR_INVALID_ARG, "cut %d out of range 0..%d", k, g->n_nodes);
-	int n = 0;
-	for (int t = 0; t < g->n_tensors; t++) {
-		const struct jalad_tensor_ir *ti = &g->tensors[t];
-		if (ti->data)
-			continue; /* constants are on both sides */
-		int made_before = ti->is_input || (ti->producer >= 0 && ti->producer < k);
-		if (!made_before || ti->last_use < k)
-			continue;
-		/* last_use >= k: some node >= k reads it, or it is an output. */
-		if (n < cap && ids)
-			ids[n] = t;
-		n++;
-	}
-	*count = n;
+	/* A tensor crosses cut k when it is made before k (a graph input, or
+	 * a node < k) and read at or after k (or is an output): the live
+	 * index holds exactly those cuts per tensor. Ids come out ascending. */
+	struct crossing_ctx c = { ids, ids && cap > 0 ? cap : 0, 0, 1 };
+	jalad_ivtree_query(g->live, k, k, crossing_hit, &c);
+	int kept = c.n < c.cap ? c.n : c.cap;
+	if (!c.sorted)
+		qsort(ids, (size_t)kept, sizeof *ids, int_cmp);
+	*count = c.n;
 	return JALAD_OK;
 }
 

@@ -31,67 +31,45 @@ struct jalad_session {
 	void *be_state;
 };
 
-struct slot {
-	int t;
-	int start, end;  /* live over node indices [start, end] */
-	size_t size, off;
-};
-
-static int slot_by_size(const void *a, const void *b)
-{
-	const struct slot *x = a, *y = b;
-	if (x->size != y->size)
-		return x->size < y->size ? 1 : -1;
-	return x->t - y->t;
-}
-
-/* Greedy by decreasing size: each tensor goes at the lowest offset where it
- * overlaps no already placed tensor whose lifetime intersects its own. */
+/* Each activation gets a slot of the arena live over the node indices
+ * [producer, last_use] (from -1 for graph inputs); jalad_arena_place()
+ * packs them, largest first. */
 static enum jalad_status plan_arena(struct jalad_session *s)
 {
 	const struct jalad_graph *g = s->g;
-	struct slot *slots = malloc((size_t)(g->n_tensors + 1) * sizeof *slots);
+	enum jalad_status st = JALAD_OK;
+	size_t zt = (size_t)(g->n_tensors + 1);
+	int *tid = malloc(zt * sizeof *tid), *start = malloc(zt * sizeof *start), *end = malloc(zt * sizeof *end);
+	size_t *size = malloc(zt * sizeof *size), *off = malloc(zt * sizeof *off);
 	int ns = 0;
-	JALAD_RETURN_IF(!slots, JALAD_ERR_NOMEM, "arena plan");
+	if (!tid || !start || !end || !size || !off) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "arena plan");
+		goto fail;
+	}
 	for (int t = 0; t < g->n_tensors; t++) {
 		const struct jalad_tensor_ir *ti = &g->tensors[t];
 		s->offset[t] = SIZE_MAX;
 		if (ti->data || (ti->producer < 0 && !ti->is_input))
 			continue;
-		struct slot *sl = &slots[ns++];
-		sl->t = t;
-		sl->start = ti->is_input ? -1 : ti->producer;
-		sl->end = ti->last_use < sl->start ? sl->start : ti->last_use;
-		sl->size = (jalad_ir_bytes(ti) + 63) & ~(size_t)63;
-		if (sl->size == 0)
-			sl->size = 64;
+		tid[ns] = t;
+		start[ns] = ti->is_input ? -1 : ti->producer;
+		end[ns] = ti->last_use < start[ns] ? start[ns] : ti->last_use;
+		size[ns] = (jalad_ir_bytes(ti) + 63) & ~(size_t)63;
+		if (size[ns] == 0)
+			size[ns] = 64;
+		ns++;
 	}
-	qsort(slots, (size_t)ns, sizeof *slots, slot_by_size);
-	size_t total = 0;
-	for (int i = 0; i < ns; i++) {
-		size_t off = 0;
-		int moved = 1;
-		/* Restart the scan each time off moves: placed slots are few
-		 * compared with the cost of a wrong overlap. */
-		while (moved) {
-			moved = 0;
-			for (int j = 0; j < i; j++) {
-				if (slots[j].end < slots[i].start || slots[i].end < slots[j].start)
-					continue;
-				if (off < slots[j].off + slots[j].size && slots[j].off < off + slots[i].size) {
-					off = slots[j].off + slots[j].size;
-					moved = 1;
-				}
-			}
-		}
-		slots[i].off = off;
-		s->offset[slots[i].t] = off;
-		if (off + slots[i].size > total)
-			total = off + slots[i].size;
-	}
-	free(slots);
-	s->arena_bytes = total;
-	return JALAD_OK;
+	if ((st = jalad_arena_place(ns, size, start, end, off, &s->arena_bytes)) != JALAD_OK)
+		goto fail;
+	for (int i = 0; i < ns; i++)
+		s->offset[tid[i]] = off[i];
+fail:
+	free(tid);
+	free(start);
+	free(end);
+	free(size);
+	free(off);
+	return st;
 }
 
 enum jalad_status jalad_session_create(const struct jalad_model *model, const struct jalad_session_opts *opts,

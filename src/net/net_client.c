@@ -35,6 +35,24 @@ struct jalad_client {
 	double rate;               /* bytes per second, 0 = off */
 	double burst_ns;           /* idle credit */
 	uint64_t link_free_ns;
+	/* shared dictionaries: the ids this edge may use (sent in HELLO) and,
+	 * for the open connection, which of them the server holds */
+	const struct jalad_codec_dict **dicts;
+	int n_dicts;
+	uint8_t *held;             /* (n_dicts) */
+	uint8_t *refused;          /* (n_dicts): the server said no, do not ask again */
+	uint8_t dbuf[JALAD_FRAME_OVERHEAD + JALAD_DICT_MAX]; /* a DICT frame */
+	/* requests sent and not answered yet, oldest first (ids increase) */
+	struct pending {
+		uint64_t id;
+		uint64_t gen;      /* connection they went out on */
+		int dict;          /* index of a dictionary uploaded with it, or -1 */
+		int32_t dict_status;
+		char dict_msg[JALAD_MSG_TEXT_MAX + 1];
+		int acked;
+	} pend[JALAD_CLIENT_MAX_PENDING];
+	int n_pend;
+	uint64_t gen;              /* connections made */
 };
 
 /* Bytes a chunk of payload occupies on an Ethernet link (TCP/IP with
@@ -54,6 +72,8 @@ static void disconnect(struct jalad_client *c)
 {
 	if (!c->connected)
 		return;
+	if (c->held)
+		memset(c->held, 0, (size_t)c->n_dicts);
 	jalad_tls_conn_free(c->s.tls);
 	close(c->s.fd);
 	c->s.tls = NULL;
@@ -226,6 +246,8 @@ static enum jalad_status do_connect(struct jalad_client *c, uint64_t deadline)
 	h.max_frame = c->o.max_frame_bytes;
 	h.dict_digest = c->o.dict_digest;
 	memcpy(h.name, c->name, sizeof h.name);
+	for (int i = 0; i < c->n_dicts && h.n_dicts < JALAD_HELLO_MAX_DICTS; i++)
+		h.dicts[h.n_dicts++] = jalad_codec_dict_id(c->dicts[i]);
 	if ((st = jalad_msg_hello_write(&h, frame, sizeof frame, &n)) != JALAD_OK ||
 	    (st = write_all(c, frame, n, cdl, 0)) != JALAD_OK)
 		goto fail;
@@ -254,10 +276,12 @@ static enum jalad_status do_connect(struct jalad_client *c, uint64_t deadline)
 		st = jalad_fail(JALAD_ERR_MISMATCH, "the server runs a different model (SHA-256 differs)");
 		goto fail;
 	}
-	if (c->o.dict_digest && sh.dict_digest != c->o.dict_digest)
-		jalad_log(JALAD_LOG_WARN, "the server holds other shared dictionaries (digest %08x, ours %08x): "
-			  "huffman-shared and huffman-2d requests may fail", sh.dict_digest, c->o.dict_digest);
+	for (int i = 0; i < sh.n_dicts; i++)
+		for (int j = 0; j < c->n_dicts; j++)
+			if (jalad_codec_dict_id(c->dicts[j]) == sh.dicts[i])
+				c->held[j] = 1;
 	c->server_max_frame = sh.max_frame;
+	c->gen++;
 	c->backoff_ms = c->o.backoff_min_ms;
 	return JALAD_OK;
 fail:
@@ -295,6 +319,28 @@ enum jalad_status jalad_client_create(const struct jalad_client_opts *opts, cons
 	if (opts->shape_bps) {
 		c->rate = (double)opts->shape_bps / 8.0;
 		c->burst_ns = (double)opts->shape_burst_bytes / c->rate * 1e9;
+	}
+	if (opts->n_dicts < 0 || (opts->n_dicts && !opts->dicts)) {
+		st = jalad_fail(JALAD_ERR_INVALID_ARG, "client: bad dictionary list");
+		goto fail;
+	}
+	c->o.dicts = NULL;
+	c->o.n_dicts = 0;
+	if (opts->n_dicts) {
+		c->dicts = calloc((size_t)opts->n_dicts, sizeof *c->dicts);
+		c->held = calloc((size_t)opts->n_dicts, 1);
+		c->refused = calloc((size_t)opts->n_dicts, 1);
+		if (!c->dicts || !c->held || !c->refused) {
+			st = jalad_fail(JALAD_ERR_NOMEM, "client: out of memory");
+			goto fail;
+		}
+		for (int i = 0; i < opts->n_dicts; i++) {
+			int dup = !opts->dicts[i];
+			for (int j = 0; !dup && j < c->n_dicts; j++)
+				dup = jalad_codec_dict_id(c->dicts[j]) == jalad_codec_dict_id(opts->dicts[i]);
+			if (!dup)
+				c->dicts[c->n_dicts++] = opts->dicts[i];
+		}
 	}
 	if (opts->tls && (st = jalad_tls_create(opts->tls, 0, &c->tls)) != JALAD_OK)
 		goto fail;
@@ -349,14 +395,59 @@ enum jalad_status jalad_client_request_payload(struct jalad_client *c, uint64_t 
 					       enum jalad_net_payload kind, const uint8_t *payload, size_t len,
 					       uint32_t timeout_ms, struct jalad_client_result *res)
 {
+	struct jalad_client_req rq = { .id = id, .k = k, .kind = kind, .payload = payload, .len = len,
+				       .timeout_ms = timeout_ms };
+	JALAD_FORWARD(jalad_client_send(c, &rq, res));
+	uint32_t left = 0;
+	if (timeout_ms) {
+		uint64_t spent = (jalad_now_ns() - res->send_start_ns) / 1000000u;
+		left = spent >= timeout_ms ? 1 : timeout_ms - (uint32_t)spent;
+	}
+	return jalad_client_recv(c, id, left, res);
+}
+
+static int dict_index(const struct jalad_client *c, const struct jalad_codec_dict *d)
+{
+	for (int i = 0; d && i < c->n_dicts; i++)
+		if (jalad_codec_dict_id(c->dicts[i]) == jalad_codec_dict_id(d))
+			return i;
+	return -1;
+}
+
+int jalad_client_dict_refused(const struct jalad_client *c, const struct jalad_codec_dict *d)
+{
+	int i = dict_index(c, d);
+	return i >= 0 && c->refused[i];
+}
+
+/* Forget pending requests of connections that are gone. */
+static void drop_stale(struct jalad_client *c)
+{
+	int m = 0;
+	for (int i = 0; i < c->n_pend; i++)
+		if (c->connected && c->pend[i].gen == c->gen)
+			c->pend[m++] = c->pend[i];
+	c->n_pend = m;
+}
+
+enum jalad_status jalad_client_send(struct jalad_client *c, const struct jalad_client_req *rq,
+				    struct jalad_client_result *res)
+{
 	enum jalad_status st;
 	uint64_t now = jalad_now_ns();
-	uint64_t deadline = timeout_ms ? now + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = rq->timeout_ms ? now + (uint64_t)rq->timeout_ms * 1000000u : 0;
 	memset(res, 0, sizeof *res);
-	res->id = id;
-	JALAD_RETURN_IF(k < 0 || !payload || !len, JALAD_ERR_INVALID_ARG, "client: bad request arguments");
-	JALAD_RETURN_IF(kind <= JALAD_NET_PAYLOAD_NONE || kind >= JALAD_NET_PAYLOAD_COUNT, JALAD_ERR_INVALID_ARG,
-			"client: payload kind %d cannot be sent", (int)kind);
+	res->id = rq->id;
+	JALAD_RETURN_IF(rq->k < 0 || !rq->payload || !rq->len, JALAD_ERR_INVALID_ARG, "client: bad request arguments");
+	JALAD_RETURN_IF(rq->kind <= JALAD_NET_PAYLOAD_NONE || rq->kind >= JALAD_NET_PAYLOAD_COUNT, JALAD_ERR_INVALID_ARG,
+			"client: payload kind %d cannot be sent", (int)rq->kind);
+	drop_stale(c);
+	JALAD_RETURN_IF(c->n_pend >= JALAD_CLIENT_MAX_PENDING, JALAD_ERR_LIMIT,
+			"client: %d requests are already waiting for answers (max %d)", c->n_pend,
+			JALAD_CLIENT_MAX_PENDING);
+	JALAD_RETURN_IF(c->n_pend && rq->id <= c->pend[c->n_pend - 1].id, JALAD_ERR_INVALID_ARG,
+			"client: request ids must increase (%llu after %llu)", (unsigned long long)rq->id,
+			(unsigned long long)c->pend[c->n_pend - 1].id);
 	if (!c->connected) {
 		if (now < c->next_attempt_ns)
 			return jalad_fail(JALAD_ERR_CLOSED, "the cloud is unreachable; next attempt in %llu ms",
@@ -369,31 +460,100 @@ enum jalad_status jalad_client_request_payload(struct jalad_client *c, uint64_t 
 		res->connected_now = 1;
 		res->connect_ns = c->connect_ns;
 	}
+	/* A dictionary the server lacks goes first, in the same write: the
+	 * server reads frames in order, so it holds it when the request comes. */
+	int di = dict_index(c, rq->dict);
+	size_t dlen = 0;
+	if (rq->dict && di < 0)
+		return jalad_fail(JALAD_ERR_INVALID_ARG, "client: dictionary 0x%08x is not one given at create",
+				  jalad_codec_dict_id(rq->dict));
+	if (di >= 0 && !c->held[di]) {
+		uint8_t tmp[JALAD_CODEC_DICT_MAX_BYTES];
+		size_t n;
+		JALAD_FORWARD(jalad_codec_dict_save(c->dicts[di], tmp, sizeof tmp, &n));
+		JALAD_FORWARD(jalad_msg_dict_write(jalad_codec_dict_id(c->dicts[di]), tmp, n, c->dbuf, sizeof c->dbuf,
+						   &dlen));
+	} else {
+		di = -1;
+	}
+	size_t len = rq->len;
 	size_t frame = JALAD_FRAME_OVERHEAD + JALAD_REQUEST_FIXED + len;
 	JALAD_RETURN_IF(frame - JALAD_FRAME_OVERHEAD > c->server_max_frame, JALAD_ERR_LIMIT,
 			"request of %zu bytes exceeds the server's frame limit of %u bytes", frame, c->server_max_frame);
-	struct jalad_msg_request rq = { .id = id, .k = (uint32_t)k, .kind = (uint32_t)kind, .edge_ts = now,
-					.payload = payload, .payload_len = len };
+	struct jalad_msg_request m = { .id = rq->id, .k = (uint32_t)rq->k, .kind = (uint32_t)rq->kind,
+				       .edge_ts = now, .payload = rq->payload, .payload_len = len };
 	/* One buffer, one write: with TCP_NODELAY three writes would be three
 	 * packets, each with its own headers, which a slow link notices. */
-	if (frame > c->wcap) {
-		uint8_t *nb = realloc(c->wbuf, frame);
+	if (dlen + frame > c->wcap) {
+		uint8_t *nb = realloc(c->wbuf, dlen + frame);
 		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "client: out of memory for a %zu-byte request", frame);
 		c->wbuf = nb;
-		c->wcap = frame;
+		c->wcap = dlen + frame;
 	}
-	jalad_msg_request_head(&rq, c->wbuf);
-	memcpy(c->wbuf + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, payload, len);
-	jalad_put_u32(c->wbuf + frame - JALAD_FRAME_TRAILER, jalad_msg_request_crc(c->wbuf, payload, len));
+	uint8_t *w = c->wbuf;
+	if (dlen)
+		memcpy(w, c->dbuf, dlen);
+	jalad_msg_request_head(&m, w + dlen);
+	memcpy(w + dlen + JALAD_FRAME_HDR + JALAD_REQUEST_FIXED, rq->payload, len);
+	jalad_put_u32(w + dlen + frame - JALAD_FRAME_TRAILER, jalad_msg_request_crc(w + dlen, rq->payload, len));
 	res->send_start_ns = jalad_now_ns();
-	if ((st = write_all(c, c->wbuf, frame, deadline, 1)) != JALAD_OK) {
+	if ((st = write_all(c, w, dlen + frame, deadline, 1)) != JALAD_OK) {
 		/* A frame cut in the middle cannot be resumed: start over. */
 		disconnect(c);
 		c->next_attempt_ns = 0;
+		drop_stale(c);
 		return st;
 	}
 	res->send_end_ns = jalad_now_ns();
-	res->bytes_sent = frame;
+	res->bytes_sent = dlen + frame;
+	res->dict_uploaded = di >= 0;
+	if (di >= 0)
+		c->held[di] = 1; /* until the answer says otherwise */
+	struct pending *pd = &c->pend[c->n_pend++];
+	memset(pd, 0, sizeof *pd);
+	pd->id = rq->id;
+	pd->gen = c->gen;
+	pd->dict = di;
+	return JALAD_OK;
+}
+
+/* A DICT_ACK: note it on the request it went out with. */
+static enum jalad_status take_ack(struct jalad_client *c, const uint8_t *p, size_t len)
+{
+	struct jalad_msg_dict_ack a;
+	JALAD_RETURN_IF(jalad_msg_dict_ack_parse(p, len, &a) != JALAD_OK, JALAD_ERR_PROTOCOL,
+			"the server sent a malformed DICT_ACK: %s", jalad_last_error());
+	for (int i = 0; i < c->n_pend; i++) {
+		struct pending *pd = &c->pend[i];
+		if (pd->dict < 0 || pd->acked || jalad_codec_dict_id(c->dicts[pd->dict]) != a.id)
+			continue;
+		pd->acked = 1;
+		pd->dict_status = a.status;
+		snprintf(pd->dict_msg, sizeof pd->dict_msg, "%s", a.message);
+		if (a.status != 0) {
+			c->held[pd->dict] = 0;
+			c->refused[pd->dict] = 1;
+			jalad_log(JALAD_LOG_WARN, "the server refused dictionary 0x%08x: %s", a.id, a.message);
+		}
+		return JALAD_OK;
+	}
+	return jalad_fail(JALAD_ERR_PROTOCOL, "the server answered an upload of dictionary 0x%08x never sent", a.id);
+}
+
+enum jalad_status jalad_client_recv(struct jalad_client *c, uint64_t id, uint32_t timeout_ms,
+				    struct jalad_client_result *res)
+{
+	enum jalad_status st;
+	uint64_t deadline = timeout_ms ? jalad_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	int pi = -1;
+	drop_stale(c);
+	for (int i = 0; i < c->n_pend; i++)
+		if (c->pend[i].id == id)
+			pi = i;
+	if (pi < 0)
+		return jalad_fail(JALAD_ERR_CLOSED, "request %llu: the connection it went out on is gone",
+				  (unsigned long long)id);
+	res->id = id;
 	for (;;) {
 		struct jalad_frame_hdr h;
 		const uint8_t *p;
@@ -404,33 +564,62 @@ enum jalad_status jalad_client_request_payload(struct jalad_client *c, uint64_t 
 		if (st != JALAD_OK) {
 			disconnect(c);
 			c->next_attempt_ns = 0;
+			drop_stale(c);
 			return st;
 		}
 		if (h.type == JALAD_FRAME_ERROR) {
 			st = peer_error(p, h.length);
 			disconnect(c);
 			backoff(c);
+			drop_stale(c);
 			return st;
 		}
 		if (h.type == JALAD_FRAME_BYE) {
 			disconnect(c);
 			c->next_attempt_ns = 0;
+			drop_stale(c);
 			return jalad_fail(JALAD_ERR_CLOSED, "the server is shutting down");
+		}
+		if (h.type == JALAD_FRAME_DICT_ACK) {
+			if ((st = take_ack(c, p, h.length)) != JALAD_OK) {
+				disconnect(c);
+				backoff(c);
+				drop_stale(c);
+				return st;
+			}
+			continue;
 		}
 		if (h.type != JALAD_FRAME_RESPONSE) {
 			disconnect(c);
 			backoff(c);
+			drop_stale(c);
 			return jalad_fail(JALAD_ERR_PROTOCOL, "unexpected frame type %u from the server", h.type);
 		}
 		struct jalad_msg_response m;
 		if ((st = jalad_msg_response_parse(p, h.length, &m)) != JALAD_OK) {
 			disconnect(c);
 			backoff(c);
+			drop_stale(c);
 			jalad_error_prefix("bad RESPONSE: ");
 			return JALAD_ERR_PROTOCOL;
 		}
-		if (m.id != id)
+		if (m.id < id)
 			continue; /* the answer to a request we gave up on */
+		if (m.id != id) {
+			disconnect(c);
+			backoff(c);
+			drop_stale(c);
+			return jalad_fail(JALAD_ERR_PROTOCOL, "the server answered request %llu while %llu was due",
+					  (unsigned long long)m.id, (unsigned long long)id);
+		}
+		/* This and every older pending request are settled. */
+		struct pending pd = c->pend[pi];
+		memmove(c->pend, c->pend + pi + 1, (size_t)(c->n_pend - pi - 1) * sizeof *c->pend);
+		c->n_pend -= pi + 1;
+		res->dict_uploaded = pd.dict >= 0;
+		res->dict_status = pd.acked ? pd.dict_status : 0;
+		if (pd.acked && pd.dict_status)
+			snprintf(res->dict_message, sizeof res->dict_message, "%s", pd.dict_msg);
 		res->recv_end_ns = jalad_now_ns();
 		res->bytes_received = JALAD_FRAME_OVERHEAD + h.length;
 		res->srv_recv_first_ns = m.recv_first_ns;
@@ -464,5 +653,8 @@ void jalad_client_free(struct jalad_client *c)
 	free(c->wbuf);
 	free(c->rbuf);
 	free(c->out);
+	free(c->dicts);
+	free(c->held);
+	free(c->refused);
 	free(c);
 }

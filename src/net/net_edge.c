@@ -44,7 +44,10 @@ struct jalad_edge {
 	 * model run takes twice. */
 	struct plan_learn {
 		double edge_meas, edge_pred, cloud_meas, cloud_pred;
+		int disabled;    /* its dictionary was refused by the server */
 	} *learn;
+	const struct jalad_codec_dict **dicts; /* the plans' dictionaries, for the client */
+	int n_dicts;
 	float *xbuf;             /* copies of the crossing tensors */
 	size_t xcap;
 	uint8_t *cbuf;           /* the container or image payload */
@@ -96,6 +99,8 @@ double jalad_edge_plan_predict(const struct jalad_edge *e, int i, double bw_bps,
 	if (p->edge_ms < 0 || p->cloud_ms < 0)
 		return -1;
 	const struct plan_learn *l = &e->learn[i];
+	if (l->disabled)
+		return -1;
 	double t = p->edge_ms * scale(l->edge_meas, l->edge_pred);
 	if (p->k < e->n_nodes)
 		t += p->cloud_ms * scale(l->cloud_meas, l->cloud_pred) + rtt_ms +
@@ -333,7 +338,19 @@ enum jalad_status jalad_edge_create(const struct jalad_model *model, const struc
 	if (need_cloud) {
 		uint8_t sha[32];
 		jalad_model_sha256(model, sha);
-		if ((st = jalad_client_create(&e->o.client, sha, &e->cl)) != JALAD_OK)
+		e->dicts = calloc((size_t)n_plans, sizeof *e->dicts);
+		if (!e->dicts) {
+			st = jalad_fail(JALAD_ERR_NOMEM, "edge: out of memory");
+			goto fail;
+		}
+		for (int i = 0; i < n_plans; i++)
+			if (e->cuts[i].dict && e->plans[i].payload == JALAD_NET_PAYLOAD_CONTAINER &&
+			    jalad_coder_uses_dict(e->plans[i].coder) + (e->plans[i].coder == JALAD_CODER_AUTO))
+				e->dicts[e->n_dicts++] = e->cuts[i].dict;
+		struct jalad_client_opts co = e->o.client;
+		co.dicts = e->dicts;
+		co.n_dicts = e->n_dicts;
+		if ((st = jalad_client_create(&co, sha, &e->cl)) != JALAD_OK)
 			goto fail;
 	}
 	*out = e;
@@ -354,6 +371,7 @@ void jalad_edge_free(struct jalad_edge *e)
 	free(e->plans);
 	free(e->cuts);
 	free(e->learn);
+	free(e->dicts);
 	free(e->xbuf);
 	free(e->cbuf);
 	free(e->lout);
@@ -466,11 +484,49 @@ static int have_source(enum jalad_net_payload kind, const struct jalad_edge_imag
 	return src && src->image && src->pp;
 }
 
-/* The codec container of the crossing tensors v into cbuf. */
-static enum jalad_status encode_container(struct jalad_edge *e, int i, const struct jalad_tensor *v, size_t *len)
+/* The dictionary plan i's container needs, or NULL. */
+static const struct jalad_codec_dict *plan_dict(const struct jalad_edge *e, int i)
+{
+	const struct jalad_edge_plan *p = &e->plans[i];
+	if (p->payload != JALAD_NET_PAYLOAD_CONTAINER || !e->cuts[i].dict)
+		return NULL;
+	if (!jalad_coder_uses_dict(p->coder) && p->coder != JALAD_CODER_AUTO)
+		return NULL;
+	return e->cuts[i].dict;
+}
+
+/* The server refused dict: no plan that needs it is chosen again; none
+ * that needs any dictionary if the refusal was for room or for uploads as
+ * such (status), since the others would fare the same. */
+static void disable_dict(struct jalad_edge *e, const struct jalad_codec_dict *dict, int status)
+{
+	int all = status == JALAD_ERR_LIMIT || status == JALAD_ERR_UNSUPPORTED;
+	for (int i = 0; i < e->n_plans; i++) {
+		const struct jalad_codec_dict *d = plan_dict(e, i);
+		if (d && (all || jalad_codec_dict_id(d) == jalad_codec_dict_id(dict)))
+			e->learn[i].disabled = 1;
+	}
+	jalad_log(JALAD_LOG_WARN, "edge: the server refused dictionary 0x%08x; planning without %s",
+		  jalad_codec_dict_id(dict), all ? "shared dictionaries" : "it");
+}
+
+/* The codec container of the crossing tensors v into cbuf. A plan whose
+ * dictionary the server refused codes with the same bits and no
+ * dictionary: Huffman with its own table (or auto among the others).
+ * *coder: the coder asked for; *dict: the dictionary it needs, or NULL. */
+static enum jalad_status encode_container(struct jalad_edge *e, int i, const struct jalad_tensor *v, size_t *len,
+					  enum jalad_coder *coder, const struct jalad_codec_dict **dict)
 {
 	const struct jalad_edge_plan *p = &e->plans[i];
 	const struct plan_cut *c = &e->cuts[i];
+	const struct jalad_codec_dict *d = plan_dict(e, i);
+	*coder = p->coder;
+	if (d && e->cl && jalad_client_dict_refused(e->cl, d)) {
+		if (p->coder != JALAD_CODER_AUTO)
+			*coder = JALAD_CODER_HUFFMAN;
+		d = NULL;
+	}
+	*dict = d;
 	struct jalad_codec_tensor ct[JALAD_CODEC_MAX_TENSORS];
 	for (int t = 0; t < c->count; t++) {
 		ct[t].data = v[t].data;
@@ -478,11 +534,11 @@ static enum jalad_status encode_container(struct jalad_edge *e, int i, const str
 		ct[t].ndim = v[t].ndim;
 		memcpy(ct[t].dims, v[t].dims, sizeof ct[t].dims);
 	}
-	struct jalad_codec_params cp = { .bits = p->bits, .coder = p->coder, .per_channel = p->per_channel,
-					 .crc = 1, .dict = c->dict };
+	struct jalad_codec_params cp = { .bits = p->bits, .coder = *coder, .per_channel = p->per_channel,
+					 .crc = 1, .dict = d };
 	size_t cap = jalad_codec_bound(&cp, ct, c->count);
 	JALAD_RETURN_IF(!cap, JALAD_ERR_INVALID_ARG, "edge: the codec refuses plan %d (%d bits, %s)", i, p->bits,
-			jalad_coder_name(p->coder));
+			jalad_coder_name(*coder));
 	if (cap > e->ccap) {
 		uint8_t *nb = realloc(e->cbuf, cap);
 		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "edge: out of memory for a %zu-byte container", cap);
@@ -490,6 +546,22 @@ static enum jalad_status encode_container(struct jalad_edge *e, int i, const str
 		e->ccap = cap;
 	}
 	return jalad_codec_encode(e->ctx, &cp, ct, c->count, e->cbuf, cap, len, NULL);
+}
+
+/* Send one request and wait for its answer. */
+static enum jalad_status request(struct jalad_edge *e, uint64_t id, int k, enum jalad_net_payload kind,
+				 const uint8_t *payload, size_t len, const struct jalad_codec_dict *dict, uint32_t timeout,
+				 struct jalad_client_result *cr)
+{
+	struct jalad_client_req rq = { .id = id, .k = k, .kind = kind, .payload = payload, .len = len, .dict = dict,
+				       .timeout_ms = timeout };
+	JALAD_FORWARD(jalad_client_send(e->cl, &rq, cr));
+	uint32_t left = 0;
+	if (timeout) {
+		uint64_t spent = (jalad_now_ns() - cr->send_start_ns) / 1000000u;
+		left = spent >= timeout ? 1 : timeout - (uint32_t)spent;
+	}
+	return jalad_client_recv(e->cl, id, left, cr);
 }
 
 enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct jalad_tensor *input,
@@ -574,10 +646,11 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 				(long long)d->dims[2], (long long)d->dims[3]);
 	}
 	const uint8_t *payload = e->cbuf;
+	const struct jalad_codec_dict *dict = NULL;
 	size_t len = 0;
 	uint64_t t1 = jalad_now_ns();
 	if (kind == JALAD_NET_PAYLOAD_CONTAINER) {
-		JALAD_FORWARD(encode_container(e, i, v, &len));
+		JALAD_FORWARD(encode_container(e, i, v, &len, &res->coder, &dict));
 	} else if (kind == JALAD_NET_PAYLOAD_FILE) {
 		payload = src->file; /* as captured: nothing to make */
 		len = src->file_bytes;
@@ -602,7 +675,32 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 		timeout = left < 1 ? 0 : (uint32_t)left;
 	}
 	if (st == JALAD_OK)
-		st = jalad_client_request_payload(e->cl, res->id, p->k, kind, payload, len, timeout, &cr);
+		st = request(e, res->id, p->k, kind, payload, len, dict, timeout, &cr);
+	if (st != JALAD_OK && cr.dict_uploaded && cr.dict_status != 0) {
+		/* The server refused the dictionary: plan without it from now on,
+		 * and send this request again coded without it (once). */
+		res->dict_refused = 1;
+		res->dict_uploaded = 1;
+		disable_dict(e, dict, jalad_net_status_from_wire(cr.dict_status));
+		uint64_t t3 = jalad_now_ns();
+		JALAD_FORWARD(encode_container(e, i, v, &len, &res->coder, &dict));
+		slow_down(e, t3);
+		res->encode_ms += ms_since(t3);
+		res->bytes = len + JALAD_NET_REQUEST_OVERHEAD;
+		timeout = 0;
+		st = JALAD_OK;
+		if (e->o.deadline_ms) {
+			double left = e->o.deadline_ms - ms_since(t0);
+			if (left < 1)
+				st = jalad_fail(JALAD_ERR_TIMEOUT, "the deadline passed before the request could be sent");
+			timeout = left < 1 ? 0 : (uint32_t)left;
+		}
+		if (st == JALAD_OK)
+			st = request(e, res->id, p->k, kind, payload, len, dict, timeout, &cr);
+	}
+	res->dict_uploaded |= cr.dict_uploaded;
+	if (cr.bytes_sent)
+		res->bytes = cr.bytes_sent;
 	if (st == JALAD_OK) {
 		uint64_t hold = cr.srv_send_ns > cr.srv_recv_last_ns ? cr.srv_send_ns - cr.srv_recv_last_ns : 0;
 		uint64_t rt = cr.recv_end_ns - cr.send_start_ns;

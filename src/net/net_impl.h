@@ -26,11 +26,16 @@ enum jalad_frame_type {
 	JALAD_FRAME_RESPONSE = 3,
 	JALAD_FRAME_ERROR = 4,
 	JALAD_FRAME_BYE = 5,
+	JALAD_FRAME_DICT = 6,     /* protocol 4: edge -> server, a shared dictionary */
+	JALAD_FRAME_DICT_ACK = 7, /* server -> edge: taken or refused */
 };
+#define JALAD_FRAME_TYPE_MAX JALAD_FRAME_DICT_ACK
 
 /* Small frames have their own, much lower limits than requests. */
 #define JALAD_HELLO_MAX 1024u
 #define JALAD_ERROR_MAX 1024u
+#define JALAD_DICT_MAX (4u + JALAD_CODEC_DICT_MAX_BYTES)
+#define JALAD_DICT_ACK_MAX 1024u
 
 struct jalad_frame_hdr {
 	uint8_t version;
@@ -66,6 +71,7 @@ enum jalad_status jalad_frame_parse(const uint8_t *buf, size_t len, uint32_t max
 /* ============================================================== messages */
 
 #define JALAD_HELLO_NAME_MAX 63
+#define JALAD_HELLO_MAX_DICTS 128 /* dictionary ids a HELLO may list */
 #define JALAD_MSG_TEXT_MAX 255
 
 /* Capability bits of HELLO. Coders are bits 0..7 (1 << coder). */
@@ -81,6 +87,24 @@ struct jalad_msg_hello {
 	uint32_t max_frame;
 	uint32_t dict_digest;
 	char name[JALAD_HELLO_NAME_MAX + 1];
+	/* protocol >= 4: the edge lists the ids of the shared dictionaries it
+	 * may use, the server answers with those of them it holds */
+	int n_dicts;
+	uint32_t dicts[JALAD_HELLO_MAX_DICTS];
+};
+
+/* DICT: u32 id, then the serialized dictionary (jalad_codec_dict_save()),
+ * whose own CRC is the id. DICT_ACK: u32 id, i32 status (0: the server holds
+ * it now), u16 len + message. */
+struct jalad_msg_dict {
+	uint32_t id;
+	const uint8_t *data;      /* view into the frame payload */
+	size_t len;
+};
+struct jalad_msg_dict_ack {
+	uint32_t id;
+	int32_t status;
+	char message[JALAD_MSG_TEXT_MAX + 1];
 };
 
 #define JALAD_REQUEST_FIXED 24u /* id, k, payload kind, edge_ts */
@@ -128,6 +152,10 @@ enum jalad_status jalad_msg_hello_write(const struct jalad_msg_hello *m, uint8_t
 enum jalad_status jalad_msg_error_write(uint64_t id, int32_t code, const char *msg, uint8_t *dst,
 					size_t cap, size_t *len);
 size_t jalad_msg_bye_write(uint8_t dst[JALAD_FRAME_OVERHEAD]);
+enum jalad_status jalad_msg_dict_write(uint32_t id, const uint8_t *data, size_t len, uint8_t *dst, size_t cap,
+				       size_t *out_len);
+enum jalad_status jalad_msg_dict_ack_write(uint32_t id, int32_t status, const char *msg, uint8_t *dst, size_t cap,
+					   size_t *len);
 
 /* A REQUEST frame is written in two parts so the payload need not be
  * copied: the header + fixed fields, then the payload, then the CRC. */
@@ -150,6 +178,8 @@ enum jalad_status jalad_msg_hello_parse(const uint8_t *p, size_t len, struct jal
 enum jalad_status jalad_msg_request_parse(const uint8_t *p, size_t len, struct jalad_msg_request *m);
 enum jalad_status jalad_msg_response_parse(const uint8_t *p, size_t len, struct jalad_msg_response *m);
 enum jalad_status jalad_msg_error_parse(const uint8_t *p, size_t len, struct jalad_msg_error *m);
+enum jalad_status jalad_msg_dict_parse(const uint8_t *p, size_t len, struct jalad_msg_dict *m);
+enum jalad_status jalad_msg_dict_ack_parse(const uint8_t *p, size_t len, struct jalad_msg_dict_ack *m);
 
 /* Map a status code received from a peer to a local status (unknown codes
  * become JALAD_ERR_INTERNAL, never JALAD_OK). */

@@ -77,6 +77,16 @@ struct conn {
 	uint64_t requests;
 };
 
+struct dict_entry {
+	uint32_t id;
+	const struct jalad_codec_dict *d;
+	struct jalad_codec_dict *owned; /* uploaded: the server frees it */
+	size_t bytes;             /* footprint accounted (uploaded only) */
+	int refs;                 /* workers decoding with it now */
+	int evicted;              /* out of the cache; freed at refs == 0 */
+	uint64_t used;            /* tick of the last use (LRU) */
+};
+
 struct worker {
 	struct jalad_server *srv;
 	pthread_t tid;
@@ -104,8 +114,15 @@ struct jalad_server {
 	int have_pp;              /* image payloads accepted */
 	struct jalad_preprocess pp;
 	struct jalad_tls *tls;
-	const struct jalad_codec_dict **dicts; /* (n_dicts), borrowed */
-	uint32_t *dict_ids;
+	/* Shared dictionaries: the calibration's (borrowed, kept) and uploaded
+	 * ones (owned, evicted least recently used first when the cache is
+	 * full). Workers look them up under dmu and hold a reference while
+	 * decoding, so an eviction never frees one in use. */
+	pthread_mutex_t dmu;
+	struct dict_entry **dcache;
+	int n_dcache, dcache_cap;
+	size_t dcache_bytes;      /* footprint of the uploaded ones */
+	uint64_t dtick;
 	uint32_t dict_digest;
 	uint8_t sha256[32];
 	/* connections */
@@ -202,6 +219,145 @@ static void wake(struct jalad_server *srv)
 	while (r < 0 && errno == EINTR);
 }
 
+/* ================================================================ dictionaries */
+
+/* Index of id in the cache, -1 if absent. Under dmu. */
+static int dict_find(const struct jalad_server *srv, uint32_t id)
+{
+	for (int i = 0; i < srv->n_dcache; i++)
+		if (srv->dcache[i]->id == id)
+			return i;
+	return -1;
+}
+
+static void dict_entry_free(struct dict_entry *e)
+{
+	jalad_codec_dict_free(e->owned);
+	free(e);
+}
+
+/* The cached dictionary id with a reference taken, or NULL. Any thread. */
+static struct dict_entry *dict_get(struct jalad_server *srv, uint32_t id)
+{
+	pthread_mutex_lock(&srv->dmu);
+	int i = dict_find(srv, id);
+	struct dict_entry *e = i >= 0 ? srv->dcache[i] : NULL;
+	if (e) {
+		e->refs++;
+		e->used = ++srv->dtick;
+	}
+	pthread_mutex_unlock(&srv->dmu);
+	return e;
+}
+
+static void dict_put(struct jalad_server *srv, struct dict_entry *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&srv->dmu);
+	int last = --e->refs == 0 && e->evicted;
+	pthread_mutex_unlock(&srv->dmu);
+	if (last)
+		dict_entry_free(e);
+}
+
+static int dict_held(struct jalad_server *srv, uint32_t id)
+{
+	pthread_mutex_lock(&srv->dmu);
+	int i = dict_find(srv, id);
+	if (i >= 0)
+		srv->dcache[i]->used = ++srv->dtick;
+	pthread_mutex_unlock(&srv->dmu);
+	return i >= 0;
+}
+
+/* Insert e (under dmu), making room by evicting the least recently used
+ * uploaded entries. @return 0, or -1 if it cannot fit (nothing changed). */
+static int dict_insert(struct jalad_server *srv, struct dict_entry *e, size_t limit)
+{
+	if (e->owned) {
+		if (e->bytes > limit)
+			return -1;
+		while (srv->dcache_bytes + e->bytes > limit) {
+			int victim = -1;
+			for (int i = 0; i < srv->n_dcache; i++)
+				if (srv->dcache[i]->owned &&
+				    (victim < 0 || srv->dcache[i]->used < srv->dcache[victim]->used))
+					victim = i;
+			if (victim < 0)
+				return -1;
+			struct dict_entry *v = srv->dcache[victim];
+			srv->dcache[victim] = srv->dcache[--srv->n_dcache];
+			srv->dcache_bytes -= v->bytes;
+			mem_sub(srv, v->bytes);
+			jalad_log(JALAD_LOG_INFO, "dictionary 0x%08x evicted from the cache", v->id);
+			if (v->refs)
+				v->evicted = 1;
+			else
+				dict_entry_free(v);
+		}
+	}
+	if (srv->n_dcache == srv->dcache_cap) {
+		int ncap = srv->dcache_cap ? 2 * srv->dcache_cap : 16;
+		struct dict_entry **nb = realloc(srv->dcache, (size_t)ncap * sizeof *nb);
+		if (!nb)
+			return -1;
+		srv->dcache = nb;
+		srv->dcache_cap = ncap;
+	}
+	e->used = ++srv->dtick;
+	srv->dcache[srv->n_dcache++] = e;
+	if (e->owned) {
+		srv->dcache_bytes += e->bytes;
+		mem_add(srv, e->bytes);
+	}
+	return 0;
+}
+
+/* An uploaded dictionary: check and cache it. Loop thread.
+ * @return JALAD_OK (held now, or already) or why it was refused. */
+static enum jalad_status dict_upload(struct jalad_server *srv, const struct jalad_msg_dict *m, const char *peer)
+{
+	if (dict_held(srv, m->id))
+		return JALAD_OK;
+	JALAD_RETURN_IF(srv->o.dict_cache_bytes < 0, JALAD_ERR_UNSUPPORTED,
+			"this server takes no dictionary uploads (--dict-cache 0)");
+	struct jalad_codec_dict *d = NULL;
+	enum jalad_status st = jalad_codec_dict_load(m->data, m->len, &d);
+	if (st != JALAD_OK) {
+		jalad_error_prefix("dictionary 0x%08x: ", m->id);
+		return st;
+	}
+	uint32_t got_id = jalad_codec_dict_id(d);
+	if (got_id != m->id) {
+		jalad_codec_dict_free(d);
+		return jalad_fail(JALAD_ERR_CHECKSUM, "dictionary 0x%08x: its bytes have id 0x%08x", m->id, got_id);
+	}
+	size_t bytes = jalad_codec_dict_footprint(d), limit = (size_t)srv->o.dict_cache_bytes;
+	struct dict_entry *e = calloc(1, sizeof *e);
+	if (!e) {
+		jalad_codec_dict_free(d);
+		return jalad_fail(JALAD_ERR_NOMEM, "dictionary 0x%08x: out of memory", m->id);
+	}
+	*e = (struct dict_entry){ .id = m->id, .d = d, .owned = d, .bytes = bytes };
+	if (!mem_room(srv, bytes)) {
+		dict_entry_free(e);
+		return jalad_fail(JALAD_ERR_LIMIT, "dictionary 0x%08x (%zu bytes of tables) does not fit the server's "
+				  "memory budget of %zu bytes now", m->id, bytes, srv->o.mem_budget_bytes);
+	}
+	pthread_mutex_lock(&srv->dmu);
+	int rc = dict_insert(srv, e, limit);
+	pthread_mutex_unlock(&srv->dmu);
+	if (rc < 0) {
+		dict_entry_free(e);
+		return jalad_fail(JALAD_ERR_LIMIT, "dictionary 0x%08x (%zu bytes of tables) does not fit the server's "
+				  "dictionary cache of %zu bytes", m->id, bytes, limit);
+	}
+	jalad_log(JALAD_LOG_INFO, "conn %s: dictionary 0x%08x (%d bits, %zu bytes) uploaded", peer, m->id,
+		  jalad_codec_dict_bits(d), m->len);
+	return JALAD_OK;
+}
+
 /* ================================================================ workers */
 
 /* The model's input from an image payload (k = 0), into the worker's buffer. */
@@ -263,17 +419,18 @@ static enum jalad_status decode_container(struct worker *w, const struct job *j,
 		vals[i] = (struct jalad_tensor){ JALAD_DTYPE_FLOAT32, d.ndim, { 0 }, outp[i] };
 		memcpy(vals[i].dims, d.dims, sizeof vals[i].dims);
 	}
-	const struct jalad_codec_dict *dict = NULL;
+	struct dict_entry *de = NULL;
 	if (info.has_dict) {
-		for (int i = 0; i < srv->o.n_dicts; i++)
-			if (srv->dict_ids[i] == info.dict_id)
-				dict = srv->dicts[i];
-		JALAD_RETURN_IF(!dict, JALAD_ERR_MISMATCH,
-				"request %llu: the container needs shared dictionary 0x%08x, which this server lacks",
-				(unsigned long long)j->id, info.dict_id);
+		de = dict_get(srv, info.dict_id);
+		JALAD_RETURN_IF(!de, JALAD_ERR_MISMATCH,
+				"request %llu: the container needs shared dictionary 0x%08x, which this server lacks "
+				"(the edge uploads it first)", (unsigned long long)j->id, info.dict_id);
 	}
 	*t0 = jalad_now_ns();
-	return jalad_codec_decode(w->ctx, j->payload, j->payload_len, &lim, dict, outp, caps, cut->count, NULL);
+	enum jalad_status st = jalad_codec_decode(w->ctx, j->payload, j->payload_len, &lim, de ? de->d : NULL, outp,
+						  caps, cut->count, NULL);
+	dict_put(srv, de);
+	return st;
 }
 
 /* Decode the payload of a request (a codec container, or an image at cut
@@ -581,6 +738,9 @@ static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t
 	me.caps = JALAD_CAP_CRC | ((1u << JALAD_CODER_COUNT) - 1) | (srv->have_pp ? JALAD_CAP_IMAGES : 0);
 	me.max_frame = srv->o.max_frame_bytes;
 	me.dict_digest = srv->dict_digest;
+	for (int i = 0; i < h.n_dicts; i++)
+		if (dict_held(srv, h.dicts[i]))
+			me.dicts[me.n_dicts++] = h.dicts[i];
 	snprintf(me.name, sizeof me.name, "jalad-serve");
 	jalad_msg_hello_write(&me, frame, sizeof frame, &n);
 	if (conn_queue(srv, c, frame, n) < 0) {
@@ -656,6 +816,38 @@ static void frame_done(struct jalad_server *srv, struct conn *c)
 		pthread_mutex_unlock(&srv->smu);
 		c->parked = j;
 		push_parked(srv);
+		return;
+	}
+	case JALAD_FRAME_DICT: {
+		struct jalad_msg_dict dm;
+		enum jalad_status st;
+		if (c->state != C_READY) {
+			jalad_fail(JALAD_ERR_PROTOCOL, "DICT before HELLO");
+			conn_drop(srv, c, JALAD_ERR_PROTOCOL, "protocol");
+			return;
+		}
+		if ((st = jalad_msg_dict_parse(p, len, &dm)) != JALAD_OK) {
+			conn_drop(srv, c, st, "bad DICT");
+			return;
+		}
+		/* A refusal is an answer, not a violation: the edge plans without it. */
+		st = dict_upload(srv, &dm, c->peer);
+		pthread_mutex_lock(&srv->smu);
+		if (st == JALAD_OK) {
+			srv->st.dict_uploads++;
+			srv->st.dict_upload_bytes += dm.len;
+		} else {
+			srv->st.dict_refused++;
+		}
+		pthread_mutex_unlock(&srv->smu);
+		if (st != JALAD_OK)
+			jalad_log(JALAD_LOG_WARN, "conn %s: refused %s", c->peer, jalad_last_error());
+		uint8_t frame[JALAD_FRAME_OVERHEAD + JALAD_DICT_ACK_MAX];
+		size_t n;
+		jalad_msg_dict_ack_write(dm.id, st, st == JALAD_OK ? "" : jalad_last_error(), frame, sizeof frame, &n);
+		reset_read(srv, c);
+		if (conn_queue(srv, c, frame, n) < 0)
+			conn_close(srv, c, "out of memory");
 		return;
 	}
 	case JALAD_FRAME_BYE:
@@ -1168,6 +1360,7 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 	pthread_mutex_init(&srv->qmu, NULL);
 	pthread_cond_init(&srv->qcv, NULL);
 	pthread_mutex_init(&srv->smu, NULL);
+	pthread_mutex_init(&srv->dmu, NULL);
 	srv->model = model;
 	srv->o = *opts;
 	struct jalad_server_opts *o = &srv->o;
@@ -1195,21 +1388,20 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 		st = jalad_fail(JALAD_ERR_INVALID_ARG, "server: bad dictionary list");
 		goto fail;
 	}
-	srv->dicts = calloc((size_t)o->n_dicts + 1, sizeof *srv->dicts);
-	srv->dict_ids = calloc((size_t)o->n_dicts + 1, sizeof *srv->dict_ids);
-	if (!srv->dicts || !srv->dict_ids) {
-		st = jalad_fail(JALAD_ERR_NOMEM, "server: out of memory");
-		goto fail;
-	}
+	if (!o->dict_cache_bytes)
+		o->dict_cache_bytes = JALAD_NET_DEFAULT_DICT_CACHE;
 	srv->dict_digest = jalad_net_dict_digest(o->dicts, o->n_dicts);
-	int nd = 0;
 	for (int i = 0; i < o->n_dicts; i++) {
-		if (!o->dicts[i])
+		if (!o->dicts[i] || dict_find(srv, jalad_codec_dict_id(o->dicts[i])) >= 0)
 			continue; /* a calibration has no dict for some cells */
-		srv->dicts[nd] = o->dicts[i];
-		srv->dict_ids[nd++] = jalad_codec_dict_id(o->dicts[i]);
+		struct dict_entry *e = calloc(1, sizeof *e);
+		if (!e || (e->id = jalad_codec_dict_id(o->dicts[i]), e->d = o->dicts[i], dict_insert(srv, e, 0) < 0)) {
+			free(e);
+			st = jalad_fail(JALAD_ERR_NOMEM, "server: out of memory");
+			goto fail;
+		}
 	}
-	o->n_dicts = nd;
+	o->n_dicts = 0;
 	o->dicts = NULL;
 	jalad_model_sha256(model, srv->sha256);
 	srv->n_nodes = jalad_model_node_count(model);
@@ -1334,8 +1526,9 @@ void jalad_server_free(struct jalad_server *srv)
 		free(srv->cuts[k].offset);
 	}
 	free(srv->cuts);
-	free(srv->dicts);
-	free(srv->dict_ids);
+	for (int i = 0; i < srv->n_dcache; i++)
+		dict_entry_free(srv->dcache[i]);
+	free(srv->dcache);
 	free(srv->conns);
 	free(srv->free_slots);
 	free(srv->ring);
@@ -1343,5 +1536,6 @@ void jalad_server_free(struct jalad_server *srv)
 	pthread_mutex_destroy(&srv->qmu);
 	pthread_cond_destroy(&srv->qcv);
 	pthread_mutex_destroy(&srv->smu);
+	pthread_mutex_destroy(&srv->dmu);
 	free(srv);
 }

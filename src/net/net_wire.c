@@ -28,7 +28,7 @@ enum jalad_status jalad_frame_hdr_parse(const uint8_t p[JALAD_FRAME_HDR], uint32
 	h->length = jalad_get_u32(p + 8);
 	JALAD_RETURN_IF(h->version != JALAD_FRAME_VERSION, JALAD_ERR_UNSUPPORTED,
 			"frame: version %u, this side speaks %u", h->version, JALAD_FRAME_VERSION);
-	JALAD_RETURN_IF(h->type < JALAD_FRAME_HELLO || h->type > JALAD_FRAME_BYE, JALAD_ERR_FORMAT,
+	JALAD_RETURN_IF(h->type < JALAD_FRAME_HELLO || h->type > JALAD_FRAME_TYPE_MAX, JALAD_ERR_FORMAT,
 			"frame: unknown type %u", h->type);
 	JALAD_RETURN_IF(h->flags != 0, JALAD_ERR_FORMAT, "frame: unknown flags 0x%04x", h->flags);
 	uint32_t lim = max_payload;
@@ -38,6 +38,10 @@ enum jalad_status jalad_frame_hdr_parse(const uint8_t p[JALAD_FRAME_HDR], uint32
 		lim = JALAD_ERROR_MAX;
 	else if (h->type == JALAD_FRAME_BYE)
 		lim = 0;
+	else if (h->type == JALAD_FRAME_DICT)
+		lim = JALAD_DICT_MAX;
+	else if (h->type == JALAD_FRAME_DICT_ACK)
+		lim = JALAD_DICT_ACK_MAX;
 	if (lim > max_payload)
 		lim = max_payload;
 	JALAD_RETURN_IF(h->length > lim, JALAD_ERR_LIMIT,
@@ -160,7 +164,9 @@ enum jalad_status jalad_msg_hello_write(const struct jalad_msg_hello *m, uint8_t
 					size_t *len)
 {
 	size_t nlen = strnlen(m->name, JALAD_HELLO_NAME_MAX);
-	size_t plen = 4 + 32 + 4 + 4 + 4 + 2 + nlen;
+	JALAD_RETURN_IF(m->n_dicts < 0 || m->n_dicts > JALAD_HELLO_MAX_DICTS, JALAD_ERR_INVALID_ARG,
+			"hello: %d dictionary ids (max %d)", m->n_dicts, JALAD_HELLO_MAX_DICTS);
+	size_t plen = 4 + 32 + 4 + 4 + 4 + 2 + nlen + 2 + 4 * (size_t)m->n_dicts;
 	JALAD_RETURN_IF(cap < JALAD_FRAME_OVERHEAD + plen, JALAD_ERR_LIMIT, "hello: buffer of %zu bytes too small", cap);
 	uint8_t *p = dst + JALAD_FRAME_HDR;
 	jalad_put_u32(p, m->protocol);
@@ -169,7 +175,10 @@ enum jalad_status jalad_msg_hello_write(const struct jalad_msg_hello *m, uint8_t
 	jalad_put_u32(p + 40, m->max_frame);
 	jalad_put_u32(p + 44, m->dict_digest);
 	p += 48;
-	put_str(p, m->name, nlen);
+	p += put_str(p, m->name, nlen);
+	jalad_put_u16(p, (uint16_t)m->n_dicts);
+	for (int i = 0; i < m->n_dicts; i++)
+		jalad_put_u32(p + 2 + 4 * i, m->dicts[i]);
 	*len = frame_seal(dst, JALAD_FRAME_HELLO, plen);
 	return JALAD_OK;
 }
@@ -186,6 +195,76 @@ enum jalad_status jalad_msg_hello_parse(const uint8_t *p, size_t len, struct jal
 	RD_U(&r, 32, "max_frame", &m->max_frame);
 	RD_U(&r, 32, "dict_digest", &m->dict_digest);
 	JALAD_FORWARD(rd_str(&r, "name", m->name, sizeof m->name));
+	/* What follows depends on the protocol: an older or newer peer's HELLO
+	 * parses up to here, so the caller can refuse it by its version. */
+	if (m->protocol != JALAD_NET_PROTOCOL)
+		return JALAD_OK;
+	uint16_t nd;
+	RD_U(&r, 16, "dictionary count", &nd);
+	JALAD_RETURN_IF(nd > JALAD_HELLO_MAX_DICTS, JALAD_ERR_LIMIT, "hello: %u dictionary ids (max %d)", nd,
+			JALAD_HELLO_MAX_DICTS);
+	m->n_dicts = nd;
+	for (int i = 0; i < nd; i++)
+		RD_U(&r, 32, "dictionary id", &m->dicts[i]);
+	return rd_end(&r);
+}
+
+/* ================================================================ DICT, DICT_ACK */
+
+enum jalad_status jalad_msg_dict_write(uint32_t id, const uint8_t *data, size_t len, uint8_t *dst, size_t cap,
+				       size_t *out_len)
+{
+	JALAD_RETURN_IF(len > JALAD_CODEC_DICT_MAX_BYTES, JALAD_ERR_LIMIT, "dict: %zu bytes (max %d)", len,
+			JALAD_CODEC_DICT_MAX_BYTES);
+	size_t plen = 4 + len;
+	JALAD_RETURN_IF(cap < JALAD_FRAME_OVERHEAD + plen, JALAD_ERR_LIMIT, "dict: buffer of %zu bytes too small", cap);
+	uint8_t *p = dst + JALAD_FRAME_HDR;
+	jalad_put_u32(p, id);
+	if (len)
+		memcpy(p + 4, data, len);
+	*out_len = frame_seal(dst, JALAD_FRAME_DICT, plen);
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_msg_dict_parse(const uint8_t *p, size_t len, struct jalad_msg_dict *m)
+{
+	struct rd r = { p, p + len, "dict" };
+	memset(m, 0, sizeof *m);
+	RD_U(&r, 32, "id", &m->id);
+	m->data = r.p;
+	m->len = (size_t)(r.end - r.p);
+	JALAD_RETURN_IF(m->len == 0, JALAD_ERR_TRUNCATED, "dict 0x%08x: no dictionary bytes", m->id);
+	JALAD_RETURN_IF(m->len > JALAD_CODEC_DICT_MAX_BYTES, JALAD_ERR_LIMIT, "dict 0x%08x: %zu bytes (max %d)", m->id,
+			m->len, JALAD_CODEC_DICT_MAX_BYTES);
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_msg_dict_ack_write(uint32_t id, int32_t status, const char *msg, uint8_t *dst, size_t cap,
+					   size_t *len)
+{
+	size_t n = msg ? strlen(msg) : 0;
+	if (n > JALAD_MSG_TEXT_MAX)
+		n = JALAD_MSG_TEXT_MAX;
+	size_t plen = 4 + 4 + 2 + n;
+	JALAD_RETURN_IF(cap < JALAD_FRAME_OVERHEAD + plen, JALAD_ERR_LIMIT, "dict ack: buffer of %zu bytes too small",
+			cap);
+	uint8_t *p = dst + JALAD_FRAME_HDR;
+	jalad_put_u32(p, id);
+	jalad_put_u32(p + 4, (uint32_t)status);
+	put_str(p + 8, msg, n);
+	*len = frame_seal(dst, JALAD_FRAME_DICT_ACK, plen);
+	return JALAD_OK;
+}
+
+enum jalad_status jalad_msg_dict_ack_parse(const uint8_t *p, size_t len, struct jalad_msg_dict_ack *m)
+{
+	struct rd r = { p, p + len, "dict ack" };
+	uint32_t st;
+	memset(m, 0, sizeof *m);
+	RD_U(&r, 32, "id", &m->id);
+	RD_U(&r, 32, "status", &st);
+	m->status = (int32_t)st;
+	JALAD_FORWARD(rd_str(&r, "message", m->message, sizeof m->message));
 	return rd_end(&r);
 }
 

@@ -70,6 +70,22 @@ static enum jalad_status tensor_from_proto(Onnx__TensorProto *tp, int steal, enu
 	bytes = numel * esize;
 	*dtype = (enum jalad_dtype)dt;
 	*ndim = (int)tp->n_dims;
+	/* The spec allows one place for the values: raw_data, or the typed
+	 * field of the dtype. Values anywhere else mean a broken writer. */
+	const char *typed = dt == JALAD_DTYPE_FLOAT32 ? "float_data" : dt == JALAD_DTYPE_INT64 ? "int64_data"
+											   : "int32_data";
+	size_t n_typed = dt == JALAD_DTYPE_FLOAT32 ? tp->n_float_data
+			 : dt == JALAD_DTYPE_INT64 ? tp->n_int64_data : tp->n_int32_data;
+	JALAD_RETURN_IF(tp->has_raw_data && tp->raw_data.len > 0 && n_typed > 0, JALAD_ERR_FORMAT,
+			"tensor '%s': has both raw_data and %s", name, typed);
+	static const char *const fields[] = { "float_data", "int32_data", "string_data", "int64_data",
+					      "double_data", "uint64_data" };
+	size_t counts[] = { tp->n_float_data, tp->n_int32_data, tp->n_string_data, tp->n_int64_data,
+			    tp->n_double_data, tp->n_uint64_data };
+	for (size_t f = 0; f < sizeof counts / sizeof counts[0]; f++)
+		JALAD_RETURN_IF(counts[f] > 0 && strcmp(fields[f], typed) != 0, JALAD_ERR_FORMAT,
+				"tensor '%s': dtype %s has values in %s (they belong in raw_data or %s)", name,
+				onnx_dtype_name(dt), fields[f], typed);
 	if (tp->has_raw_data && (tp->raw_data.len > 0 || numel == 0)) {
 		JALAD_RETURN_IF(tp->raw_data.len != bytes, JALAD_ERR_FORMAT,
 				"tensor '%s': raw_data has %zu bytes, its shape needs %zu", name,
@@ -151,6 +167,111 @@ static enum jalad_status ref_tensor(struct jalad_graph *g, const char *name, int
 	return jalad_graph_add_tensor(g, name, id);
 }
 
+static const char *attr_type_name(int type)
+{
+	static const char *const names[] = { "UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH",
+					     "FLOATS", "INTS", "STRINGS", "TENSORS", "GRAPHS",
+					     "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS" };
+	return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : "unknown";
+}
+
+/* The type of every attribute a supported operator reads (ONNX operator
+ * docs); op NULL applies to every op. An attribute of another type would
+ * be taken as absent by the kernels, silently. */
+static const struct attr_schema {
+	const char *op, *name;
+	int type;
+} attr_schema[] = {
+	{ "Pad", "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ "Constant", "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR },
+	{ "ConstantOfShape", "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR },
+	{ "Constant", "value_float", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ "Constant", "value_floats", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS },
+	{ "Constant", "value_int", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ "Constant", "value_ints", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "kernel_shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "dilations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "axes", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "perm", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "split", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS },
+	{ NULL, "axis", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "allowzero", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "broadcast", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "ceil_mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "count_include_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "keepdims", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "noop_with_empty_axes", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "num_outputs", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "saturate", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "size", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "spatial", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "start", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "end", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "storage_order", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "to", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "training_mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "transA", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "transB", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT },
+	{ NULL, "auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING },
+	{ NULL, "mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING },
+	/* Float attributes: exporters sometimes write a whole number as INT,
+	 * which the kernels read as that float (see jalad_attr_float). */
+	{ NULL, "alpha", -ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ NULL, "beta", -ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ NULL, "bias", -ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ NULL, "epsilon", -ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ NULL, "gamma", -ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ NULL, "min", -ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+	{ NULL, "max", -ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT },
+};
+
+/* JALAD_OK, or an error naming the node, the attribute and both types. */
+static enum jalad_status check_attr_type(const struct jalad_node *n, const Onnx__AttributeProto *ap)
+{
+	const char *name = ap->name ? ap->name : "";
+	int want = 0;
+	for (size_t i = 0; i < sizeof attr_schema / sizeof attr_schema[0] && !want; i++)
+		if (strcmp(attr_schema[i].name, name) == 0 &&
+		    (!attr_schema[i].op || strcmp(attr_schema[i].op, n->op_type) == 0))
+			want = attr_schema[i].type;
+	if (!want || (int)ap->type == want || (int)ap->type == -want ||
+	    (want < 0 && ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT))
+		return JALAD_OK;
+	return jalad_fail(JALAD_ERR_FORMAT, "node '%s' (%s): attribute '%s' is %s, the operator takes %s", n->name,
+			  n->op_type, name, attr_type_name((int)ap->type), attr_type_name(want < 0 ? -want : want));
+}
+
+/* The value fields an attribute of this type may fill: anything else set
+ * means the type and the payload disagree. */
+static enum jalad_status check_attr_payload(const struct jalad_node *n, const Onnx__AttributeProto *ap)
+{
+	static const struct { int type; const char *field; } f[] = {
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, "f" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, "i" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, "s" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR, "t" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH, "g" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS, "floats" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, "ints" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS, "strings" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSORS, "tensors" },
+		{ ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS, "graphs" },
+	};
+	int set[] = { ap->has_f && ap->f != 0.0f, ap->has_i && ap->i != 0, ap->has_s && ap->s.len > 0, ap->t != NULL,
+		      ap->g != NULL, ap->n_floats > 0, ap->n_ints > 0, ap->n_strings > 0, ap->n_tensors > 0,
+		      ap->n_graphs > 0 };
+	for (size_t k = 0; k < sizeof set / sizeof set[0]; k++)
+		if (set[k] && f[k].type != (int)ap->type)
+			return jalad_fail(JALAD_ERR_FORMAT, "node '%s' (%s): attribute '%s' is declared %s but sets field '%s'",
+					  n->name, n->op_type, ap->name ? ap->name : "", attr_type_name((int)ap->type),
+					  f[k].field);
+	return JALAD_OK;
+}
+
 static enum jalad_status convert_attr(struct jalad_graph *g, struct jalad_node *n, Onnx__AttributeProto *ap,
 				      struct jalad_attr *a)
 {
@@ -213,13 +334,63 @@ static enum jalad_status convert_attr(struct jalad_graph *g, struct jalad_node *
 	return JALAD_OK;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 (a stray or
+ * overlong byte, a surrogate, past U+10FFFF, cut short). */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0], n, cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 1, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 2, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 3, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned i = 1; i <= n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return (int)n + 1;
+}
+
+/* A copy of s with each byte that is not UTF-8 replaced by U+FFFD.
+ * protobuf-c does not check string fields; node names are only ever
+ * shown, and JSON (the tools', cJSON's in profiles and plans) must be
+ * UTF-8. Tensor names stay as they are: they are matched, not shown. */
+static char *utf8_dup(const char *s)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int len = utf8_len(p);
+		n += len ? (size_t)len : 3;
+		p += len ? len : 1;
+	}
+	char *out = malloc(n + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int len = utf8_len(p);
+		memcpy(o, len ? (const char *)p : "\xef\xbf\xbd", len ? (size_t)len : 3);
+		o += len ? len : 3;
+		p += len ? len : 1;
+	}
+	*o = 0;
+	return out;
+}
+
 static enum jalad_status convert_node(struct jalad_graph *g, Onnx__NodeProto *np, int index)
 {
 	struct jalad_node *n;
 	char fallback[32];
 	JALAD_FORWARD(jalad_graph_add_node(g, &n));
 	snprintf(fallback, sizeof fallback, "#%d", index);
-	n->name = strdup(np->name && *np->name ? np->name : fallback);
+	n->name = utf8_dup(np->name && *np->name ? np->name : fallback);
 	n->op_type = strdup(np->op_type ? np->op_type : "");
 	JALAD_RETURN_IF(!n->name || !n->op_type, JALAD_ERR_NOMEM, "node");
 	JALAD_RETURN_IF(np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0, JALAD_ERR_UNSUPPORTED,
@@ -252,9 +423,17 @@ static enum jalad_status convert_node(struct jalad_graph *g, Onnx__NodeProto *np
 		n->out[i] = t;
 	}
 	for (size_t i = 0; i < np->n_attribute; i++) {
+		Onnx__AttributeProto *ap = np->attribute[i];
+		for (size_t j = 0; j < i; j++)
+			JALAD_RETURN_IF(strcmp(np->attribute[j]->name ? np->attribute[j]->name : "",
+					       ap->name ? ap->name : "") == 0, JALAD_ERR_FORMAT,
+					"node '%s' (%s): attribute '%s' is given twice", n->name, n->op_type,
+					ap->name ? ap->name : "");
+		JALAD_FORWARD(check_attr_payload(n, ap));
+		JALAD_FORWARD(check_attr_type(n, ap));
 		/* Counted first so a half-converted attribute is freed too. */
 		n->n_attr = (int)i + 1;
-		JALAD_FORWARD(convert_attr(g, n, np->attribute[i], &n->attrs[i]));
+		JALAD_FORWARD(convert_attr(g, n, ap, &n->attrs[i]));
 	}
 	return JALAD_OK;
 }
@@ -265,6 +444,7 @@ static enum jalad_status convert_input(struct jalad_graph *g, Onnx__ValueInfoPro
 	int t = jalad_graph_find_tensor(g, name);
 	if (t >= 0 && g->tensors[t].data)
 		return JALAD_OK; /* an initializer listed as input (IR < 4) */
+	JALAD_RETURN_IF(t >= 0 && g->tensors[t].is_input, JALAD_ERR_FORMAT, "graph input '%s' is listed twice", name);
 	JALAD_RETURN_IF(!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
 			!vi->type->tensor_type, JALAD_ERR_UNSUPPORTED, "graph input '%s' is not a tensor", name);
 	Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
@@ -279,10 +459,15 @@ static enum jalad_status convert_input(struct jalad_graph *g, Onnx__ValueInfoPro
 	ir->is_input = 1;
 	ir->dtype = (enum jalad_dtype)tt->elem_type;
 	ir->ndim = (int)tt->shape->n_dim;
+	size_t numel = 1;
 	for (size_t d = 0; d < tt->shape->n_dim; d++) {
 		Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[d];
-		if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value >= 0) {
+		if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+			JALAD_RETURN_IF(dim->dim_value < 0, JALAD_ERR_FORMAT, "graph input '%s': dim %zu is %lld (dims are >= 0)",
+					name, d, (long long)dim->dim_value);
 			ir->dims[d] = dim->dim_value;
+			JALAD_RETURN_IF(jalad_mul_size(numel, (size_t)dim->dim_value, &numel) || numel > ((size_t)1 << 40),
+					JALAD_ERR_FORMAT, "graph input '%s': its shape has more than 2^40 elements", name);
 		} else {
 			/* A symbolic dimension (usually the batch): jalad runs batch 1. */
 			ir->dims[d] = 1;
@@ -335,6 +520,10 @@ enum jalad_status jalad_onnx_parse(const void *buf, size_t len, struct jalad_gra
 	}
 	for (size_t i = 0; i < gp->n_initializer; i++) {
 		Onnx__TensorProto *tp = gp->initializer[i];
+		if (jalad_graph_find_tensor(g, tp->name ? tp->name : "") >= 0) {
+			st = jalad_fail(JALAD_ERR_FORMAT, "initializer '%s' is given twice", tp->name ? tp->name : "");
+			goto fail;
+		}
 		st = add_const(g, tp, tp->name ? tp->name : "", NULL);
 		if (st != JALAD_OK)
 			goto fail;
@@ -357,6 +546,11 @@ enum jalad_status jalad_onnx_parse(const void *buf, size_t len, struct jalad_gra
 			st = jalad_fail(JALAD_ERR_NOT_FOUND, "graph output '%s' is not produced by any node", on);
 			goto fail;
 		}
+		if (g->tensors[t].is_output) {
+			st = jalad_fail(JALAD_ERR_FORMAT, "graph output '%s' is listed twice", on);
+			goto fail;
+		}
+		g->tensors[t].is_output = 1; /* finalize() sets it again */
 		g->outputs[g->n_outputs++] = t;
 	}
 	if (g->n_outputs == 0)

@@ -19,8 +19,10 @@ struct cand {
 	const struct jalad_codec_dict *dict;
 	double loss;
 	double bytes;
+	double wire;         /* bytes on the link (jalad_plan_wire_bytes) */
+	double req_ms;       /* the server path's per-request constant */
 	double edge_ms, enc_ms, dec_ms, cloud_ms;
-	double fixed;        /* edge + enc + dec + cloud */
+	double fixed;        /* edge + enc + dec + cloud (+ req_ms) */
 	double slope;        /* ms per (1 / bit/s): bytes * 8 * 1000 */
 	int order;           /* creation order, the last tie-break */
 };
@@ -166,13 +168,45 @@ static void fill_choice(const struct cand *c, enum jalad_strategy st, double bps
 	out->per_channel = c->per_channel;
 	out->accuracy_loss = c->loss;
 	out->bytes = c->bytes;
+	out->wire_bytes = net ? c->wire : c->bytes;
+	out->request_ms = net ? c->req_ms : 0;
 	out->edge_ms = c->edge_ms;
 	out->encode_ms = c->enc_ms;
 	out->decode_ms = c->dec_ms;
 	out->cloud_ms = c->cloud_ms;
 	out->rtt_ms = net ? rtt_ms : 0;
 	out->transfer_ms = net && bps > 0 ? c->slope / bps : 0;
-	out->total_ms = out->edge_ms + out->encode_ms + out->transfer_ms + out->rtt_ms + out->decode_ms + out->cloud_ms;
+	out->total_ms = out->edge_ms + out->encode_ms + out->transfer_ms + out->rtt_ms + out->decode_ms + out->cloud_ms +
+			out->request_ms;
+}
+
+double jalad_plan_wire_bytes(const struct jalad_planner_opts *o, enum jalad_plan_payload payload, double bytes)
+{
+	if (payload == JALAD_PAYLOAD_NONE || !(bytes >= 0))
+		return 0;
+	if (o && o->payload_only)
+		return bytes;
+	double mss = o && o->mss > 0 ? o->mss : 1448, hdr = o && o->segment_overhead > 0 ? o->segment_overhead : 66;
+	/* REQUEST: 12-byte header, 24 fixed bytes, 4-byte CRC; a u8 payload has
+	 * its 5-byte size header (as net.h's JALAD_NET_REQUEST_OVERHEAD and
+	 * JALAD_NET_U8_HEADER; plan does not depend on net). */
+	double s = bytes + 40 + (payload == JALAD_PAYLOAD_INPUT_U8 ? 5 : 0);
+	if (o && o->tls)
+		s += 22 * ceil(s / 16384);
+	return s + hdr * ceil(s / mss);
+}
+
+/* The link's share of every network candidate of st: framing and headers
+ * in the slope, the server path's constant in the fixed part. */
+static void apply_wire(struct strat *st, const struct jalad_planner_opts *o, double req_ms)
+{
+	for (int i = 0; i < st->n; i++) {
+		struct cand *c = &st->c[i];
+		c->wire = jalad_plan_wire_bytes(o, c->payload, c->bytes);
+		c->slope = c->wire * 8000.0;
+		c->req_ms = o && o->payload_only ? 0 : req_ms;
+		c->fixed += c->req_ms;
+	}
 }
 
 /* Envelope line index for x (the segment containing x). */
@@ -404,9 +438,11 @@ enum jalad_status jalad_planner_create(const struct jalad_profile *edge, const s
 	/* The paper's scheme is missing if no Huffman sizes were calibrated. */
 	if (jalad_calib_coder_index(cal, JALAD_CODER_HUFFMAN) < 0)
 		pl->s[JALAD_STRATEGY_JALAD_PAPER].has_edge = 0;
-	for (int s = 0; s < JALAD_STRATEGY_COUNT; s++)
+	for (int s = 0; s < JALAD_STRATEGY_COUNT; s++) {
+		apply_wire(&pl->s[s], opts, cloud->request_ms + edge->request_ms);
 		if ((st = build_envelope(&pl->s[s])) != JALAD_OK)
 			goto fail;
+	}
 	free(E);
 	free(C);
 	*out = pl;
@@ -416,6 +452,62 @@ fail:
 	free(C);
 	jalad_planner_free(pl);
 	return st;
+}
+
+/* Frames per second of candidate c when frames are pipelined: the edge,
+ * the uplink and the cloud each work on a different frame, so the slowest
+ * of the three sets the pace. */
+static double cand_fps(const struct cand *c, double bps, int net)
+{
+	double edge = c->edge_ms + c->enc_ms;
+	double link = net && bps > 0 ? c->slope / bps : 0;
+	double cloud = net ? c->dec_ms + c->cloud_ms + c->req_ms : 0;
+	double t = edge > link ? edge : link;
+	t = t > cloud ? t : cloud;
+	return t > 0 ? 1e3 / t : INFINITY;
+}
+
+enum jalad_status jalad_planner_choose_throughput(const struct jalad_planner *pl, double bps, double rtt_ms,
+						  double max_latency_ms, struct jalad_plan_choice *out, double *fps)
+{
+	JALAD_RETURN_IF(!(bps > 0) || !isfinite(bps), JALAD_ERR_INVALID_ARG, "planner: bandwidth %g bit/s", bps);
+	JALAD_RETURN_IF(!(rtt_ms >= 0) || !isfinite(rtt_ms), JALAD_ERR_INVALID_ARG, "planner: RTT %g ms", rtt_ms);
+	JALAD_RETURN_IF(!(max_latency_ms > 0), JALAD_ERR_INVALID_ARG, "planner: latency bound %g ms", max_latency_ms);
+	const struct strat *st = &pl->s[JALAD_STRATEGY_BEST];
+	double x = 1.0 / bps;
+	const struct cand *best = NULL;
+	int best_net = 0;
+	double bf = -1, bl = 0;
+	for (int i = -1; i < st->n; i++) {
+		const struct cand *c = i < 0 ? &st->edge : &st->c[i];
+		int net = i >= 0;
+		double lat = cand_total(c, x, rtt_ms, net), f = cand_fps(c, bps, net);
+		if (lat > max_latency_ms * (1 + 1e-12))
+			continue;
+		/* more frames per second; at equal rate, the lower latency */
+		if (!best || f > bf * (1 + 1e-9) || (f >= bf * (1 - 1e-9) && lat < bl)) {
+			best = c;
+			best_net = net;
+			bf = f;
+			bl = lat;
+		}
+	}
+	if (!best) {
+		/* nothing meets the bound: the fastest plan, as the latency objective */
+		JALAD_FORWARD(jalad_planner_choose(pl, bps, rtt_ms, out));
+		for (int i = -1; i < st->n; i++) {
+			const struct cand *c = i < 0 ? &st->edge : &st->c[i];
+			if (c->cut == out->cut && c->bits == out->bits && c->payload == out->payload &&
+			    c->coder == out->coder && c->per_channel == out->per_channel) {
+				*fps = cand_fps(c, bps, i >= 0);
+				break;
+			}
+		}
+		return JALAD_ERR_NOT_FOUND;
+	}
+	fill_choice(best, JALAD_STRATEGY_BEST, bps, rtt_ms, best_net, out);
+	*fps = bf;
+	return JALAD_OK;
 }
 
 int jalad_planner_candidates(const struct jalad_planner *pl, enum jalad_strategy s)

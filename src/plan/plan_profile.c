@@ -216,6 +216,8 @@ enum jalad_status jalad_profile_to_json(const struct jalad_profile *p, char **js
 		total += p->nodes[i].ms;
 	bad |= !plan_add_num(root, "total_ms", total, 7);
 	bad |= !plan_add_num(root, "run_ms", p->run_ms, 7);
+	if (p->request_ms > 0)
+		bad |= !plan_add_num(root, "request_ms", p->request_ms, 7);
 	bad |= !(nodes = cJSON_AddArrayToObject(root, "nodes"));
 	for (int i = 0; !bad && i < p->n_nodes; i++) {
 		const struct jalad_profile_node *pn = &p->nodes[i];
@@ -280,6 +282,9 @@ static enum jalad_status parse_tree(const cJSON *root, struct jalad_profile **ou
 	if ((st = plan_get_num(W, dev, "slowdown", 1e-6, 1e9, &p->slowdown)) != JALAD_OK)
 		goto fail;
 	if ((st = plan_get_num(W, root, "run_ms", 0, 1e12, &p->run_ms)) != JALAD_OK)
+		goto fail;
+	if (cJSON_GetObjectItemCaseSensitive(root, "request_ms") &&
+	    (st = plan_get_num(W, root, "request_ms", 0, 1e9, &p->request_ms)) != JALAD_OK)
 		goto fail;
 	int i = 0;
 	const cJSON *o;

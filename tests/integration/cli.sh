@@ -18,7 +18,7 @@ expect() {
 	rc=$?
 	if [ "$rc" -ne "$code" ]; then
 		bad "$* exited $rc, expected $code; stderr: $(head -c 300 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qiE "$pat" "$tmp/err"; then
+	elif [ -n "$pat" ] && ! grep -qiE -e "$pat" "$tmp/err"; then
 		bad "$*: stderr does not match '$pat': $(head -c 300 "$tmp/err")"
 	else
 		ok
@@ -95,6 +95,31 @@ expect 1 "cat.png.*synset" "$JALAD" eval $M --data imagenet:$tmp/photos
 expect 1 "" "$JALAD" run $M --input "$tmp/nonexistent.jpg"
 "$JALAD" run $M --random --repeat 1 --check-splits >"$tmp/split.out" 2>&1 &&
 	grep -q "0 differ" "$tmp/split.out" && ok || bad "run --check-splits: $(tail -n 2 "$tmp/split.out")"
+
+# Every failure to do what was asked exits non-zero naming the argument:
+# conflicting options, options that would be ignored, outputs that cannot
+# be written (found before any long work), a missing --cloud.
+expect 2 "--input.*--random" "$JALAD" run $M --input "$tmp/missing.pb" --random
+expect 2 "--std" "$JALAD" run $M --std 0 --random
+expect 2 "--scale" "$JALAD" run $M --scale 2
+expect 2 "--mean" "$JALAD" run $M --input "$tmp/x.pb" --mean 0.5
+expect 1 "--dump-output.*/nonexistent/o.pb" "$JALAD" run $M --dump-output "$tmp/nonexistent/o.pb"
+expect 1 "--dump-input.*is a directory" "$JALAD" run $M --dump-input "$tmp"
+expect 1 "--port-file.*/nonexistent/p" timeout 20 "$JALAD" serve $M --listen 127.0.0.1:0 --port-file "$tmp/nonexistent/p"
+expect 2 "--cloud.*--plan auto" "$JALAD" edge $M --data fmnist
+expect 2 "--cloud.*--plan cloud" "$JALAD" edge $M --data fmnist --plan cloud
+expect 2 "--cloud" "$JALAD" edge $M --data fmnist --plan k=3,c=4,coder=raw
+expect 1 "--top5.*/nonexistent/t" "$JALAD" eval $M --data fmnist --limit 4 --top5 "$tmp/nonexistent/t"
+expect 1 "-o.*/nonexistent/c.json" "$JALAD" calibrate $M --data fmnist --limit 4 -o "$tmp/nonexistent/c.json"
+expect 1 "-o.*/nonexistent/p.json" "$JALAD" profile $M --repeat 1 --quiet -o "$tmp/nonexistent/p.json"
+expect 2 "--bandwidth or --sweep" "$JALAD" plan --edge e --cloud c --calib k --bandwidth 2mbit --sweep 1mbit:9mbit
+expect 2 "--points.*--sweep" "$JALAD" plan --edge e --cloud c --calib k --bandwidth 2mbit --points 10
+expect 2 "--out.*--sweep" "$JALAD" plan --edge e --cloud c --calib k --bandwidth 2mbit --out "$tmp/sw"
+# The check leaves no file behind, and keeps an existing one.
+[ ! -e "$tmp/new.pb" ] && "$JALAD" run $M --repeat 1 --dump-output "$tmp/new.pb" >/dev/null 2>&1 &&
+	[ -s "$tmp/new.pb" ] && ok || bad "run --dump-output to a new file"
+expect 2 "" "$JALAD" run $M --dump-output "$tmp/new.pb" --std 1
+[ -s "$tmp/new.pb" ] && ok || bad "a refused run emptied its --dump-output file"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -168,6 +168,81 @@ PY
 		bad "$plan: $got correct over the network (fallbacks $fb), calibration says $want"
 	fi
 done
+# ---------------------------------------------------------------- dictionary negotiation
+# A server without --calib: the edge uploads the plan's dictionary with its
+# first request, every request is served by the cloud, and a second edge
+# finds it held (HELLO) and uploads nothing: once per server.
+B_PID=$SRV_PID
+start_server nd --workers 1
+ND=$SRV_PORT
+for run in 1 2; do
+	edge --cloud 127.0.0.1:$ND --plan k=5,c=4,coder=huffman-shared --calib "$tmp/calib.json" --limit 50 \
+		>"$tmp/nd$run.json" 2>"$tmp/nd$run.err"
+done
+stop_server "$SRV_PID"
+if msg=$($PY - "$tmp/nd1.json" "$tmp/nd2.json" <<'PY'
+import json, sys
+r1 = [json.loads(l) for l in open(sys.argv[1])]
+r2 = [json.loads(l) for l in open(sys.argv[2])]
+s1, s2 = r1[-1], r2[-1]
+assert s1['requests'] == 50 and s2['requests'] == 50, (s1, s2)
+assert s1['fallbacks'] == 0 and s2['fallbacks'] == 0, ('fallbacks', s1['fallbacks'], s2['fallbacks'])
+assert s1['dict_uploads'] == 1 and s2['dict_uploads'] == 0, ('uploads', s1['dict_uploads'], s2['dict_uploads'])
+assert r1[0].get('dict_upload') == 'taken', r1[0]
+assert all(d['coder'] == 'huffman-shared' for d in r1[:-1] + r2[:-1])
+print(s1['correct'], s2['correct'])
+PY
+) && grep -q "dictionaries uploaded: 1 " "$tmp/nd.log"; then
+	ok "server without --calib: the dictionary went up once for two edges, 100 requests served by the cloud ($msg correct)"
+else
+	bad "dictionary upload: $msg; $(grep -h 'served\|refused' "$tmp/nd.log" | tail -n 2); $(tail -n 2 "$tmp/nd1.err")"
+fi
+# The server refuses the upload (--dict-cache 1: 1 KiB, less than the
+# dictionary's tables): the first request goes again without the
+# dictionary, --plan auto stops choosing plans that need one, and nothing is
+# lost or computed at the edge.
+start_server nr --workers 1 --dict-cache 1
+NR=$SRV_PORT
+edge --cloud 127.0.0.1:$NR --plan k=5,c=4,coder=huffman-shared --calib "$tmp/calib.json" --limit 30 \
+	>"$tmp/nr.json" 2>"$tmp/nr.err"
+"$JALAD" profile "$MODEL" --repeat 20 -o "$tmp/ncloud.json" >/dev/null 2>&1
+"$JALAD" profile "$MODEL" --repeat 20 --slowdown 20 -o "$tmp/nedge.json" >/dev/null 2>&1
+edge --cloud 127.0.0.1:$NR --plan auto --edge-profile "$tmp/nedge.json" --cloud-profile "$tmp/ncloud.json" \
+	--calib "$tmp/calib.json" --coders huffman-shared,raw --shape 0.2mbit --slowdown 20 --limit 30 \
+	>"$tmp/nra.json" 2>"$tmp/nra.err"
+stop_server "$SRV_PID"
+if msg=$($PY - "$tmp/nr.json" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+s, r = r[-1], r[:-1]
+assert s['requests'] == 30 and s['fallbacks'] == 0, s
+assert r[0].get('dict_upload') == 'refused' and s['dict_refused'] == 1 and s['dict_uploads'] == 1, (r[0], s)
+assert all(d['coder'] == 'huffman' for d in r), set(d['coder'] for d in r)
+print(s['correct'])
+PY
+) && grep -q "does not fit the server's dictionary cache of 1024 bytes" "$tmp/nr.err"; then
+	ok "dictionary refused by the server: the request went again as per-message Huffman, 30 served, none lost ($msg correct)"
+else
+	bad "dictionary refused: $msg; $(grep -h 'served' "$tmp/nr.log" | tail -n 1); $(tail -n 2 "$tmp/nr.err")"
+fi
+if msg=$($PY - "$tmp/nra.json" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+s, r = r[-1], r[:-1]
+assert s['requests'] == 30 and s['fallbacks'] == 0, s
+# the first request planned huffman-shared and went again as huffman
+assert r[0]['coder'] == 'huffman' and r[0].get('dict_upload') == 'refused', r[0]
+assert s['dict_refused'] == 1, s
+assert all(d['coder'] != 'huffman-shared' for d in r[1:]), [d['coder'] for d in r]
+print(', '.join(sorted(set(f"cut {d['cut']} {d['coder']}" for d in r[1:]))))
+PY
+) && grep -q "refused: 2" "$tmp/nr.log"; then
+	ok "--plan auto, dictionary refused: re-planned without shared dictionaries ($msg), none lost"
+else
+	bad "--plan auto, dictionary refused: $msg; $(grep -h 'served' "$tmp/nr.log" | tail -n 1); $(tail -n 2 "$tmp/nra.err")"
+fi
+SRV_PID=$B_PID
+
 # huffman-2d has tables for c = 1..4 only: a 5-bit plan is a usage error.
 "$JALAD" edge "$MODEL" --data fmnist --cloud 127.0.0.1:$B --plan k=5,c=5,coder=huffman-2d --calib "$tmp/calib.json" \
 	--limit 1 >/dev/null 2>"$tmp/h2d.err"
@@ -327,7 +402,8 @@ def png(w, h):
             chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
 s = socket.create_connection(('127.0.0.1', port))
 s.settimeout(10)
-s.sendall(frame(1, struct.pack('<I', 3) + sha + struct.pack('<III', 0, 1 << 20, 0) + struct.pack('<H', 3) + b'raw'))
+s.sendall(frame(1, struct.pack('<I', 4) + sha + struct.pack('<III', 0, 1 << 20, 0) + struct.pack('<H', 3) + b'raw'
+               + struct.pack('<H', 0)))  # protocol 4: no dictionary ids
 assert recv_frame(s)[0] == 1
 def request(i, k, kind, payload):
     s.sendall(frame(2, struct.pack('<QIIQ', i, k, kind, 0) + payload))
@@ -453,10 +529,12 @@ def frame(t, payload):
     return h + payload + struct.pack('<I', crc32c(h + payload))
 
 def hello(s):
-    return hello_proto(s, 3)  # JALAD_NET_PROTOCOL (include/jalad/net.h)
+    return hello_proto(s, 4)  # JALAD_NET_PROTOCOL (include/jalad/net.h)
 
 def hello_proto(s, proto):
     p = struct.pack('<I', proto) + s + struct.pack('<III', 0, 1 << 20, 0) + struct.pack('<H', 5) + b'abuse'
+    if proto >= 4:
+        p += struct.pack('<H', 0)  # the dictionary ids this side may use
     return frame(1, p)
 
 def rss():
@@ -529,7 +607,7 @@ else
 	bad "abusive frames: $(cat "$tmp/abuse.out")"
 fi
 for pat in "bad magic" "exceeds the limit" "SHA-256 differs" "does not match the trailer" "middle of a frame" \
-	"memory budget" "speaks protocol 2, this server speaks 3"; do
+	"memory budget" "speaks protocol 2, this server speaks 4"; do
 	grep -q "$pat" "$tmp/e.log" && ok "server log names it: '$pat'" || bad "server log lacks '$pat'"
 done
 set -- $(sed -n 's/^rss_mb \([0-9]*\) \([0-9]*\)/\1 \2/p' "$tmp/abuse.out")

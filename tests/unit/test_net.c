@@ -182,6 +182,9 @@ static void test_hello(void)
 	a.max_frame = 123456;
 	a.dict_digest = 0xdeadbeef;
 	snprintf(a.name, sizeof a.name, "edge\n7");
+	a.n_dicts = JALAD_HELLO_MAX_DICTS;
+	for (int i = 0; i < a.n_dicts; i++)
+		a.dicts[i] = 0x1000u + (uint32_t)i * 977u;
 	CHECK(jalad_msg_hello_write(&a, f, sizeof f, &n) == JALAD_OK);
 	struct jalad_frame_hdr h;
 	const uint8_t *p;
@@ -189,6 +192,7 @@ static void test_hello(void)
 	CHECK(jalad_msg_hello_parse(p, h.length, &b) == JALAD_OK);
 	CHECK(b.protocol == a.protocol && !memcmp(b.sha256, a.sha256, 32) && b.caps == a.caps &&
 	      b.max_frame == a.max_frame && b.dict_digest == a.dict_digest);
+	CHECK(b.n_dicts == a.n_dicts && !memcmp(b.dicts, a.dicts, sizeof a.dicts));
 	CHECK_MSG(!strcmp(b.name, "edge?7"), "control bytes from a peer are replaced: '%s'", b.name);
 	int bad = 0;
 	for (size_t cut = 0; cut < h.length; cut++)
@@ -200,6 +204,56 @@ static void test_hello(void)
 	big[h.length] = 0;
 	CHECK(jalad_msg_hello_parse(big, h.length + 1, &b) == JALAD_ERR_FORMAT);
 	CHECK(jalad_msg_hello_write(&a, f, 20, &n) == JALAD_ERR_LIMIT);
+	a.n_dicts = JALAD_HELLO_MAX_DICTS + 1;
+	CHECK(jalad_msg_hello_write(&a, f, sizeof f, &n) == JALAD_ERR_INVALID_ARG);
+	/* More ids than a HELLO may carry, from a peer: a limit error. */
+	a.n_dicts = 0;
+	CHECK(jalad_msg_hello_write(&a, f, sizeof f, &n) == JALAD_OK);
+	CHECK(jalad_frame_parse(f, n, 4096, &h, &p, NULL) == JALAD_OK);
+	memcpy(big, p, h.length);
+	jalad_put_u16(big + h.length - 2, JALAD_HELLO_MAX_DICTS + 1);
+	CHECK(jalad_msg_hello_parse(big, h.length, &b) == JALAD_ERR_LIMIT);
+	/* Another protocol's HELLO parses as far as its version, which the
+	 * receiver then refuses by name; what follows it is not judged. */
+	jalad_put_u32(big, 3);
+	CHECK(jalad_msg_hello_parse(big, h.length - 2, &b) == JALAD_OK && b.protocol == 3);
+}
+
+/* DICT and DICT_ACK round trips, truncations and limits. */
+static void test_dict_msgs(void)
+{
+	uint8_t f[JALAD_FRAME_OVERHEAD + JALAD_DICT_MAX], data[300];
+	size_t n;
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 31);
+	CHECK(jalad_msg_dict_write(0xabcdef01u, data, sizeof data, f, sizeof f, &n) == JALAD_OK);
+	struct jalad_frame_hdr h;
+	const uint8_t *p;
+	struct jalad_msg_dict d;
+	CHECK(jalad_frame_parse(f, n, 4096, &h, &p, NULL) == JALAD_OK && h.type == JALAD_FRAME_DICT);
+	CHECK(jalad_msg_dict_parse(p, h.length, &d) == JALAD_OK && d.id == 0xabcdef01u && d.len == sizeof data &&
+	      !memcmp(d.data, data, sizeof data));
+	CHECK(jalad_msg_dict_parse(p, 4, &d) == JALAD_ERR_TRUNCATED);
+	CHECK(jalad_msg_dict_parse(p, 3, &d) == JALAD_ERR_TRUNCATED);
+	CHECK(jalad_msg_dict_write(1, data, JALAD_CODEC_DICT_MAX_BYTES + 1, f, sizeof f, &n) == JALAD_ERR_LIMIT);
+	/* A DICT frame over its own limit is refused at the header. */
+	uint8_t b[JALAD_FRAME_HDR];
+	jalad_frame_hdr_write(b, JALAD_FRAME_DICT, 0, JALAD_DICT_MAX + 1);
+	CHECK(jalad_frame_hdr_parse(b, 1u << 30, &h) == JALAD_ERR_LIMIT);
+	jalad_frame_hdr_write(b, JALAD_FRAME_DICT_ACK, 0, JALAD_DICT_ACK_MAX + 1);
+	CHECK(jalad_frame_hdr_parse(b, 1u << 30, &h) == JALAD_ERR_LIMIT);
+	jalad_frame_hdr_write(b, JALAD_FRAME_TYPE_MAX + 1, 0, 0);
+	CHECK(jalad_frame_hdr_parse(b, 1u << 30, &h) == JALAD_ERR_FORMAT);
+
+	struct jalad_msg_dict_ack a;
+	CHECK(jalad_msg_dict_ack_write(0x55u, JALAD_ERR_LIMIT, "too big\x01", f, sizeof f, &n) == JALAD_OK);
+	CHECK(jalad_frame_parse(f, n, 4096, &h, &p, NULL) == JALAD_OK && h.type == JALAD_FRAME_DICT_ACK);
+	CHECK(jalad_msg_dict_ack_parse(p, h.length, &a) == JALAD_OK && a.id == 0x55u && a.status == JALAD_ERR_LIMIT &&
+	      !strcmp(a.message, "too big?"));
+	int bad = 0;
+	for (size_t cut = 0; cut < h.length; cut++)
+		bad += jalad_msg_dict_ack_parse(p, cut, &a) == JALAD_OK;
+	CHECK_MSG(bad == 0, "%d truncated DICT_ACK payloads parsed", bad);
 }
 
 /* Every single-bit flip of a frame must fail its CRC or header check. */
@@ -1334,8 +1388,34 @@ static void test_image_payloads(void)
 		struct jalad_msg_error e;
 		CHECK(read_frame_raw(fd, buf, sizeof buf, &len) == JALAD_FRAME_ERROR &&
 		      jalad_msg_error_parse(buf + JALAD_FRAME_HDR, len - JALAD_FRAME_OVERHEAD, &e) == JALAD_OK);
-		CHECK_MSG(e.code == JALAD_ERR_UNSUPPORTED && strstr(e.message, "protocol 2") && strstr(e.message, "speaks 3"),
+		char pwant[32];
+		snprintf(pwant, sizeof pwant, "speaks %d", JALAD_NET_PROTOCOL);
+		CHECK_MSG(e.code == JALAD_ERR_UNSUPPORTED && strstr(e.message, "protocol 2") && strstr(e.message, pwant),
 			  "%s", e.message);
+		close(fd);
+	}
+	/* The protocol before this one (no dictionary list in its HELLO) too. */
+	{
+		uint8_t f[1024], g[1024], buf[1024];
+		size_t n, len;
+		struct jalad_msg_hello h;
+		memset(&h, 0, sizeof h);
+		h.protocol = JALAD_NET_PROTOCOL - 1;
+		jalad_model_sha256(m, h.sha256);
+		snprintf(h.name, sizeof h.name, "previous edge");
+		jalad_msg_hello_write(&h, f, sizeof f, &n);
+		size_t plen = n - JALAD_FRAME_OVERHEAD - 2; /* its layout: no dictionary count */
+		jalad_frame_hdr_write(g, JALAD_FRAME_HELLO, 0, (uint32_t)plen);
+		memcpy(g + JALAD_FRAME_HDR, f + JALAD_FRAME_HDR, plen);
+		jalad_put_u32(g + JALAD_FRAME_HDR + plen, jalad_frame_crc(g, g + JALAD_FRAME_HDR, plen));
+		int fd = raw_connect(jalad_server_port(t.srv));
+		send(fd, g, plen + JALAD_FRAME_OVERHEAD, MSG_NOSIGNAL);
+		struct jalad_msg_error e;
+		CHECK(read_frame_raw(fd, buf, sizeof buf, &len) == JALAD_FRAME_ERROR &&
+		      jalad_msg_error_parse(buf + JALAD_FRAME_HDR, len - JALAD_FRAME_OVERHEAD, &e) == JALAD_OK);
+		char pwant[64];
+		snprintf(pwant, sizeof pwant, "protocol %d, this server speaks %d", JALAD_NET_PROTOCOL - 1, JALAD_NET_PROTOCOL);
+		CHECK_MSG(e.code == JALAD_ERR_UNSUPPORTED && strstr(e.message, pwant), "%s", e.message);
 		close(fd);
 	}
 
@@ -1382,6 +1462,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_header();
 	test_hello();
+	test_dict_msgs();
 	test_crc();
 	test_request_response();
 	test_fuzz();

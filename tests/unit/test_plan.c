@@ -240,7 +240,7 @@ static void test_optimizer_random(void)
 		make_instance(&in, n, pow(10, 3 * urand()));
 		for (size_t li = 0; li < sizeof losses / sizeof losses[0]; li++) {
 			struct jalad_planner *pl;
-			struct jalad_planner_opts po = { .max_loss = losses[li] };
+			struct jalad_planner_opts po = { .max_loss = losses[li], .payload_only = 1 };
 			double ml = losses[li] < 0 ? INFINITY : losses[li];
 			if (jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) != JALAD_OK) {
 				CHECK_MSG(0, "planner_create: %s", jalad_last_error());
@@ -353,7 +353,7 @@ static void test_extremes(void)
 	struct instance in;
 	struct jalad_planner *pl;
 	struct jalad_plan_choice ch;
-	struct jalad_planner_opts po = { .max_loss = 0.01 };
+	struct jalad_planner_opts po = { .max_loss = 0.01, .payload_only = 1 };
 
 	/* Very low bandwidth: a deep cut with few bits, or edge-only. */
 	make_vgg_like(&in, 2.0, 0.05);
@@ -833,7 +833,7 @@ static void test_planner_payloads(void)
 	struct instance in;
 	struct jalad_planner *pl = NULL;
 	struct jalad_plan_choice ch;
-	struct jalad_planner_opts po = { .max_loss = 0.01 };
+	struct jalad_planner_opts po = { .max_loss = 0.01, .payload_only = 1 };
 	int bad_loss = 0;
 	unsigned seen;
 
@@ -1009,6 +1009,85 @@ static void test_planner_payloads(void)
 }
 
 /* Random instances with every cut-0 payload against brute force. */
+/* What the link carries, the per-request constants, and the throughput
+ * objective, on the payload instance (edge 10 ms per node, cloud 2 ms). */
+static void test_wire_and_throughput(void)
+{
+	struct instance in;
+	struct jalad_planner *pl = NULL, *raw = NULL;
+	struct jalad_plan_choice ch, cr;
+	struct jalad_planner_opts po = { .max_loss = 0.01 }, pr = { .max_loss = 0.01, .payload_only = 1 };
+	struct jalad_planner_opts pt = { .max_loss = 0.01, .tls = 1 }, pm = { .max_loss = 0.01, .mss = 500 };
+
+	/* 307 payload bytes + 40 of frame = 347: one segment, + 66 */
+	CHECK(fabs(jalad_plan_wire_bytes(NULL, JALAD_PAYLOAD_CONTAINER, 307) - 413) < 1e-9);
+	/* u8 adds its 5-byte header; 1448 + 1 bytes take two segments */
+	CHECK(fabs(jalad_plan_wire_bytes(NULL, JALAD_PAYLOAD_INPUT_U8, 784) - (829 + 66)) < 1e-9);
+	CHECK(fabs(jalad_plan_wire_bytes(NULL, JALAD_PAYLOAD_CONTAINER, 1409) - (1449 + 2 * 66)) < 1e-9);
+	/* TLS: 22 bytes per 16 KiB record (20040 bytes: two) */
+	CHECK(fabs(jalad_plan_wire_bytes(&pt, JALAD_PAYLOAD_CONTAINER, 20000) - (20084 + 14 * 66)) < 1e-9);
+	CHECK(fabs(jalad_plan_wire_bytes(&pm, JALAD_PAYLOAD_CONTAINER, 960) - (1000 + 2 * 66)) < 1e-9);
+	CHECK(jalad_plan_wire_bytes(&pr, JALAD_PAYLOAD_CONTAINER, 960) == 960);
+	CHECK(jalad_plan_wire_bytes(NULL, JALAD_PAYLOAD_NONE, 960) == 0);
+
+	make_payload_instance(&in);
+	in.cloud->request_ms = 0.75;
+	in.edge->request_ms = 0.25;
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) == JALAD_OK);
+	CHECK(jalad_planner_create(in.edge, in.cloud, in.cal, &pr, &raw) == JALAD_OK);
+	if (pl && raw) {
+		/* the file at 1 Mbit/s: 2040 bytes in two segments, + 1 ms of requests */
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_CLOUD_FILE, 1e6, 5, &ch) == JALAD_OK);
+		CHECK(jalad_planner_choose_strategy(raw, JALAD_STRATEGY_CLOUD_FILE, 1e6, 5, &cr) == JALAD_OK);
+		CHECK_MSG(fabs(ch.wire_bytes - 2172) < 1e-9 && ch.bytes == 2000 && fabs(ch.request_ms - 1.0) < 1e-12 &&
+				  fabs(ch.total_ms - (cr.total_ms + 172 * 8e-3 + 1.0)) < 1e-9 && cr.request_ms == 0 &&
+				  cr.wire_bytes == 2000,
+			  "file: wire %g, request %g, total %g vs %g", ch.wire_bytes, ch.request_ms, ch.total_ms, cr.total_ms);
+		double sum = ch.edge_ms + ch.encode_ms + ch.transfer_ms + ch.rtt_ms + ch.decode_ms + ch.cloud_ms + ch.request_ms;
+		CHECK(fabs(sum - ch.total_ms) < 1e-9);
+		/* edge-only carries nothing and pays no request constant */
+		CHECK(jalad_planner_choose_strategy(pl, JALAD_STRATEGY_EDGE_ONLY, 1e6, 5, &ch) == JALAD_OK &&
+		      ch.request_ms == 0 && ch.wire_bytes == 0 && fabs(ch.total_ms - 30) < 1e-9);
+
+		/* Throughput: at 1 Mbit/s the file's stages are 0 (edge), 17.4 ms
+		 * (link) and 2 + 3 + 1 ms (cloud): 57.5 frames/s, where edge-only
+		 * makes 33.3. At RTT 20 ms the file takes 43.4 ms, edge-only 30:
+		 * within 60 ms both fit and the file wins ... */
+		double fps = 0;
+		CHECK(jalad_planner_choose_throughput(pl, 1e6, 20, 60, &ch, &fps) == JALAD_OK);
+		CHECK_MSG(ch.payload == JALAD_PAYLOAD_INPUT_FILE && fabs(fps - 1e3 / 17.376) < 1e-6, "%s at %g fps",
+			  jalad_payload_name(ch.payload), fps);
+		/* ... within 35 ms only edge-only does. */
+		CHECK(jalad_planner_choose_throughput(pl, 1e6, 20, 35, &ch, &fps) == JALAD_OK);
+		CHECK_MSG(ch.payload == JALAD_PAYLOAD_NONE && fabs(fps - 1e3 / 30) < 1e-9, "%s at %g fps",
+			  jalad_payload_name(ch.payload), fps);
+		/* Nothing within 1 ms: NOT_FOUND, and the latency objective's plan. */
+		struct jalad_plan_choice cl;
+		CHECK(jalad_planner_choose(pl, 1e6, 5, &cl) == JALAD_OK);
+		CHECK(jalad_planner_choose_throughput(pl, 1e6, 5, 1, &ch, &fps) == JALAD_ERR_NOT_FOUND &&
+		      ch.payload == cl.payload && ch.cut == cl.cut && fps > 0);
+		CHECK(jalad_planner_choose_throughput(pl, 0, 5, 10, &ch, &fps) == JALAD_ERR_INVALID_ARG);
+		CHECK(jalad_planner_choose_throughput(pl, 1e6, 5, 0, &ch, &fps) == JALAD_ERR_INVALID_ARG);
+		/* Throughput never below the latency objective's plan's, at any bandwidth. */
+		int worse = 0;
+		for (double bw = 1e3; bw < 1e10; bw *= 3) {
+			double f1;
+			CHECK(jalad_planner_choose(pl, bw, 5, &cl) == JALAD_OK);
+			if (jalad_planner_choose_throughput(pl, bw, 5, 1e9, &ch, &f1) != JALAD_OK)
+				worse++;
+			double stage = cl.payload == JALAD_PAYLOAD_NONE
+					       ? cl.edge_ms
+					       : fmax(cl.edge_ms + cl.encode_ms,
+						      fmax(cl.transfer_ms, cl.decode_ms + cl.cloud_ms + cl.request_ms));
+			worse += f1 < 1e3 / stage - 1e-9;
+		}
+		CHECK_MSG(worse == 0, "%d bandwidths where the throughput plan is slower than the latency plan", worse);
+	}
+	jalad_planner_free(pl);
+	jalad_planner_free(raw);
+	instance_free(&in);
+}
+
 static void test_optimizer_payloads_random(void)
 {
 	static const double losses[] = { 0, 0.01, 0.03, -1 };
@@ -1032,7 +1111,7 @@ static void test_optimizer_payloads_random(void)
 			c->input_file = (struct jalad_calib_stats){ 200 + 800 * urand(), 1200, 0, 0.3 * urand() };
 		for (size_t li = 0; li < sizeof losses / sizeof losses[0]; li++) {
 			struct jalad_planner *pl;
-			struct jalad_planner_opts po = { .max_loss = losses[li] };
+			struct jalad_planner_opts po = { .max_loss = losses[li], .payload_only = 1 };
 			double ml = losses[li] < 0 ? INFINITY : losses[li];
 			if (jalad_planner_create(in.edge, in.cloud, in.cal, &po, &pl) != JALAD_OK) {
 				CHECK_MSG(0, "planner_create: %s", jalad_last_error());
@@ -1500,6 +1579,7 @@ int main(void)
 	test_json_2d();
 	test_json_v4();
 	test_planner_payloads();
+	test_wire_and_throughput();
 	test_optimizer_payloads_random();
 	test_model("models/fmnist-vgg.onnx");
 	TEST_MAIN_END("test_plan");

@@ -230,49 +230,32 @@ static enum jalad_status add_slot(struct dn_state *s, size_t size, int start, in
 	return JALAD_OK;
 }
 
-static int slot_cmp(const void *a, const void *b, void *arg)
-{
-	const struct dn_slot *sl = arg;
-	int x = *(const int *)a, y = *(const int *)b;
-	if (sl[x].size != sl[y].size)
-		return sl[x].size < sl[y].size ? 1 : -1;
-	return x - y;
-}
-
-/* Greedy by decreasing size, as the session does: lowest offset that
- * overlaps no placed slot whose lifetime intersects. */
+/* Greedy by decreasing size, as the session does (jalad_arena_place). */
 static enum jalad_status place_slots(struct dn_state *s)
 {
-	int n = s->n_slots;
-	int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-	JALAD_RETURN_IF(!order, JALAD_ERR_NOMEM, "dnnl backend: arena plan");
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	qsort_r(order, (size_t)n, sizeof *order, slot_cmp, s->slots);
-	size_t total = 0;
-	for (int a = 0; a < n; a++) {
-		struct dn_slot *si = &s->slots[order[a]];
-		size_t off = 0;
-		int moved = 1;
-		while (moved) {
-			moved = 0;
-			for (int b = 0; b < a; b++) {
-				const struct dn_slot *sj = &s->slots[order[b]];
-				if (sj->end < si->start || si->end < sj->start)
-					continue;
-				if (off < sj->off + sj->size && sj->off < off + si->size) {
-					off = sj->off + sj->size;
-					moved = 1;
-				}
-			}
-		}
-		si->off = off;
-		if (off + si->size > total)
-			total = off + si->size;
+	enum jalad_status st = JALAD_OK;
+	size_t zn = (size_t)(s->n_slots ? s->n_slots : 1);
+	int *start = malloc(zn * sizeof *start), *end = malloc(zn * sizeof *end);
+	size_t *size = malloc(zn * sizeof *size), *off = malloc(zn * sizeof *off);
+	if (!start || !end || !size || !off) {
+		st = jalad_fail(JALAD_ERR_NOMEM, "dnnl backend: arena plan");
+		goto fail;
 	}
-	free(order);
-	s->arena_bytes = total;
-	return JALAD_OK;
+	for (int i = 0; i < s->n_slots; i++) {
+		start[i] = s->slots[i].start;
+		end[i] = s->slots[i].end;
+		size[i] = s->slots[i].size;
+	}
+	if ((st = jalad_arena_place(s->n_slots, size, start, end, off, &s->arena_bytes)) != JALAD_OK)
+		goto fail;
+	for (int i = 0; i < s->n_slots; i++)
+		s->slots[i].off = off[i];
+fail:
+	free(start);
+	free(end);
+	free(size);
+	free(off);
+	return st;
 }
 
 static enum jalad_status plan_storage(struct dn_state *s)

@@ -93,9 +93,9 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 {
 	const struct jalad_graph *g = s->g;
 	struct dn_unit *head = s->unit[i];
-	if (!head || head->fallback || !head->has_od)
+	if (!head || head->fallback || !head->od)
 		return JALAD_OK;
-	int is_conv = head->od.conv.primitive_kind == dnnl_convolution;
+	int is_conv = head->od->conv.primitive_kind == dnnl_convolution;
 	int y = head->out, end = i + 1, o = -1, out = y;
 	struct dn_act act;
 	int have_act = 0;
@@ -146,7 +146,7 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 		/* made for the head's thread count, like the head */
 		s->nthr = head->nthr;
 		omp_set_num_threads(s->nthr);
-		st = dn_make_prim(s, &head->od, po, &pd, &prim);
+		st = dn_make_prim(s, head->od, po, &pd, &prim);
 		s->nthr = s->threads;
 		omp_set_num_threads(s->nthr);
 	}
@@ -211,9 +211,11 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 /* Is unit u a 2-D convolution with a kh x kw kernel and no dilation? */
 static int conv_shape(const struct dn_unit *u, int kh, int kw)
 {
-	const dnnl_convolution_desc_t *c = &u->od.conv;
+	if (!u->od)
+		return 0;
+	const dnnl_convolution_desc_t *c = &u->od->conv;
 	const dnnl_memory_desc_t *w = &c->weights_desc;
-	return u->has_od && c->primitive_kind == dnnl_convolution && c->src_desc.ndims == 4 &&
+	return c->primitive_kind == dnnl_convolution && c->src_desc.ndims == 4 &&
 	       w->dims[w->ndims - 2] == kh && w->dims[w->ndims - 1] == kw && c->dilates[0] == 0 &&
 	       c->dilates[1] == 0;
 }
@@ -246,7 +248,7 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 	*done = 0;
 	if (!head || head->fallback || !conv_shape(head, 1, 1) || strncmp(head->impl, "jit_1x1:", 8) != 0)
 		return JALAD_OK;
-	const dnnl_convolution_desc_t *hc = &head->od.conv;
+	const dnnl_convolution_desc_t *hc = &head->od->conv;
 	if (hc->strides[0] != 1 || hc->strides[1] != 1 || hc->padding[0][0] || hc->padding[0][1] ||
 	    hc->padding[1][0] || hc->padding[1][1])
 		return JALAD_OK;
@@ -261,8 +263,10 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 	if (j >= g->n_nodes || !only_feeds(s, x, j) || !main_step(s->unit[j]) || s->unit[j]->nsteps != 1)
 		return JALAD_OK;
 	struct dn_unit *dw = s->unit[j];
-	const dnnl_convolution_desc_t *dc = &dw->od.conv;
-	if (!conv_shape(dw, 3, 3) || strncmp(dw->impl, "jit_dw:", 7) != 0 || g->nodes[j].in[0] != x ||
+	if (!conv_shape(dw, 3, 3))
+		return JALAD_OK;
+	const dnnl_convolution_desc_t *dc = &dw->od->conv;
+	if (strncmp(dw->impl, "jit_dw:", 7) != 0 || g->nodes[j].in[0] != x ||
 	    dc->weights_desc.ndims != 5 || dc->bias_desc.ndims != 1 || !dn_md_equal(&dc->src_desc, &s->t[x].home_md))
 		return JALAD_OK;
 	int64_t st = dc->strides[0], pl = dc->padding[0][0];
@@ -297,7 +301,7 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 	if (e == JALAD_OK) {
 		s->nthr = head->nthr;
 		omp_set_num_threads(s->nthr);
-		e = dn_make_prim(s, &head->od, po, &pd, &prim);
+		e = dn_make_prim(s, head->od, po, &pd, &prim);
 		s->nthr = s->threads;
 		omp_set_num_threads(s->nthr);
 	}

@@ -87,8 +87,8 @@ struct dn_unit {
 	struct dn_step *step;        /* input reorders, then the main primitive, last */
 	int out;                     /* the tensor the unit leaves in its home (native), -1 */
 	const char *impl;            /* oneDNN implementation of the main step */
-	int has_od;                  /* od holds a Conv/Gemm descriptor */
-	union dn_opdesc od;
+	union dn_opdesc *od;         /* a Conv/Gemm unit's descriptor (owned), else NULL:
+					only those fuse, and the union is kilobytes */
 };
 
 struct dn_temp {

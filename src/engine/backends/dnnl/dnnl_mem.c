@@ -219,6 +219,7 @@ void dn_unit_free(struct dn_unit *u)
 		free(u->step[i].exec);
 	}
 	free(u->step);
+	free(u->od);
 	free(u);
 }
 
@@ -264,8 +265,12 @@ enum jalad_status dn_unit_clone(const struct dn_unit *u, struct dn_unit **out)
 	c->nthr = u->nthr;
 	c->out = u->out;
 	c->impl = u->impl;
-	c->has_od = u->has_od;
-	c->od = u->od;
+	if (u->od && !(c->od = malloc(sizeof *c->od))) {
+		dn_unit_free(c);
+		return jalad_fail(JALAD_ERR_NOMEM, "dnnl backend: unit");
+	}
+	if (u->od)
+		*c->od = *u->od;
 	for (int i = 0; i < u->nsteps; i++) {
 		struct dn_step *st;
 		enum jalad_status e = dn_unit_step(c, u->step[i].prim, &st);

@@ -350,8 +350,9 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 	od.conv.dst_desc = *pd_md(pd, dnnl_query_dst_md);
 	if (b >= 0)
 		od.conv.bias_desc = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
-	u->od = od;
-	u->has_od = 1;
+	u->od = malloc(sizeof *u->od);
+	JALAD_RETURN_IF(!u->od, JALAD_ERR_NOMEM, "dnnl backend: descriptor");
+	*u->od = od;
 
 	struct dn_ref xr, wr, br;
 	struct dn_step *st;
@@ -409,8 +410,9 @@ static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u
 	dnnl_primitive_desc_t pd;
 	int prim;
 	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
-	u->od = od;
-	u->has_od = 1;
+	u->od = malloc(sizeof *u->od);
+	JALAD_RETURN_IF(!u->od, JALAD_ERR_NOMEM, "dnnl backend: descriptor");
+	*u->od = od;
 	struct dn_ref ar, wr, cr;
 	struct dn_step *st;
 	/* The weights stay where the model holds them (no copy): at batch 1
