@@ -64,6 +64,8 @@ static void dn_free(void *state)
 		dnnl_primitive_destroy(s->prims[i].p);
 		if (s->prims[i].pd)
 			dnnl_primitive_desc_destroy(s->prims[i].pd);
+		free(s->prims[i].key);
+		free(s->prims[i].od);
 	}
 	for (int i = 0; i < s->n_mems; i++)
 		dnnl_memory_destroy(s->mems[i]);
@@ -79,6 +81,8 @@ static void dn_free(void *state)
 	free(s->consumers);
 	free(s->t);
 	free(s->prims);
+	free(s->prim_slot);
+	dn_mdtab_free(&s->mds);
 	free(s->mems);
 	free(s->owned);
 	free(s->temps);
@@ -118,8 +122,15 @@ static enum jalad_status init_tensors(struct dn_state *s)
 		d->alias = t;
 		d->slot = -1;
 		d->to_plain = d->from_plain = -1;
+		d->home_md = d->plain_md = -1;
 		if (d->f32) {
-			dn_md_plain(&d->plain_md, ti->ndim, ti->dims);
+			dnnl_memory_desc_t md;
+			dn_md_plain(&md, ti->ndim, ti->dims);
+			enum jalad_status st = dn_md_id(s, &md, &d->plain_md);
+			if (st != JALAD_OK) {
+				free(count);
+				return st;
+			}
 			d->home_md = d->plain_md;
 		}
 		s->consumers[t] = malloc((size_t)(count[t] + 1) * sizeof(int));
@@ -278,7 +289,7 @@ static enum jalad_status plan_storage(struct dn_state *s)
 			d->store = DN_STORE_CONST;
 		else if (ti->is_input || ti->producer < 0 || !d->native_out)
 			d->store = ti->is_input || ti->producer >= 0 ? DN_STORE_VIEW : DN_STORE_NONE;
-		else if (d->alias != t || has_members[t] || d->group_out || !dn_md_is_plain(&d->home_md))
+		else if (d->alias != t || has_members[t] || d->group_out || !dn_md_is_plain(dn_md(s, d->home_md)))
 			d->store = DN_STORE_ARENA;
 		else
 			d->store = DN_STORE_VIEW;
@@ -295,7 +306,7 @@ static enum jalad_status plan_storage(struct dn_state *s)
 		if (d->store != DN_STORE_ARENA)
 			continue;
 		int r = root_of(s, t);
-		size_t bytes = dn_md_bytes(&d->home_md);
+		size_t bytes = dn_md_bytes(dn_md(s, d->home_md));
 		if (s->t[r].slot < 0) {
 			JALAD_FORWARD(add_slot(s, bytes, d->start, d->end, &s->t[r].slot));
 		} else {
@@ -311,7 +322,7 @@ static enum jalad_status plan_storage(struct dn_state *s)
 		d->slot = s->t[r].slot;
 	}
 	for (int k = 0; k < s->n_temps; k++)
-		JALAD_FORWARD(add_slot(s, dn_md_bytes(&s->temps[k].md), s->temps[k].node, s->temps[k].node,
+		JALAD_FORWARD(add_slot(s, dn_md_bytes(dn_md(s, s->temps[k].md)), s->temps[k].node, s->temps[k].node,
 				       &s->temps[k].slot));
 	JALAD_FORWARD(place_slots(s));
 	s->arena = aligned_alloc(64, s->arena_bytes ? s->arena_bytes : 64);
@@ -323,8 +334,8 @@ static enum jalad_status plan_storage(struct dn_state *s)
 		struct dn_tensor *d = &s->t[t];
 		if (d->store != DN_STORE_ARENA)
 			continue;
-		JALAD_FORWARD(dn_reorder_get(s, &d->home_md, &d->plain_md, &d->to_plain));
-		JALAD_FORWARD(dn_reorder_get(s, &d->plain_md, &d->home_md, &d->from_plain));
+		JALAD_FORWARD(dn_reorder_get(s, dn_md(s, d->home_md), dn_md(s, d->plain_md), &d->to_plain));
+		JALAD_FORWARD(dn_reorder_get(s, dn_md(s, d->plain_md), dn_md(s, d->home_md), &d->from_plain));
 	}
 	return JALAD_OK;
 }
@@ -352,7 +363,7 @@ static enum jalad_status view_mem(struct dn_state *s, int t, const dnnl_memory_d
 static enum jalad_status home_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
 	struct dn_tensor *d = &s->t[t];
-	if (d->home && dn_md_equal(md, &d->home_md)) {
+	if (d->home && dn_md_equal(md, dn_md(s, d->home_md))) {
 		*out = d->home;
 		return JALAD_OK;
 	}
@@ -383,9 +394,10 @@ static enum jalad_status bind_unit(struct dn_state *s, struct dn_unit *u)
 			struct dn_ref *r = &st->ref[a];
 			dnnl_memory_t m = NULL;
 			if (r->kind == DN_REF_HOME)
-				JALAD_FORWARD(home_mem(s, r->id, &r->md, &m));
+				JALAD_FORWARD(home_mem(s, r->id, dn_md(s, r->md), &m));
 			else if (r->kind == DN_REF_TEMP)
-				JALAD_FORWARD(dn_mem_new(s, &r->md, s->arena + s->slots[s->temps[r->id].slot].off, &m));
+				JALAD_FORWARD(dn_mem_new(s, dn_md(s, r->md),
+							 s->arena + s->slots[s->temps[r->id].slot].off, &m));
 			else
 				m = r->mem;
 			st->exec[a].arg = st->arg[a];
@@ -409,15 +421,15 @@ static enum jalad_status bind_all(struct dn_state *s)
 		struct dn_tensor *d = &s->t[t];
 		switch (d->store) {
 		case DN_STORE_VIEW:
-			JALAD_FORWARD(view_mem(s, t, &d->home_md, &d->home));
+			JALAD_FORWARD(view_mem(s, t, dn_md(s, d->home_md), &d->home));
 			d->view = d->home;
 			break;
 		case DN_STORE_ARENA:
-			JALAD_FORWARD(dn_mem_new(s, &d->home_md, s->arena + s->slots[d->slot].off, &d->home));
-			JALAD_FORWARD(view_mem(s, t, &d->plain_md, &d->view));
+			JALAD_FORWARD(dn_mem_new(s, dn_md(s, d->home_md), s->arena + s->slots[d->slot].off, &d->home));
+			JALAD_FORWARD(view_mem(s, t, dn_md(s, d->plain_md), &d->view));
 			break;
 		case DN_STORE_CONST:
-			JALAD_FORWARD(dn_mem_new(s, &d->plain_md, g->tensors[t].data, &d->home));
+			JALAD_FORWARD(dn_mem_new(s, dn_md(s, d->plain_md), g->tensors[t].data, &d->home));
 			break;
 		default:
 			break;

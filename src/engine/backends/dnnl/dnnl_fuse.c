@@ -99,7 +99,7 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 	int y = head->out, end = i + 1, o = -1, out = y;
 	struct dn_act act;
 	int have_act = 0;
-	const dnnl_memory_desc_t *ymd = &s->t[y].home_md;
+	const dnnl_memory_desc_t *ymd = dn_home(s, y);
 
 	/* the Add as a sum post-op (in place on o) or as a binary one */
 	int sum = sum_at_end(head->impl);
@@ -111,8 +111,8 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 			if (g->nodes[i].in[k] == other)
 				other = -1;
 		if (other >= 0 && s->t[other].native_out && !g->tensors[other].is_output &&
-		    g->tensors[other].last_use == end && dn_md_equal(&s->t[other].home_md, ymd) &&
-		    s->unit[end]->out == an->out[0] && dn_md_equal(&s->t[an->out[0]].home_md, ymd) &&
+		    g->tensors[other].last_use == end && dn_md_equal(dn_home(s, other), ymd) &&
+		    s->unit[end]->out == an->out[0] && dn_md_equal(dn_home(s, an->out[0]), ymd) &&
 		    s->unit[end]->nsteps == 1) {
 			o = other;
 			out = an->out[0];
@@ -137,7 +137,7 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 	if (st == JALAD_OK && o >= 0 && sum)
 		st = dn_check(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
 	else if (st == JALAD_OK && o >= 0)
-		st = dn_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, &s->t[o].home_md),
+		st = dn_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, dn_home(s, o)),
 			      "binary post-op");
 	if (st == JALAD_OK && have_act)
 		st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, act.alg, act.alpha, act.beta),
@@ -180,8 +180,9 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 		 * output has a home of its own (the kernel may store partial
 		 * sums into its destination before it reads o). */
 		struct dn_ref r;
-		dn_ref_home(&r, o, &s->t[o].home_md);
-		enum jalad_status e = dn_step_arg(ms, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &r);
+		enum jalad_status e = dn_ref_home(s, &r, o, dn_home(s, o));
+		if (e == JALAD_OK)
+			e = dn_step_arg(ms, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &r);
 		if (e != JALAD_OK) {
 			s->fused[i] = NULL;
 			dn_unit_free(fu);
@@ -267,7 +268,7 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 		return JALAD_OK;
 	const dnnl_convolution_desc_t *dc = &dw->od->conv;
 	if (strncmp(dw->impl, "jit_dw:", 7) != 0 || g->nodes[j].in[0] != x ||
-	    dc->weights_desc.ndims != 5 || dc->bias_desc.ndims != 1 || !dn_md_equal(&dc->src_desc, &s->t[x].home_md))
+	    dc->weights_desc.ndims != 5 || dc->bias_desc.ndims != 1 || !dn_md_equal(&dc->src_desc, dn_home(s, x)))
 		return JALAD_OK;
 	int64_t st = dc->strides[0], pl = dc->padding[0][0];
 	int64_t ih = dc->src_desc.dims[2], iw = dc->src_desc.dims[3];
@@ -316,7 +317,7 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 	const dnnl_memory_desc_t *fb = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
 								    DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS);
 	if (strcmp(dn_pd_impl(pd), head->impl) != 0 || !fdst || !fw || !fb ||
-	    !dn_md_equal(fdst, &s->t[out].home_md) || !dn_md_equal(fw, &dc->weights_desc) ||
+	    !dn_md_equal(fdst, dn_home(s, out)) || !dn_md_equal(fw, &dc->weights_desc) ||
 	    !dn_md_equal(fb, &dc->bias_desc)) {
 		jalad_log(JALAD_LOG_DEBUG, "dnnl: no depthwise fusion at node %d: %s", i, dn_pd_impl(pd));
 		return JALAD_OK;
@@ -333,8 +334,8 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 		return jalad_fail(JALAD_ERR_INTERNAL, "dnnl: fused unit at node %d has no destination", i);
 	}
 	dr->id = out;
-	dr->md = *fdst;
-	if ((e = dn_step_arg(ms, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, wref)) != JALAD_OK ||
+	if ((e = dn_md_id(s, fdst, &dr->md)) != JALAD_OK ||
+	    (e = dn_step_arg(ms, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, wref)) != JALAD_OK ||
 	    (e = dn_step_arg(ms, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, bref)) != JALAD_OK) {
 		dn_unit_free(fu);
 		return e;

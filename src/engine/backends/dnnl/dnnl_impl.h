@@ -17,6 +17,14 @@
  *   4. binding memory objects are made on the homes and the argument lists
  *              are filled in, so run_range() only sets view pointers and
  *              executes.
+ *
+ * Size. Per node the state holds a unit with its steps and arguments
+ * (a few hundred bytes) and a memory object per tensor, nothing more:
+ * memory descriptors (696 bytes each) are interned once per state
+ * (tensors, arguments and temps hold an index), and a primitive is made
+ * once per distinct op descriptor, post-ops and thread count and shared by
+ * every node that asks for it (a primitive runs on whatever memories it is
+ * given). A 100k-node chain of Add and Relu makes 2 primitives.
  */
 #ifndef JALAD_DNNL_IMPL_H
 #define JALAD_DNNL_IMPL_H
@@ -42,8 +50,8 @@ struct dn_tensor {
 	int alias;                   /* alias-set root (tensor id): shares its home */
 	int start, end;              /* live over node indices [start, end] */
 	int slot;                    /* arena slot, -1 */
-	dnnl_memory_desc_t home_md;  /* layout of the home buffer */
-	dnnl_memory_desc_t plain_md; /* row-major */
+	int home_md;                 /* layout of the home buffer (md id, dn_md()), f32 only */
+	int plain_md;                /* row-major (md id), f32 only */
 	dnnl_memory_t home;          /* memory on the home buffer (home_md) */
 	dnnl_memory_t view;          /* plain memory on the session view */
 	int to_plain, from_plain;    /* reorder primitive ids (home <-> view), -1 */
@@ -59,7 +67,7 @@ enum dn_ref_kind {
 struct dn_ref {
 	enum dn_ref_kind kind;
 	int id;                      /* tensor or temp id */
-	dnnl_memory_desc_t md;
+	int md;                      /* md id (dn_md()), HOME and TEMP */
 	dnnl_memory_t mem;           /* DN_REF_MEM: owned by the backend's list */
 };
 
@@ -87,12 +95,12 @@ struct dn_unit {
 	struct dn_step *step;        /* input reorders, then the main primitive, last */
 	int out;                     /* the tensor the unit leaves in its home (native), -1 */
 	const char *impl;            /* oneDNN implementation of the main step */
-	union dn_opdesc *od;         /* a Conv/Gemm unit's descriptor (owned), else NULL:
-					only those fuse, and the union is kilobytes */
+	const union dn_opdesc *od;   /* a Conv/Gemm unit's descriptor (borrowed from its
+					main primitive's dn_prim.od), else NULL: only those fuse */
 };
 
 struct dn_temp {
-	dnnl_memory_desc_t md;
+	int md;                      /* md id */
 	int node;                    /* live only while this node runs */
 	int slot;
 };
@@ -110,7 +118,22 @@ struct dn_viewmem {
 
 struct dn_prim {
 	dnnl_primitive_t p;
-	dnnl_primitive_desc_t pd;    /* kept for queries (reorder dedup, impl names) */
+	dnnl_primitive_desc_t pd;    /* kept for queries (impl names, layouts) */
+	unsigned char *key;          /* what it was made from, for sharing (owned), or NULL */
+	size_t key_len;
+	uint64_t hash;               /* of key */
+	union dn_opdesc *od;         /* Conv/Gemm: the descriptor with concrete layouts,
+					made once (owned), NULL */
+};
+
+/* Interned memory descriptors, by id. Kept in blocks that never move, so a
+ * pointer from dn_md() stays valid for the state's life. */
+#define DN_MD_BLOCK 256
+struct dn_mdtab {
+	dnnl_memory_desc_t **blk;    /* blocks of DN_MD_BLOCK descriptors */
+	int n, nblk;
+	int *slot;                   /* open addressing: id + 1, 0 empty */
+	int cap;                     /* slots, a power of two */
 };
 
 struct dn_state {
@@ -127,6 +150,9 @@ struct dn_state {
 
 	struct dn_prim *prims;       /* every primitive, by id */
 	int n_prims, cap_prims;
+	int *prim_slot;              /* shared primitives by key: id + 1, 0 empty */
+	int prim_cap;                /* slots, a power of two */
+	struct dn_mdtab mds;
 
 	dnnl_memory_t *mems;         /* memories to destroy */
 	int n_mems, cap_mems;
@@ -165,6 +191,24 @@ struct dn_state {
 enum jalad_status dn_check(dnnl_status_t s, const char *what);
 #define DN_TRY(expr, what) JALAD_FORWARD(dn_check((expr), (what)))
 
+/* Intern md: *id names an equal descriptor (byte for byte) in s. */
+enum jalad_status dn_md_id(struct dn_state *s, const dnnl_memory_desc_t *md, int *id);
+/* The interned descriptor id (valid for the state's life). */
+static inline const dnnl_memory_desc_t *dn_md(const struct dn_state *s, int id)
+{
+	return &s->mds.blk[id / DN_MD_BLOCK][id % DN_MD_BLOCK];
+}
+/* Tensor t's home and plain descriptors (f32 tensors only). */
+static inline const dnnl_memory_desc_t *dn_home(const struct dn_state *s, int t)
+{
+	return dn_md(s, s->t[t].home_md);
+}
+static inline const dnnl_memory_desc_t *dn_plain(const struct dn_state *s, int t)
+{
+	return dn_md(s, s->t[t].plain_md);
+}
+void dn_mdtab_free(struct dn_mdtab *m);
+
 /* Row-major md of ndim dims (ndim 0 is treated as [1]). */
 void dn_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
 /* md with dims and the given format tag (any / a / ab ...). */
@@ -176,6 +220,10 @@ size_t dn_md_bytes(const dnnl_memory_desc_t *md);
 
 /* Register a primitive made from pd (pd is destroyed unless keep). */
 enum jalad_status dn_prim_add(struct dn_state *s, dnnl_primitive_desc_t pd, int keep, int *id);
+/* The primitive registered under key (len bytes), or -1. */
+int dn_prim_find(const struct dn_state *s, const void *key, size_t len);
+/* Register primitive id under key (copied), for dn_prim_find(). */
+enum jalad_status dn_prim_share(struct dn_state *s, int id, const void *key, size_t len);
 /* A reorder src -> dst, shared by all users of the same pair of mds. */
 enum jalad_status dn_reorder_get(struct dn_state *s, const dnnl_memory_desc_t *src,
 				 const dnnl_memory_desc_t *dst, int *id);
@@ -206,12 +254,13 @@ enum jalad_status dn_unit_clone(const struct dn_unit *u, struct dn_unit **out);
  * into a temp (appended to u). *out is the reference to pass. */
 enum jalad_status dn_input_ref(struct dn_state *s, struct dn_unit *u, int node, int t,
 			       const dnnl_memory_desc_t *want, struct dn_ref *out);
-/* References to a tensor's home and to a prepared memory. */
-void dn_ref_home(struct dn_ref *r, int t, const dnnl_memory_desc_t *md);
+/* References to a tensor's home seen through md, and to a prepared memory. */
+enum jalad_status dn_ref_home(struct dn_state *s, struct dn_ref *r, int t, const dnnl_memory_desc_t *md);
 void dn_ref_mem(struct dn_ref *r, dnnl_memory_t mem);
 
 /* Make a primitive (registered in s) from an op descriptor with post-ops
- * (po may be NULL); *pd is kept by s, borrowed by the caller. */
+ * (po may be NULL), or share the one made before from the same descriptor,
+ * post-ops and thread count; *pd is kept by s, borrowed by the caller. */
 enum jalad_status dn_make_prim(struct dn_state *s, const void *od, const_dnnl_post_ops_t po,
 			       dnnl_primitive_desc_t *pd, int *prim);
 /* oneDNN's implementation name of pd ("brg:avx512_core"...). */

@@ -1,5 +1,6 @@
-/* The oneDNN backend's small helpers: status mapping, memory descriptors,
- * the primitive / memory / buffer lists a state owns, and units. */
+/* The oneDNN backend's small helpers: status mapping, memory descriptors
+ * and their table, the primitive / memory / buffer lists a state owns, and
+ * units. */
 #ifdef JALAD_HAVE_DNNL
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,107 @@ enum jalad_status dn_check(dnnl_status_t s, const char *what)
 }
 
 /* ------------------------------------------------------------ descriptors */
+
+/* Over 8-byte words (then the tail), mixing each in: keys are descriptors
+ * whose differences are anywhere in a few kilobytes. */
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325u;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, b + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15u;
+		h ^= h >> 32;
+	}
+	for (; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3u;
+	return h ^ (h >> 29);
+}
+
+/* Double an open-addressing table of ids (+1) to hold n + 1 entries at
+ * most half full; hash_of(id) gives each stored entry's hash. */
+static enum jalad_status slots_fit(int **slot, int *cap, int n, const struct dn_state *s,
+				   uint64_t (*hash_of)(const struct dn_state *, int))
+{
+	if (2 * (size_t)(n + 1) <= (size_t)*cap)
+		return JALAD_OK;
+	int c = *cap ? *cap * 2 : 64;
+	int *q = calloc((size_t)c, sizeof *q);
+	JALAD_RETURN_IF(!q, JALAD_ERR_NOMEM, "dnnl backend: table of %d", c);
+	for (int k = 0; k < n; k++) {
+		size_t i = hash_of(s, k) & (size_t)(c - 1);
+		while (q[i])
+			i = (i + 1) & (size_t)(c - 1);
+		q[i] = k + 1;
+	}
+	free(*slot);
+	*slot = q;
+	*cap = c;
+	return JALAD_OK;
+}
+
+/* Of the fields that tell descriptors apart in practice (the dims, the
+ * strides, the type and the format), not all 696 bytes: equal bytes still
+ * hash equal, and dn_md_id() compares all of them. */
+static uint64_t md_hash_of(const dnnl_memory_desc_t *md)
+{
+	size_t nd = md->ndims > 0 && md->ndims <= DNNL_MAX_NDIMS ? (size_t)md->ndims : 0;
+	int64_t head[4] = {md->ndims, md->data_type, md->format_kind, md->offset0};
+	uint64_t h = hash_bytes(head, sizeof head);
+	h = h * 31 + hash_bytes(md->dims, nd * sizeof md->dims[0]);
+	return h * 31 + hash_bytes(&md->format_desc.blocking, nd * sizeof md->format_desc.blocking.strides[0]);
+}
+
+static uint64_t md_hash(const struct dn_state *s, int id)
+{
+	return md_hash_of(dn_md(s, id));
+}
+
+/* Byte for byte: oneDNN fills every descriptor from a zeroed one, so
+ * equal descriptors made the same way have equal bytes; one made another
+ * way at worst gets an id of its own. Equality in oneDNN's sense (which
+ * ignores the strides of unit dims) would hand callers a descriptor other
+ * than the one they made. */
+enum jalad_status dn_md_id(struct dn_state *s, const dnnl_memory_desc_t *md, int *id)
+{
+	struct dn_mdtab *m = &s->mds;
+	uint64_t h = md_hash_of(md);
+	for (size_t i = m->cap ? h & (size_t)(m->cap - 1) : 0; m->cap && m->slot[i];
+	     i = (i + 1) & (size_t)(m->cap - 1)) {
+		if (!memcmp(dn_md(s, m->slot[i] - 1), md, sizeof *md)) {
+			*id = m->slot[i] - 1;
+			return JALAD_OK;
+		}
+	}
+	if (m->n == m->nblk * DN_MD_BLOCK) {
+		dnnl_memory_desc_t **q = realloc(m->blk, (size_t)(m->nblk + 1) * sizeof *q);
+		JALAD_RETURN_IF(!q, JALAD_ERR_NOMEM, "dnnl backend: descriptor table");
+		m->blk = q;
+		m->blk[m->nblk] = malloc(DN_MD_BLOCK * sizeof **q);
+		JALAD_RETURN_IF(!m->blk[m->nblk], JALAD_ERR_NOMEM, "dnnl backend: descriptor table");
+		m->nblk++;
+	}
+	JALAD_FORWARD(slots_fit(&m->slot, &m->cap, m->n, s, md_hash));
+	int k = m->n++;
+	m->blk[k / DN_MD_BLOCK][k % DN_MD_BLOCK] = *md;
+	size_t i = h & (size_t)(m->cap - 1);
+	while (m->slot[i])
+		i = (i + 1) & (size_t)(m->cap - 1);
+	m->slot[i] = k + 1;
+	*id = k;
+	return JALAD_OK;
+}
+
+void dn_mdtab_free(struct dn_mdtab *m)
+{
+	for (int b = 0; b < m->nblk; b++)
+		free(m->blk[b]);
+	free(m->blk);
+	free(m->slot);
+	memset(m, 0, sizeof *m);
+}
 
 void dn_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
 {
@@ -115,29 +217,71 @@ enum jalad_status dn_prim_add(struct dn_state *s, dnnl_primitive_desc_t pd, int 
 	return JALAD_OK;
 }
 
+int dn_prim_find(const struct dn_state *s, const void *key, size_t len)
+{
+	if (!s->prim_cap)
+		return -1;
+	uint64_t h = hash_bytes(key, len);
+	for (size_t i = h & (size_t)(s->prim_cap - 1); s->prim_slot[i]; i = (i + 1) & (size_t)(s->prim_cap - 1)) {
+		const struct dn_prim *p = &s->prims[s->prim_slot[i] - 1];
+		if (p->hash == h && p->key_len == len && !memcmp(p->key, key, len))
+			return s->prim_slot[i] - 1;
+	}
+	return -1;
+}
+
+enum jalad_status dn_prim_share(struct dn_state *s, int id, const void *key, size_t len)
+{
+	struct dn_prim *p = &s->prims[id];
+	JALAD_RETURN_IF(p->key, JALAD_ERR_INTERNAL, "dnnl: primitive %d shared twice", id);
+	/* Entries are the primitives' ids: rehashing walks all of them (the
+	 * unshared ones have no key and are skipped below). */
+	p->key = malloc(len ? len : 1);
+	JALAD_RETURN_IF(!p->key, JALAD_ERR_NOMEM, "dnnl backend: primitive key");
+	memcpy(p->key, key, len);
+	p->key_len = len;
+	p->hash = hash_bytes(key, len);
+	if (2 * (size_t)(s->n_prims + 1) > (size_t)s->prim_cap) {
+		int c = s->prim_cap ? s->prim_cap * 2 : 64;
+		while (2 * (size_t)(s->n_prims + 1) > (size_t)c)
+			c *= 2;
+		int *q = calloc((size_t)c, sizeof *q);
+		JALAD_RETURN_IF(!q, JALAD_ERR_NOMEM, "dnnl backend: primitive table");
+		for (int k = 0; k < s->n_prims; k++) {
+			if (!s->prims[k].key || k == id)
+				continue;
+			size_t i = s->prims[k].hash & (size_t)(c - 1);
+			while (q[i])
+				i = (i + 1) & (size_t)(c - 1);
+			q[i] = k + 1;
+		}
+		free(s->prim_slot);
+		s->prim_slot = q;
+		s->prim_cap = c;
+	}
+	size_t i = p->hash & (size_t)(s->prim_cap - 1);
+	while (s->prim_slot[i])
+		i = (i + 1) & (size_t)(s->prim_cap - 1);
+	s->prim_slot[i] = id + 1;
+	return JALAD_OK;
+}
+
 enum jalad_status dn_reorder_get(struct dn_state *s, const dnnl_memory_desc_t *src,
 				 const dnnl_memory_desc_t *dst, int *id)
 {
-	for (int i = 0; i < s->n_prims; i++) {
-		dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
-		if (!s->prims[i].pd ||
-		    dnnl_primitive_desc_query(s->prims[i].pd, dnnl_query_primitive_kind, 0, &kind) != dnnl_success ||
-		    kind != dnnl_reorder)
-			continue;
-		const dnnl_memory_desc_t *a = dnnl_primitive_desc_query_md(s->prims[i].pd, dnnl_query_src_md, 0);
-		const dnnl_memory_desc_t *b = dnnl_primitive_desc_query_md(s->prims[i].pd, dnnl_query_dst_md, 0);
-		if (a && b && dn_md_equal(a, src) && dn_md_equal(b, dst)) {
-			*id = i;
-			return JALAD_OK;
-		}
-	}
+	int key[3] = {dnnl_reorder, 0, 0};
+	JALAD_FORWARD(dn_md_id(s, src, &key[1]));
+	JALAD_FORWARD(dn_md_id(s, dst, &key[2]));
+	if ((*id = dn_prim_find(s, key, sizeof key)) >= 0)
+		return JALAD_OK;
 	dnnl_primitive_desc_t pd = NULL;
 	dnnl_primitive_attr_t attr = NULL;
 	JALAD_FORWARD(dn_attr_new(&attr, NULL));
 	dnnl_status_t ds = dnnl_reorder_primitive_desc_create(&pd, src, s->eng, dst, s->eng, attr);
 	dnnl_primitive_attr_destroy(attr);
 	DN_TRY(ds, "reorder");
-	return dn_prim_add(s, pd, 1, id);
+	JALAD_FORWARD(dn_prim_add(s, pd, 1, id));
+	return dn_prim_share(s, *id, key, sizeof key);
 }
 
 enum jalad_status dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, void *handle,
@@ -174,7 +318,7 @@ enum jalad_status dn_temp_new(struct dn_state *s, int node, const dnnl_memory_de
 {
 	JALAD_FORWARD(grow((void **)&s->temps, &s->cap_temps, s->n_temps + 1, sizeof *s->temps));
 	struct dn_temp *t = &s->temps[s->n_temps];
-	t->md = *md;
+	JALAD_FORWARD(dn_md_id(s, md, &t->md));
 	t->node = node;
 	t->slot = -1;
 	*id = s->n_temps++;
@@ -219,13 +363,19 @@ void dn_unit_free(struct dn_unit *u)
 		free(u->step[i].exec);
 	}
 	free(u->step);
-	free(u->od);
 	free(u);
 }
 
 enum jalad_status dn_unit_step(struct dn_unit *u, int prim, struct dn_step **out)
 {
-	JALAD_FORWARD(grow((void **)&u->step, &u->cap, u->nsteps + 1, sizeof *u->step));
+	/* Most units have one step, a few a reorder or two before it. */
+	if (u->nsteps == u->cap) {
+		int c = u->cap ? u->cap * 2 : 2;
+		struct dn_step *q = realloc(u->step, (size_t)c * sizeof *q);
+		JALAD_RETURN_IF(!q, JALAD_ERR_NOMEM, "dnnl backend: steps");
+		u->step = q;
+		u->cap = c;
+	}
 	struct dn_step *st = &u->step[u->nsteps++];
 	memset(st, 0, sizeof *st);
 	st->prim = prim;
@@ -236,7 +386,7 @@ enum jalad_status dn_unit_step(struct dn_unit *u, int prim, struct dn_step **out
 enum jalad_status dn_step_arg(struct dn_step *st, int arg, const struct dn_ref *ref)
 {
 	if (st->nargs == st->cap) {
-		int c = st->cap ? st->cap * 2 : 8;
+		int c = st->cap ? st->cap * 2 : 4;
 		int *a = realloc(st->arg, (size_t)c * sizeof *a);
 		if (a)
 			st->arg = a;
@@ -265,12 +415,7 @@ enum jalad_status dn_unit_clone(const struct dn_unit *u, struct dn_unit **out)
 	c->nthr = u->nthr;
 	c->out = u->out;
 	c->impl = u->impl;
-	if (u->od && !(c->od = malloc(sizeof *c->od))) {
-		dn_unit_free(c);
-		return jalad_fail(JALAD_ERR_NOMEM, "dnnl backend: unit");
-	}
-	if (u->od)
-		*c->od = *u->od;
+	c->od = u->od;
 	for (int i = 0; i < u->nsteps; i++) {
 		struct dn_step *st;
 		enum jalad_status e = dn_unit_step(c, u->step[i].prim, &st);
@@ -285,12 +430,12 @@ enum jalad_status dn_unit_clone(const struct dn_unit *u, struct dn_unit **out)
 	return JALAD_OK;
 }
 
-void dn_ref_home(struct dn_ref *r, int t, const dnnl_memory_desc_t *md)
+enum jalad_status dn_ref_home(struct dn_state *s, struct dn_ref *r, int t, const dnnl_memory_desc_t *md)
 {
 	memset(r, 0, sizeof *r);
 	r->kind = DN_REF_HOME;
 	r->id = t;
-	r->md = *md;
+	return dn_md_id(s, md, &r->md);
 }
 
 void dn_ref_mem(struct dn_ref *r, dnnl_memory_t mem)
@@ -304,34 +449,28 @@ enum jalad_status dn_input_ref(struct dn_state *s, struct dn_unit *u, int node, 
 			       const dnnl_memory_desc_t *want, struct dn_ref *out)
 {
 	const struct dn_tensor *ti = &s->t[t];
+	const dnnl_memory_desc_t *home = dn_md(s, ti->home_md);
 	if (ti->store == DN_STORE_CONST) {
 		/* constants are plain; anything else is reordered at run time
 		 * like any tensor (rare: weights go through their own path). */
-		if (dn_md_is_plain(want) && dn_md_bytes(want) == dn_md_bytes(&ti->plain_md)) {
-			memset(out, 0, sizeof *out);
-			out->kind = DN_REF_HOME;
-			out->id = t;
-			out->md = *want;
-			return JALAD_OK;
-		}
-	} else if (dn_md_equal(&ti->home_md, want) ||
-		   (dn_md_is_plain(&ti->home_md) && dn_md_is_plain(want) &&
-		    dn_md_bytes(want) == dn_md_bytes(&ti->home_md))) {
-		dn_ref_home(out, t, want);
-		return JALAD_OK;
+		if (dn_md_is_plain(want) && dn_md_bytes(want) == dn_md_bytes(dn_md(s, ti->plain_md)))
+			return dn_ref_home(s, out, t, want);
+	} else if (dn_md_equal(home, want) ||
+		   (dn_md_is_plain(home) && dn_md_is_plain(want) && dn_md_bytes(want) == dn_md_bytes(home))) {
+		return dn_ref_home(s, out, t, want);
 	}
 	int prim, tmp;
 	struct dn_step *st;
 	struct dn_ref r;
-	JALAD_FORWARD(dn_reorder_get(s, &ti->home_md, want, &prim));
+	JALAD_FORWARD(dn_reorder_get(s, home, want, &prim));
 	JALAD_FORWARD(dn_temp_new(s, node, want, &tmp));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
-	dn_ref_home(&r, t, &ti->home_md);
+	JALAD_FORWARD(dn_ref_home(s, &r, t, home));
 	JALAD_FORWARD(dn_step_arg(st, DNNL_ARG_FROM, &r));
 	memset(&r, 0, sizeof r);
 	r.kind = DN_REF_TEMP;
 	r.id = tmp;
-	r.md = *want;
+	r.md = s->temps[tmp].md;
 	JALAD_FORWARD(dn_step_arg(st, DNNL_ARG_TO, &r));
 	*out = r;
 	return JALAD_OK;

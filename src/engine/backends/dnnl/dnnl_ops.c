@@ -51,19 +51,155 @@ static int single_output(const struct dn_state *s, const struct jalad_node *n)
 	return n->out[0];
 }
 
-/* Make a primitive from an op descriptor with post-ops (may be NULL). */
+/* ------------------------------------------------------------ shared primitives */
+
+/* Bytes of op descriptor od (its kind's struct), 0 for a kind not shared. */
+static size_t od_size(const void *od)
+{
+	dnnl_primitive_kind_t kind;
+	memcpy(&kind, od, sizeof kind);
+	switch (kind) {
+	case dnnl_convolution:
+		return sizeof(dnnl_convolution_desc_t);
+	case dnnl_inner_product:
+		return sizeof(dnnl_inner_product_desc_t);
+	case dnnl_pooling_v2:
+		return sizeof(dnnl_pooling_v2_desc_t);
+	case dnnl_eltwise:
+		return sizeof(dnnl_eltwise_desc_t);
+	case dnnl_binary:
+		return sizeof(dnnl_binary_desc_t);
+	case dnnl_softmax_v2:
+		return sizeof(dnnl_softmax_v2_desc_t);
+	case dnnl_batch_normalization:
+		return sizeof(dnnl_batch_normalization_desc_t);
+	default:
+		return 0;
+	}
+}
+
+/* One post-op in a primitive's key; fields a kind does not use are zero. */
+struct dn_po_key {
+	int kind, alg, md, mask;
+	float scale, alpha, beta;
+	int dt[3];
+	dnnl_dim_t kernel, stride, pad, count;
+};
+
+static int po_key(struct dn_state *s, const_dnnl_post_ops_t po, int k, struct dn_po_key *e)
+{
+	memset(e, 0, sizeof *e);
+	e->kind = dnnl_post_ops_get_kind(po, k);
+	switch (e->kind) {
+	case dnnl_sum:
+		return dnnl_post_ops_get_params_sum(po, k, &e->scale) == dnnl_success;
+	case dnnl_eltwise: {
+		dnnl_alg_kind_t alg;
+		if (dnnl_post_ops_get_params_eltwise(po, k, &e->scale, &alg, &e->alpha, &e->beta) != dnnl_success)
+			return 0;
+		e->alg = alg;
+		return 1;
+	}
+	case dnnl_binary: {
+		dnnl_alg_kind_t alg;
+		const dnnl_memory_desc_t *md;
+		if (dnnl_post_ops_get_params_binary(po, k, &alg, &md) != dnnl_success ||
+		    dn_md_id(s, md, &e->md) != JALAD_OK)
+			return 0;
+		e->alg = alg;
+		return 1;
+	}
+	case dnnl_convolution: {
+		dnnl_data_type_t dt[3];
+		const float *scales;
+		if (dnnl_post_ops_get_params_dw(po, k, &dt[0], &dt[1], &dt[2], &e->kernel, &e->stride, &e->pad,
+						&e->count, &e->mask, &scales) != dnnl_success ||
+		    e->count > 0)
+			return 0;
+		for (int i = 0; i < 3; i++)
+			e->dt[i] = dt[i];
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* What a primitive is made from: the op descriptor's bytes, the thread
+ * count it is made for (kernels size their work by it) and the post-ops.
+ * *key is NULL (nothing to share) for an op or a post-op not described
+ * here; free with free(). */
+static enum jalad_status prim_key(struct dn_state *s, const void *od, const_dnnl_post_ops_t po,
+				  unsigned char **key, size_t *len)
+{
+	size_t n = od_size(od);
+	int npo = po ? dnnl_post_ops_len(po) : 0;
+	*key = NULL;
+	*len = 0;
+	if (!n || npo < 0)
+		return JALAD_OK;
+	size_t total = n + sizeof(int) + (size_t)npo * sizeof(struct dn_po_key);
+	unsigned char *b = malloc(total);
+	JALAD_RETURN_IF(!b, JALAD_ERR_NOMEM, "dnnl backend: primitive key");
+	memcpy(b, od, n);
+	memcpy(b + n, &s->nthr, sizeof(int));
+	for (int k = 0; k < npo; k++) {
+		struct dn_po_key e;
+		if (!po_key(s, po, k, &e)) {
+			free(b);
+			return JALAD_OK;
+		}
+		memcpy(b + n + sizeof(int) + (size_t)k * sizeof e, &e, sizeof e);
+	}
+	*key = b;
+	*len = total;
+	return JALAD_OK;
+}
+
+/* Make a primitive from an op descriptor with post-ops (may be NULL), or
+ * share the one made from the same key: identical nodes (every Relu on
+ * [1, 16]...) get one primitive between them. */
 enum jalad_status dn_make_prim(struct dn_state *s, const void *od, const_dnnl_post_ops_t po,
 			       dnnl_primitive_desc_t *pd_out, int *prim)
 {
 	dnnl_primitive_attr_t attr;
 	dnnl_primitive_desc_t pd = NULL;
-	JALAD_FORWARD(dn_attr_new(&attr, po));
+	unsigned char *key;
+	size_t len;
+	JALAD_FORWARD(prim_key(s, od, po, &key, &len));
+	if (key && (*prim = dn_prim_find(s, key, len)) >= 0) {
+		free(key);
+		*pd_out = s->prims[*prim].pd;
+		return JALAD_OK;
+	}
+	enum jalad_status st = dn_attr_new(&attr, po);
+	if (st != JALAD_OK)
+		goto fail;
 	dnnl_status_t ds = dnnl_primitive_desc_create(&pd, od, attr, s->eng, NULL);
 	dnnl_primitive_attr_destroy(attr);
-	DN_TRY(ds, "primitive descriptor");
 	/* Keep the pd for the caller's queries; dn_prim_add keeps it too. */
-	JALAD_FORWARD(dn_prim_add(s, pd, 1, prim));
+	if ((st = dn_check(ds, "primitive descriptor")) != JALAD_OK || (st = dn_prim_add(s, pd, 1, prim)) != JALAD_OK)
+		goto fail;
+	if (key && (st = dn_prim_share(s, *prim, key, len)) != JALAD_OK)
+		goto fail;
 	*pd_out = pd;
+fail:
+	free(key);
+	return st;
+}
+
+/* The Conv/Gemm descriptor od of primitive prim, kept once per primitive
+ * (its main units borrow it). */
+static enum jalad_status prim_od(struct dn_state *s, int prim, const union dn_opdesc *od,
+				 const union dn_opdesc **out)
+{
+	struct dn_prim *p = &s->prims[prim];
+	if (!p->od) {
+		p->od = malloc(sizeof *p->od);
+		JALAD_RETURN_IF(!p->od, JALAD_ERR_NOMEM, "dnnl backend: descriptor");
+		*p->od = *od;
+	}
+	*out = p->od;
 	return JALAD_OK;
 }
 
@@ -138,12 +274,10 @@ static enum jalad_status param_ref(struct dn_state *s, struct dn_unit *u, int no
 		dn_ref_mem(out, m);
 		return JALAD_OK;
 	}
-	if (!dn_md_is_plain(&s->t[t].home_md))
+	if (!dn_md_is_plain(dn_home(s, t)))
 		return dn_input_ref(s, u, node, t, want, out);
-	if (dn_md_equal(user, want)) {
-		dn_ref_home(out, t, want);
-		return JALAD_OK;
-	}
+	if (dn_md_equal(user, want))
+		return dn_ref_home(s, out, t, want);
 	/* A plain home seen as user (grouped weights have one more dim),
 	 * reordered into a temp on every run. */
 	int prim, tmp;
@@ -152,12 +286,12 @@ static enum jalad_status param_ref(struct dn_state *s, struct dn_unit *u, int no
 	JALAD_FORWARD(dn_reorder_get(s, user, want, &prim));
 	JALAD_FORWARD(dn_temp_new(s, node, want, &tmp));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
-	dn_ref_home(&r, t, user);
+	JALAD_FORWARD(dn_ref_home(s, &r, t, user));
 	JALAD_FORWARD(dn_step_arg(st, DNNL_ARG_FROM, &r));
 	memset(out, 0, sizeof *out);
 	out->kind = DN_REF_TEMP;
 	out->id = tmp;
-	out->md = *want;
+	out->md = s->temps[tmp].md;
 	return dn_step_arg(st, DNNL_ARG_TO, out);
 }
 
@@ -166,21 +300,23 @@ static enum jalad_status add_ref(struct dn_step *st, int arg, const struct dn_re
 	return dn_step_arg(st, arg, r);
 }
 
-static enum jalad_status add_home(struct dn_step *st, int arg, int t, const dnnl_memory_desc_t *md)
+static enum jalad_status add_home(struct dn_state *s, struct dn_step *st, int arg, int t,
+				  const dnnl_memory_desc_t *md)
 {
 	struct dn_ref r;
-	dn_ref_home(&r, t, md);
+	JALAD_FORWARD(dn_ref_home(s, &r, t, md));
 	return dn_step_arg(st, arg, &r);
 }
 
 /* The unit's result: output tensor y lives in home md. */
-static void set_out(struct dn_state *s, struct dn_unit *u, int y, const dnnl_memory_desc_t *md,
-		    const_dnnl_primitive_desc_t pd)
+static enum jalad_status set_out(struct dn_state *s, struct dn_unit *u, int y, const dnnl_memory_desc_t *md,
+				 const_dnnl_primitive_desc_t pd)
 {
-	s->t[y].home_md = *md;
+	JALAD_FORWARD(dn_md_id(s, md, &s->t[y].home_md));
 	s->t[y].native_out = 1;
 	u->out = y;
 	u->impl = pd ? dn_pd_impl(pd) : "";
+	return JALAD_OK;
 }
 
 /* ------------------------------------------------------------ Conv */
@@ -310,9 +446,9 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 	 * that the Add can become a sum post-op (dnnl_fuse.c) and never
 	 * mixes layouts, if a real kernel takes it. */
 	int o = residual_partner(s, i, y);
-	if (prim < 0 && o >= 0 && !dn_md_is_plain(&s->t[o].home_md) &&
+	if (prim < 0 && o >= 0 && !dn_md_is_plain(dn_home(s, o)) &&
 	    dnnl_dilated_convolution_forward_desc_init(&od.conv, dnnl_forward_inference, dnnl_convolution_direct,
-						       &src, &wt, b >= 0 ? &bias : NULL, &s->t[o].home_md, strides,
+						       &src, &wt, b >= 0 ? &bias : NULL, dn_home(s, o), strides,
 						       dil, pl, pr) == dnnl_success) {
 		enum jalad_status st = dn_make_prim(s, &od, NULL, &pd, &prim);
 		if (st != JALAD_OK && st != UNSUPPORTED)
@@ -350,9 +486,7 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 	od.conv.dst_desc = *pd_md(pd, dnnl_query_dst_md);
 	if (b >= 0)
 		od.conv.bias_desc = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
-	u->od = malloc(sizeof *u->od);
-	JALAD_RETURN_IF(!u->od, JALAD_ERR_NOMEM, "dnnl backend: descriptor");
-	*u->od = od;
+	JALAD_FORWARD(prim_od(s, prim, &od, &u->od));
 
 	struct dn_ref xr, wr, br;
 	struct dn_step *st;
@@ -365,9 +499,8 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_WEIGHTS, &wr));
 	if (b >= 0)
 		JALAD_FORWARD(add_ref(st, DNNL_ARG_BIAS, &br));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &od.conv.dst_desc));
-	set_out(s, u, y, &od.conv.dst_desc, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &od.conv.dst_desc));
+	return set_out(s, u, y, &od.conv.dst_desc, pd);
 }
 
 /* ------------------------------------------------------------ Gemm */
@@ -410,9 +543,7 @@ static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u
 	dnnl_primitive_desc_t pd;
 	int prim;
 	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
-	u->od = malloc(sizeof *u->od);
-	JALAD_RETURN_IF(!u->od, JALAD_ERR_NOMEM, "dnnl backend: descriptor");
-	*u->od = od;
+	JALAD_FORWARD(prim_od(s, prim, &od, &u->od));
 	struct dn_ref ar, wr, cr;
 	struct dn_step *st;
 	/* The weights stay where the model holds them (no copy): at batch 1
@@ -426,9 +557,8 @@ static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_WEIGHTS, &wr));
 	if (c >= 0)
 		JALAD_FORWARD(add_ref(st, DNNL_ARG_BIAS, &cr));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dst));
-	set_out(s, u, y, &dst, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dst));
+	return set_out(s, u, y, &dst, pd);
 }
 
 /* ------------------------------------------------------------ pools */
@@ -480,7 +610,7 @@ static enum jalad_status build_pool(struct dn_state *s, int i, struct dn_unit *u
 			alg = dnnl_pooling_avg_include_padding;
 	}
 	dnnl_memory_desc_t dst;
-	const dnnl_memory_desc_t *src = &s->t[x].home_md;
+	const dnnl_memory_desc_t *src = dn_home(s, x);
 	dn_md_tag(&dst, yi->ndim, yi->dims, dnnl_format_tag_any);
 	dnnl_pooling_v2_desc_t od;
 	DN_TRY(dnnl_pooling_v2_forward_desc_init(&od, dnnl_forward_inference, alg, src, &dst, strides, kern,
@@ -495,9 +625,8 @@ static enum jalad_status build_pool(struct dn_state *s, int i, struct dn_unit *u
 	JALAD_FORWARD(dn_input_ref(s, u, i, x, src, &xr));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dst));
-	set_out(s, u, y, &dst, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dst));
+	return set_out(s, u, y, &dst, pd);
 }
 
 /* ------------------------------------------------------------ activations */
@@ -572,7 +701,7 @@ static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit
 	int x = act_input(s, n, 0), y = single_output(s, n);
 	if (x < 0 || y < 0)
 		return UNSUPPORTED;
-	const dnnl_memory_desc_t *md = &s->t[x].home_md;
+	const dnnl_memory_desc_t *md = dn_home(s, x);
 	dnnl_eltwise_desc_t od;
 	DN_TRY(dnnl_eltwise_forward_desc_init(&od, dnnl_forward_inference, act->alg, md, act->alpha, act->beta),
 	       "eltwise descriptor");
@@ -585,9 +714,8 @@ static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit
 	JALAD_FORWARD(dn_input_ref(s, u, i, x, md, &xr));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dmd));
-	set_out(s, u, y, &dmd, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dmd));
+	return set_out(s, u, y, &dmd, pd);
 }
 
 /* ------------------------------------------------------------ binary */
@@ -630,8 +758,8 @@ static enum jalad_status build_binary(struct dn_state *s, int i, struct dn_unit 
 		return UNSUPPORTED;
 	/* src0 keeps its layout (a constant src0 is plain); src1 too when it
 	 * has the full shape, else it is read plain with broadcast dims. */
-	dnnl_memory_desc_t md0 = s->t[a].store == DN_STORE_CONST || g->tensors[a].data ? s->t[a].plain_md
-										    : s->t[a].home_md;
+	dnnl_memory_desc_t md0 = s->t[a].store == DN_STORE_CONST || g->tensors[a].data ? *dn_plain(s, a)
+										    : *dn_home(s, a);
 	/* A full-shape src1 is read in src0's layout (reordered if it has
 	 * another: oneDNN's binary on mixed layouts is its slow reference
 	 * kernel); a broadcast src1 is read plain. */
@@ -652,9 +780,8 @@ static enum jalad_status build_binary(struct dn_state *s, int i, struct dn_unit 
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC_0, &ar));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC_1, &br));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &md0));
-	set_out(s, u, y, &md0, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &md0));
+	return set_out(s, u, y, &md0, pd);
 }
 
 /* ------------------------------------------------------------ Concat */
@@ -680,7 +807,7 @@ static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit 
 		int t = n->in[k];
 		if (t < 0 || !s->t[t].f32 || g->tensors[t].ndim != r)
 			return UNSUPPORTED;
-		mds[k] = s->t[t].store == DN_STORE_CONST || g->tensors[t].data ? s->t[t].plain_md : s->t[t].home_md;
+		mds[k] = s->t[t].store == DN_STORE_CONST || g->tensors[t].data ? *dn_plain(s, t) : *dn_home(s, t);
 		if (r == 4) {
 			dnnl_memory_desc_t m;
 			dn_md_tag(&m, r, g->tensors[t].dims, dnnl_acdb);
@@ -709,9 +836,8 @@ static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit 
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	for (int k = 0; k < n->n_in; k++)
 		JALAD_FORWARD(add_ref(st, DNNL_ARG_MULTIPLE_SRC + k, &refs[k]));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dst));
-	set_out(s, u, y, &dst, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dst));
+	return set_out(s, u, y, &dst, pd);
 }
 
 /* ------------------------------------------------------------ Softmax */
@@ -754,9 +880,8 @@ static enum jalad_status build_softmax(struct dn_state *s, int i, struct dn_unit
 	JALAD_FORWARD(dn_input_ref(s, u, i, x, &md, &xr));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &md));
-	set_out(s, u, y, &s->t[y].plain_md, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &md));
+	return set_out(s, u, y, dn_plain(s, y), pd);
 }
 
 /* ------------------------------------------------------------ BatchNormalization */
@@ -778,7 +903,7 @@ static enum jalad_status build_bn(struct dn_state *s, int i, struct dn_unit *u)
 		if (p[k] < 0 || jalad_ir_numel(&g->tensors[p[k]]) != c)
 			return UNSUPPORTED;
 	}
-	const dnnl_memory_desc_t *md = &s->t[x].home_md;
+	const dnnl_memory_desc_t *md = dn_home(s, x);
 	dnnl_batch_normalization_desc_t od;
 	float eps = jalad_attr_float(n, "epsilon", 1e-5f);
 	DN_TRY(dnnl_batch_normalization_forward_desc_init(&od, dnnl_forward_inference, md, eps,
@@ -801,9 +926,8 @@ static enum jalad_status build_bn(struct dn_state *s, int i, struct dn_unit *u)
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
 	for (int k = 0; k < 4; k++)
 		JALAD_FORWARD(add_ref(st, args[k], &pr[k]));
-	JALAD_FORWARD(add_home(st, DNNL_ARG_DST, y, &dmd));
-	set_out(s, u, y, &dmd, pd);
-	return JALAD_OK;
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dmd));
+	return set_out(s, u, y, &dmd, pd);
 }
 
 /* ------------------------------------------------------------ dispatch */
