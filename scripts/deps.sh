@@ -8,7 +8,7 @@ PKGS="gcc make pkg-config
 protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
 libdnnl-dev libhtscodecs-dev libzstd-dev zlib1g-dev libpng-dev libjpeg-dev
 libssl-dev openssl libcjson-dev dataset-fashion-mnist
-gnuplot-nox iproute2 iptables libnetfilter-queue-dev haproxy
+gnuplot-nox iproute2 iptables libnetfilter-queue-dev haproxy curl
 python3-flatbuffers python3-onnx python3-numpy python3-pil $*"
 
 missing=""

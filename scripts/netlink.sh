@@ -195,9 +195,16 @@ cmd_replay() {
 	step=$(awk -v w="$window" -v s="$speedup" 'BEGIN { printf "%.3f", w / 1000 / s }')
 	total=$(wc -l <"$STATE/replay.rates")
 	echo "netlink: replaying $trace: $total windows of $window ms (every ${step}s)" >&2
+	# Windows on an absolute clock: the time `rate` itself takes does not
+	# accumulate (an oracle reading the same trace stays in step).
+	t0=$(date +%s.%N)
+	i=0
 	while read -r r; do
 		cmd_rate "$name" "$r"
-		sleep "$step"
+		i=$((i + 1))
+		wait_s=$(awk -v t0="$t0" -v i="$i" -v st="$step" -v now="$(date +%s.%N)" \
+			'BEGIN { d = t0 + i * st - now; printf "%.3f", d > 0 ? d : 0 }')
+		sleep "$wait_s"
 	done <"$STATE/replay.rates"
 }
 

@@ -1,6 +1,7 @@
 /* jalad edge MODEL --cloud HOST:PORT --data SPEC [--plan auto|...]: the edge
  * device. For each sample it runs [0, k), encodes the cut, asks the cloud
  * for [k, n), and reports one line per request and a summary. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,10 +17,11 @@ static const char *edge_help =
 	"                  [--plan auto|edge|cloud|k=K,c=C,coder=X|k=0,payload=P] [--edge-profile E --cloud-profile C\n"
 	"                  --calib CAL] [--max-loss L] [--coders LIST] [--deadline DUR] [--slowdown F]\n"
 	"                  [--shape RATE] [--link LABEL] [--init-bw RATE] [--hysteresis H]\n"
-	"                  [--duration DUR] [--interval DUR] [--tls-ca F [--tls-name N]]\n"
+	"                  [--duration DUR] [--interval DUR] [--tls-ca F [--tls-name N]] [--tls-pin SHA256]\n"
 	"                  [--tls-cert F --tls-key F] [--psk-file F] [--connect-timeout DUR]\n"
-	"                  [--threads N] [--backend B] [--verify] [--json]\n"
-	"Runs MODEL split between this machine and a `jalad serve` cloud, one sample at a time.\n"
+	"                  [--threads N] [--backend B] [--verify] [--pipeline N] [--json]\n"
+	"Runs MODEL split between this machine and a `jalad serve` cloud, one sample at a time,\n"
+	"or up to N at a time with --pipeline.\n"
 	"  --plan auto      choose (cut, bits, coder or cut-0 payload) from the planner's switching\n"
 	"                   table for the measured uplink bandwidth and RTT (needs the profiles and\n"
 	"                   calibration); re-plans after every request with hysteresis (--hysteresis,\n"
@@ -39,6 +41,17 @@ static const char *edge_help =
 	"                   for a shaped link when not root. --link LABEL names a shaped link otherwise.\n"
 	"  --duration DUR   cycle over the samples until DUR has passed (instead of once).\n"
 	"  --verify         also compute [k, n) locally and report the largest difference.\n"
+	"  TLS 1.3, one mode: --tls-ca F (the server's certificate must chain to F and carry the\n"
+	"                   --cloud host or --tls-name), --tls-pin SHA256[,SHA256] (the SHA-256 of the\n"
+	"                   server's public key or certificate; with --tls-ca both must hold), plus\n"
+	"                   --tls-cert/--tls-key for a server that requires client certificates; or\n"
+	"                   --psk-file F (a server answering with a certificate is refused).\n"
+	"  --oracle-trace F an oracle: before each request tell the edge the uplink's bandwidth in\n"
+	"                   the current window of the mahimahi trace F (--oracle-window DUR, default\n"
+	"                   1s; as scripts/netlink.sh replay shapes it) instead of measuring it.\n"
+	"  --pipeline N     keep up to N frames in flight (2..64): frame i+1's head runs here while\n"
+	"                   frame i is on the wire and in the cloud; answers in order, none lost.\n"
+	"                   With --interval, frames arrive at that period, as from a camera.\n"
 	"Output: one line per request and a summary; --json makes them JSON objects with keys id,\n"
 	"cut, bits, coder, payload, bytes, edge_ms, encode_ms, net_ms, cloud_ms, total_ms, predicted_ms,\n"
 	"fallback, correct, ... and {\"summary\": true, accuracy, mean_ms, p50_ms, p95_ms, switches,\n"
@@ -46,10 +59,10 @@ static const char *edge_help =
 
 struct edge_args {
 	const char *model, *cloud, *data, *plan, *edge_prof, *cloud_prof, *calib, *coders, *link;
-	const char *backend, *shape;
-	long limit, offset, threads;
+	const char *backend, *shape, *oracle;
+	long limit, offset, threads, pipeline;
 	double max_loss, slowdown, hysteresis, init_bw;
-	double deadline_ms, duration_ms, interval_ms, connect_ms;
+	double deadline_ms, duration_ms, interval_ms, connect_ms, oracle_window_ms;
 	int json, verify;
 	struct jalad_tls_opts tls;
 	int use_tls;
@@ -315,7 +328,7 @@ static int table_opt(int argc, char **argv, int *i, struct edge_args *a)
 		{ "--backend", &a->backend, "a value" }, { "--shape", &a->shape, "a value" },
 		{ "--tls-ca", &a->tls.ca_file, "a value" }, { "--tls-name", &a->tls.server_name, "a value" },
 		{ "--tls-cert", &a->tls.cert_file, "a value" }, { "--tls-key", &a->tls.key_file, "a value" },
-		{ "--psk-file", &a->tls.psk_file, "a value" },
+		{ "--psk-file", &a->tls.psk_file, "a value" }, { "--tls-pin", &a->tls.pin_sha256, "a value" },
 	};
 	const struct { const char *name; double *dst; } dopts[] = {
 		{ "--deadline", &a->deadline_ms }, { "--duration", &a->duration_ms },
@@ -359,6 +372,16 @@ static int parse_args(int argc, char **argv, struct edge_args *a)
 		} else if ((r = tool_opt(argc, argv, &i, "--limit", &v))) {
 			if (r < 0 || tool_parse_int(v, 1, 100000000, &a->limit))
 				return tool_usage("edge", "--limit needs a number >= 1");
+		} else if ((r = tool_opt(argc, argv, &i, "--oracle-trace", &v))) {
+			if (r < 0)
+				return tool_usage("edge", "--oracle-trace needs a mahimahi trace file");
+			a->oracle = v;
+		} else if ((r = tool_opt(argc, argv, &i, "--oracle-window", &v))) {
+			if (r < 0 || jalad_parse_duration(v, &a->oracle_window_ms) != JALAD_OK || !(a->oracle_window_ms >= 1))
+				return tool_usage("edge", "--oracle-window needs a duration of 1ms or more");
+		} else if ((r = tool_opt(argc, argv, &i, "--pipeline", &v))) {
+			if (r < 0 || tool_parse_int(v, 1, JALAD_CLIENT_MAX_PENDING, &a->pipeline))
+				return tool_usage("edge", "--pipeline needs a number 1..%d", JALAD_CLIENT_MAX_PENDING);
 		} else if ((r = tool_opt(argc, argv, &i, "--offset", &v))) {
 			if (r < 0 || tool_parse_int(v, 0, 100000000, &a->offset))
 				return tool_usage("edge", "--offset needs a number >= 0");
@@ -394,9 +417,255 @@ static int parse_args(int argc, char **argv, struct edge_args *a)
 	if (!a->cloud && (!strcmp(a->plan, "auto") || !strcmp(a->plan, "cloud")))
 		return tool_usage("edge", "--cloud HOST:PORT is required with --plan %s (only --plan edge runs without a "
 				  "cloud)", a->plan);
-	a->use_tls = a->tls.ca_file || a->tls.psk_file || a->tls.cert_file || a->tls.key_file;
-	if (a->use_tls && !a->tls.psk_file && !a->tls.ca_file)
-		return tool_usage("edge", "TLS with certificates needs --tls-ca to verify the server");
+	if (a->pipeline > 1 && a->verify)
+		return tool_usage("edge", "--verify works one request at a time: not with --pipeline");
+	if (a->pipeline > 1 && a->oracle)
+		return tool_usage("edge", "--oracle-trace works one request at a time: not with --pipeline");
+	if (a->oracle_window_ms > 0 && !a->oracle)
+		return tool_usage("edge", "--oracle-window applies only with --oracle-trace");
+	a->use_tls = a->tls.ca_file || a->tls.psk_file || a->tls.cert_file || a->tls.key_file || a->tls.pin_sha256 ||
+		     a->tls.server_name;
+	if (a->tls.psk_file && (a->tls.ca_file || a->tls.cert_file || a->tls.key_file || a->tls.pin_sha256))
+		return tool_usage("edge", "give either --psk-file or certificates (--tls-ca/--tls-pin/--tls-cert/"
+				  "--tls-key), not both");
+	if (a->use_tls && !a->tls.psk_file && !a->tls.ca_file && !a->tls.pin_sha256)
+		return tool_usage("edge", "TLS with certificates needs --tls-ca or --tls-pin to verify the server");
+	if (a->tls.server_name && !a->tls.ca_file)
+		return tool_usage("edge", "--tls-name needs --tls-ca (a pin alone checks no name)");
+	return 0;
+}
+
+/* A mahimahi trace (one line per 1500-byte delivery opportunity, ms
+ * timestamps) as bits/s per window, floored at 8 kbit/s as
+ * scripts/netlink.sh replay shapes it. @return 0, or 1 after a message. */
+static int read_trace(const char *path, double window_ms, double **out, size_t *n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "jalad edge: --oracle-trace '%s': %s\n", path, strerror(errno));
+		return 1;
+	}
+	size_t cap = 0, nw = 0;
+	double *c = NULL;
+	char line[64];
+	long lineno = 0;
+	while (fgets(line, sizeof line, f)) {
+		char *end;
+		lineno++;
+		errno = 0;
+		double t = strtod(line, &end);
+		while (*end == ' ' || *end == '\r' || *end == '\n')
+			end++;
+		if (end == line || *end || errno || !(t >= 0) || t > 1e9) {
+			fprintf(stderr, "jalad edge: --oracle-trace '%s': line %ld is not a time in ms\n", path, lineno);
+			fclose(f);
+			free(c);
+			return 1;
+		}
+		size_t w = (size_t)(t / window_ms);
+		if (w >= cap) {
+			size_t ncap = cap ? cap : 64;
+			while (ncap <= w)
+				ncap *= 2;
+			double *nb = realloc(c, ncap * sizeof *nb);
+			if (!nb) {
+				fclose(f);
+				free(c);
+				return 1;
+			}
+			memset(nb + cap, 0, (ncap - cap) * sizeof *nb);
+			c = nb;
+			cap = ncap;
+		}
+		c[w] += 1;
+		if (w + 1 > nw)
+			nw = w + 1;
+	}
+	fclose(f);
+	if (!nw) {
+		fprintf(stderr, "jalad edge: --oracle-trace '%s' is empty\n", path);
+		free(c);
+		return 1;
+	}
+	for (size_t i = 0; i < nw; i++) {
+		c[i] = c[i] * 1500 * 8 * 1000 / window_ms;
+		if (c[i] < 8000)
+			c[i] = 8000;
+	}
+	*out = c;
+	*n = nw;
+	return 0;
+}
+
+/* One run of the edge over a dataset: what the source and the sink share. */
+struct run {
+	const struct edge_args *a;
+	struct jalad_dataset *ds;
+	const struct jalad_preprocess *pp;
+	struct jalad_edge *e;
+	const struct jalad_edge_plan *plans;
+	int n;                     /* model nodes */
+	size_t count, first, total;
+	float *x;
+	size_t len;
+	struct jalad_tensor in;
+	struct jalad_edge_image src;
+	struct jalad_image *img;
+	uint8_t *file;
+	char path[4096];
+	int streaming, any_file, any_image;
+	int failed;                /* the source hit an error (reported) */
+	double *oracle_bps;        /* --oracle-trace: bits/s per window */
+	size_t n_oracle;
+	uint64_t t_start;
+	/* the sink's */
+	double *lat;
+	size_t lat_cap;
+	size_t done_n, labelled, correct, fallbacks, switches, dict_up, dict_ref, bad_answers;
+	size_t sent[JALAD_NET_PAYLOAD_COUNT];
+};
+
+/* Frame seq: sample (first + seq) of the dataset (wrapping with
+ * --duration), its input, and what the payload is made of: the photo for
+ * u8/png/jpeg, its file for file (the float input is then made from that
+ * file as the cloud will make it). */
+static int run_source(void *ctx, uint64_t seq, struct jalad_edge_frame *f)
+{
+	struct run *R = ctx;
+	const struct edge_args *a = R->a;
+	enum jalad_status st;
+	if (g_stop)
+		return 0;
+	double t = (double)(jalad_now_ns_tool() - R->t_start) / 1e6;
+	if (R->streaming && a->interval_ms > 0) {
+		/* frames come at a fixed rate, as from a camera */
+		sleep_ms((double)seq * a->interval_ms - t);
+		t = (double)(jalad_now_ns_tool() - R->t_start) / 1e6;
+	}
+	if (a->duration_ms ? t >= a->duration_ms : seq >= R->total)
+		return 0;
+	if (a->duration_ms && a->limit && seq >= (uint64_t)a->limit)
+		return 0;
+	size_t i = R->first + (a->duration_ms ? (size_t)seq % (a->limit ? (size_t)a->limit : R->count - R->first)
+					      : (size_t)seq);
+	if (i >= R->count)
+		i %= R->count;
+	jalad_image_free(R->img);
+	R->img = NULL;
+	free(R->file);
+	R->file = NULL;
+	R->src = (struct jalad_edge_image){ .pp = R->pp };
+	enum jalad_net_payload want = R->streaming ? JALAD_NET_PAYLOAD_NONE
+						   : R->plans[jalad_edge_current_plan(R->e)].payload;
+	if (want == JALAD_NET_PAYLOAD_FILE || (R->streaming && R->any_file)) {
+		if (!jalad_dataset_sample_path(R->ds, i, R->path, sizeof R->path)) {
+			fprintf(stderr, "jalad edge: sample %zu has no file (or its path is too long)\n", i);
+			R->failed = 1;
+			return -1;
+		} else if ((st = jalad_file_read(R->path, JALAD_NET_DEFAULT_MAX_FRAME, &R->file, &R->src.file_bytes)) ==
+				   JALAD_OK &&
+			   (st = jalad_image_decode(R->file, R->src.file_bytes, R->path, &R->img)) == JALAD_OK) {
+			R->src.file = R->file;
+			R->src.image = R->img;
+			st = jalad_image_to_tensor(R->img, R->pp, R->x, R->len);
+		}
+	} else if (is_image_payload(want) || (R->streaming && R->any_image)) {
+		if ((st = jalad_dataset_load_image(R->ds, i, &R->img)) == JALAD_OK) {
+			R->src.image = R->img;
+			st = jalad_image_to_tensor(R->img, R->pp, R->x, R->len);
+		}
+	} else {
+		st = jalad_dataset_get(R->ds, i, R->pp, R->x, R->len);
+	}
+	if (st != JALAD_OK) {
+		tool_error("edge", st);
+		R->failed = 1;
+		return -1;
+	}
+	if (R->n_oracle) {
+		double now = (double)(jalad_now_ns_tool() - R->t_start) / 1e6;
+		size_t w = (size_t)(now / (a->oracle_window_ms > 0 ? a->oracle_window_ms : 1000)) % R->n_oracle;
+		jalad_edge_set_link(R->e, R->oracle_bps[w], -1);
+	}
+	f->input = &R->in;
+	f->src = &R->src;
+	f->tag = i;
+	return 1;
+}
+
+/* One result: the counters, and a JSON line or a table row. */
+static int run_sink(void *ctx, uint64_t tag, const struct jalad_edge_result *r)
+{
+	struct run *R = ctx;
+	const struct edge_args *a = R->a;
+	const struct jalad_edge_result res = *r;
+	size_t i = (size_t)tag;
+	int n = R->n;
+	double t_req = (double)(jalad_now_ns_tool() - R->t_start) / 1e6 - res.total_ms;
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	int label = jalad_dataset_label(R->ds, i);
+	int pred = res.n_outputs > 0 ? tool_argmax(res.outputs[0].data, jalad_tensor_numel(&res.outputs[0])) : -1;
+	int ok = label >= 0 && pred == label;
+	R->labelled += label >= 0;
+	R->correct += ok;
+	R->fallbacks += res.fallback;
+	R->switches += res.switched;
+	R->dict_up += res.dict_uploaded;
+	R->dict_ref += res.dict_refused;
+	R->bad_answers += res.bad_answer;
+	if (R->done_n == R->lat_cap) {
+		double *nl = realloc(R->lat, 2 * R->lat_cap * sizeof *nl);
+		if (!nl)
+			return 1;
+		R->lat = nl;
+		R->lat_cap *= 2;
+	}
+	R->lat[R->done_n++] = res.total_ms;
+	const char *coder = sent_name(res.payload, res.coder);
+	const char *payload = jalad_net_payload_name(res.payload);
+	R->sent[res.payload < JALAD_NET_PAYLOAD_COUNT ? res.payload : 0]++;
+	if (a->json) {
+		printf("{\"id\": %llu, \"sample\": %zu, \"t_ms\": %.1f, \"unix_ms\": %.1f, \"cut\": %d, \"bits\": %d, "
+		       "\"coder\": \"%s\", \"payload\": \"%s\", \"per_channel\": %s, \"bytes\": %zu",
+		       (unsigned long long)res.id, i, t_req, (double)wall.tv_sec * 1e3 + (double)wall.tv_nsec / 1e6,
+		       res.k, res.k == n ? 0 : res.bits, coder, payload, res.per_channel ? "true" : "false",
+		       res.bytes);
+		json_num(stdout, "edge_ms", res.edge_ms, 3);
+		json_num(stdout, "encode_ms", res.encode_ms, 3);
+		json_num(stdout, "net_ms", res.net_ms, 3);
+		json_num(stdout, "cloud_ms", res.cloud_ms, 3);
+		json_num(stdout, "fallback_ms", res.fallback_ms, 3);
+		json_num(stdout, "total_ms", res.total_ms, 3);
+		json_num(stdout, "predicted_ms", res.predicted_ms, 3);
+		if (res.dict_uploaded)
+			printf(", \"dict_upload\": %s", res.dict_refused ? "\"refused\"" : "\"taken\"");
+		printf(", \"fallback\": %s", res.fallback ? "true" : "false");
+		if (res.fallback) {
+			printf(", \"reason\": ");
+			tool_json_str(stdout, res.reason);
+		}
+		if (label >= 0)
+			printf(", \"label\": %d, \"pred\": %d, \"correct\": %s", label, pred, ok ? "true" : "false");
+		else
+			printf(", \"pred\": %d, \"correct\": null", pred);
+		printf(", \"switched\": %s, \"explored\": %s", res.switched ? "true" : "false",
+		       res.explored ? "true" : "false");
+		json_num(stdout, "bw_mbps", res.bw_bps / 1e6, 3);
+		json_num(stdout, "rtt_ms", res.rtt_ms, 3);
+		json_num(stdout, "edge_scale", res.edge_scale, 3);
+		json_num(stdout, "cloud_scale", res.cloud_scale, 3);
+		if (a->verify)
+			json_num(stdout, "verify_max_abs", res.verify_max_abs, 9);
+		printf("}\n");
+	} else {
+		printf("%6llu %4d %4d %-14s %-9s %7zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %3s %s%s%s\n",
+		       (unsigned long long)res.id, res.k, res.k == n ? 0 : res.bits, coder, payload, res.bytes, res.edge_ms,
+		       res.encode_ms, res.net_ms, res.cloud_ms, res.total_ms,
+		       res.predicted_ms >= 0 ? res.predicted_ms : NAN, res.fallback ? "yes" : "no",
+		       label < 0 ? "-" : ok ? "yes" : "no", res.fallback ? "  " : "", res.fallback ? res.reason : "");
+	}
+	fflush(stdout);
 	return 0;
 }
 
@@ -421,7 +690,8 @@ int cmd_edge(int argc, char **argv)
 	float *x = NULL;
 	struct jalad_image *img = NULL;
 	uint8_t *file = NULL;
-	size_t sent[JALAD_NET_PAYLOAD_COUNT] = { 0 };
+	struct run R;
+	memset(&R, 0, sizeof R);
 	int n_plans = 0;
 	enum jalad_status st = jalad_model_load(a.model, NULL, &m);
 	if (st != JALAD_OK)
@@ -562,129 +832,65 @@ int cmd_edge(int argc, char **argv)
 	if (!a.duration_ms && first + total > count)
 		total = count - first;
 	size_t len = jalad_preprocess_len(&pp);
-	size_t lat_cap = 1024;
 	x = malloc(len * sizeof *x);
-	lat = malloc(lat_cap * sizeof *lat);
+	R.lat_cap = 1024;
+	R.lat = lat = malloc(R.lat_cap * sizeof *lat);
 	if (!x || !lat)
 		goto done;
-	struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 4, { 1, pp.channels, pp.height, pp.width }, x };
-	uint64_t t_start = jalad_now_ns_tool();
-	size_t done_n = 0, labelled = 0, correct = 0, fallbacks = 0, switches = 0, dict_up = 0, dict_ref = 0;
+	R.a = &a;
+	R.ds = ds;
+	R.pp = &pp;
+	R.e = e;
+	R.plans = plans;
+	R.n = n;
+	R.count = count;
+	R.first = first;
+	R.total = total;
+	R.x = x;
+	R.len = len;
+	R.in = (struct jalad_tensor){ JALAD_DTYPE_FLOAT32, 4, { 1, pp.channels, pp.height, pp.width }, x };
+	if (a.oracle && read_trace(a.oracle, a.oracle_window_ms > 0 ? a.oracle_window_ms : 1000, &R.oracle_bps,
+				   &R.n_oracle))
+		goto done;
+	R.t_start = jalad_now_ns_tool();
+	/* A stream loads what any plan may send (its plan is chosen later, on
+	 * another thread); one request at a time loads what the next one sends. */
+	for (int j = 0; j < n_plans; j++) {
+		R.any_file |= plans[j].payload == JALAD_NET_PAYLOAD_FILE;
+		R.any_image |= is_image_payload(plans[j].payload);
+	}
 	if (!a.json)
 		printf("%6s %4s %4s %-14s %-9s %7s %8s %8s %8s %8s %8s %8s %3s %s\n", "id", "cut", "bits", "coder", "payload",
 		       "bytes", "edge_ms", "enc_ms", "net_ms", "cloud_ms", "total", "pred", "fb", "ok");
-	for (size_t r = 0; !g_stop; r++) {
-		double t_req = (double)(jalad_now_ns_tool() - t_start) / 1e6;
-		struct timespec wall;
-		clock_gettime(CLOCK_REALTIME, &wall);
-		if (a.duration_ms ? t_req >= a.duration_ms : r >= total)
-			break;
-		if (a.duration_ms && a.limit && r >= (size_t)a.limit)
-			break;
-		size_t i = first + (a.duration_ms ? r % (a.limit ? (size_t)a.limit : count - first) : r);
-		if (i >= count)
-			i %= count;
-		/* The input, and what the next plan's payload is made of: the
-		 * photo for u8/png/jpeg, its file for file (the float input is
-		 * then made from that file as the cloud will make it). */
-		struct jalad_edge_image src = { .pp = &pp };
-		enum jalad_net_payload want = plans[jalad_edge_current_plan(e)].payload;
-		if (want == JALAD_NET_PAYLOAD_FILE) {
-			if (!jalad_dataset_sample_path(ds, i, path, sizeof path)) {
-				fprintf(stderr, "jalad edge: sample %zu has no file (or its path is too long)\n", i);
-				goto done;
-			} else if ((st = jalad_file_read(path, JALAD_NET_DEFAULT_MAX_FRAME, &file, &src.file_bytes)) ==
-					   JALAD_OK &&
-				   (st = jalad_image_decode(file, src.file_bytes, path, &img)) == JALAD_OK) {
-				src.file = file;
-				st = jalad_image_to_tensor(img, &pp, x, len);
-			}
-		} else if (is_image_payload(want)) {
-			if ((st = jalad_dataset_load_image(ds, i, &img)) == JALAD_OK) {
-				src.image = img;
-				st = jalad_image_to_tensor(img, &pp, x, len);
-			}
-		} else {
-			st = jalad_dataset_get(ds, i, &pp, x, len);
-		}
-		if (st != JALAD_OK) {
+	if (a.pipeline > 1) {
+		R.streaming = 1;
+		if ((st = jalad_edge_stream(e, (int)a.pipeline, run_source, run_sink, &R)) != JALAD_OK && !R.failed) {
 			tool_error("edge", st);
 			goto done;
 		}
-		struct jalad_edge_result res;
-		st = jalad_edge_infer_image(e, &in, &src, &res);
-		jalad_image_free(img);
-		img = NULL;
-		free(file);
-		file = NULL;
-		if (st != JALAD_OK) {
-			tool_error("edge", st);
-			goto done;
-		}
-		int label = jalad_dataset_label(ds, i);
-		int pred = res.n_outputs > 0 ? tool_argmax(res.outputs[0].data, jalad_tensor_numel(&res.outputs[0])) : -1;
-		int ok = label >= 0 && pred == label;
-		labelled += label >= 0;
-		correct += ok;
-		fallbacks += res.fallback;
-		switches += res.switched;
-		dict_up += res.dict_uploaded;
-		dict_ref += res.dict_refused;
-		if (done_n == lat_cap) {
-			double *nl = realloc(lat, 2 * lat_cap * sizeof *nl);
-			if (!nl)
+	} else {
+		for (uint64_t r = 0;; r++) {
+			struct jalad_edge_frame f;
+			int got = run_source(&R, r, &f);
+			if (got <= 0)
+				break;
+			struct jalad_edge_result res;
+			if ((st = jalad_edge_infer_image(e, f.input, f.src, &res)) != JALAD_OK) {
+				tool_error("edge", st);
 				goto done;
-			lat = nl;
-			lat_cap *= 2;
-		}
-		lat[done_n++] = res.total_ms;
-		const char *coder = sent_name(res.payload, res.coder);
-		const char *payload = jalad_net_payload_name(res.payload);
-		sent[res.payload < JALAD_NET_PAYLOAD_COUNT ? res.payload : 0]++;
-		if (a.json) {
-			printf("{\"id\": %llu, \"sample\": %zu, \"t_ms\": %.1f, \"unix_ms\": %.1f, \"cut\": %d, \"bits\": %d, "
-			       "\"coder\": \"%s\", \"payload\": \"%s\", \"per_channel\": %s, \"bytes\": %zu",
-			       (unsigned long long)res.id, i, t_req, (double)wall.tv_sec * 1e3 + (double)wall.tv_nsec / 1e6,
-			       res.k, res.k == n ? 0 : res.bits, coder, payload, res.per_channel ? "true" : "false",
-			       res.bytes);
-			json_num(stdout, "edge_ms", res.edge_ms, 3);
-			json_num(stdout, "encode_ms", res.encode_ms, 3);
-			json_num(stdout, "net_ms", res.net_ms, 3);
-			json_num(stdout, "cloud_ms", res.cloud_ms, 3);
-			json_num(stdout, "fallback_ms", res.fallback_ms, 3);
-			json_num(stdout, "total_ms", res.total_ms, 3);
-			json_num(stdout, "predicted_ms", res.predicted_ms, 3);
-			if (res.dict_uploaded)
-				printf(", \"dict_upload\": %s", res.dict_refused ? "\"refused\"" : "\"taken\"");
-			printf(", \"fallback\": %s", res.fallback ? "true" : "false");
-			if (res.fallback) {
-				printf(", \"reason\": ");
-				tool_json_str(stdout, res.reason);
 			}
-			if (label >= 0)
-				printf(", \"label\": %d, \"pred\": %d, \"correct\": %s", label, pred, ok ? "true" : "false");
-			else
-				printf(", \"pred\": %d, \"correct\": null", pred);
-			printf(", \"switched\": %s, \"explored\": %s", res.switched ? "true" : "false",
-			       res.explored ? "true" : "false");
-			json_num(stdout, "bw_mbps", res.bw_bps / 1e6, 3);
-			json_num(stdout, "rtt_ms", res.rtt_ms, 3);
-			json_num(stdout, "edge_scale", res.edge_scale, 3);
-			json_num(stdout, "cloud_scale", res.cloud_scale, 3);
-			if (a.verify)
-				json_num(stdout, "verify_max_abs", res.verify_max_abs, 9);
-			printf("}\n");
-		} else {
-			printf("%6llu %4d %4d %-14s %-9s %7zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %3s %s%s%s\n",
-			       (unsigned long long)res.id, res.k, res.k == n ? 0 : res.bits, coder, payload, res.bytes, res.edge_ms,
-			       res.encode_ms, res.net_ms, res.cloud_ms, res.total_ms,
-			       res.predicted_ms >= 0 ? res.predicted_ms : NAN, res.fallback ? "yes" : "no",
-			       label < 0 ? "-" : ok ? "yes" : "no", res.fallback ? "  " : "", res.fallback ? res.reason : "");
+			run_sink(&R, f.tag, &res);
+			if (a.interval_ms > 0)
+				sleep_ms(a.interval_ms - res.total_ms);
 		}
-		fflush(stdout);
-		if (a.interval_ms > 0)
-			sleep_ms(a.interval_ms - res.total_ms);
 	}
+	if (R.failed)
+		goto done;
+	lat = R.lat;
+	size_t done_n = R.done_n, labelled = R.labelled, correct = R.correct, fallbacks = R.fallbacks,
+	       switches = R.switches, dict_up = R.dict_up, dict_ref = R.dict_ref;
+	size_t *sent = R.sent;
+	double wall_s = (double)(jalad_now_ns_tool() - R.t_start) / 1e9;
 	double sum = 0;
 	for (size_t j = 0; j < done_n; j++)
 		sum += lat[j];
@@ -697,10 +903,11 @@ int cmd_edge(int argc, char **argv)
 		       correct);
 		json_num(stdout, "accuracy", acc, 6);
 		printf(", \"mean_ms\": %.3f, \"p50_ms\": %.3f, \"p95_ms\": %.3f, \"switches\": %zu, \"fallbacks\": %zu, "
-		       "\"dict_uploads\": %zu, \"dict_refused\": %zu, \"plan\": ",
-		       mean, p50, p95, switches, fallbacks, dict_up, dict_ref);
+		       "\"bad_answers\": %zu, \"dict_uploads\": %zu, \"dict_refused\": %zu, \"plan\": ",
+		       mean, p50, p95, switches, fallbacks, R.bad_answers, dict_up, dict_ref);
 		tool_json_str(stdout, a.plan);
-		printf(", \"candidates\": %d, \"slowdown\": %g, \"link\": ", n_plans, a.slowdown);
+		printf(", \"candidates\": %d, \"slowdown\": %g, \"pipeline\": %ld, \"fps\": %.3f, \"link\": ", n_plans,
+		       a.slowdown, a.pipeline > 1 ? a.pipeline : 1, wall_s > 0 ? (double)done_n / wall_s : 0);
 		tool_json_str(stdout, link);
 		printf(", \"payloads\": {");
 		for (int k = 0, first_k = 1; k < JALAD_NET_PAYLOAD_COUNT; k++)
@@ -719,9 +926,10 @@ int cmd_edge(int argc, char **argv)
 						       jalad_net_payload_name((enum jalad_net_payload)k), sent[k]);
 		printf("requests: %zu, accuracy: %.4f, latency mean %.3f ms, p50 %.3f ms, p95 %.3f ms\n"
 		       "plan switches: %zu, fallbacks: %zu, plan: %s (%d candidates), link: %s\n"
-		       "payloads: %s; dictionary uploads: %zu (refused %zu)\n",
+		       "payloads: %s; dictionary uploads: %zu (refused %zu)\n"
+		       "%.2f frames/s over %.1f s (%ld in flight at most)\n",
 		       done_n, acc, mean, p50, p95, switches, fallbacks, a.plan, n_plans, link, kl ? kinds : "-", dict_up,
-		       dict_ref);
+		       dict_ref, wall_s > 0 ? (double)done_n / wall_s : 0, wall_s, a.pipeline > 1 ? a.pipeline : 1);
 	}
 	rc = EXIT_OK;
 done:
@@ -733,6 +941,7 @@ done:
 	jalad_dataset_free(ds);
 	jalad_model_free(m);
 	free(plans);
+	free(R.oracle_bps);
 	free(lat);
 	free(x);
 	free(file);

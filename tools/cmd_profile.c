@@ -12,13 +12,15 @@
 static const char *profile_help =
 	"usage: jalad profile MODEL [--backend ref|dnnl] [--threads N] [--repeat R] [--slowdown F]\n"
 	"                     [-o PROFILE.json] [--quiet] [--server HOST:PORT | --edge-requests]\n"
-	"                     [--probes N]\n"
+	"                     [--probes N] [--gap DUR]\n"
 	"Measures the median latency of every node of MODEL over R runs (default 50, after 3\n"
 	"warm-up runs) on N threads (default 1) and writes a profile (JSON, docs/formats.md);\n"
 	"without -o the JSON goes to stdout.\n"
 	"--slowdown F describes an edge device F times slower than this machine: node times\n"
 	"are multiplied by F (a runtime emulates that device by sleeping (F-1) x each measured\n"
 	"compute time). A summary table goes to stderr.\n"
+	"--gap DUR sleeps DUR before each measured run: requests come apart and find colder\n"
+	"caches than a hot loop does (profile an edge with the pause its requests leave).\n"
 	"--server HOST:PORT also measures what a request costs a running `jalad serve` of the\n"
 	"same model beyond decoding and computing (the hand-off to a worker and back, wake-ups):\n"
 	"N requests (default 50, plain TCP) of the 8-bit input at cut 0: the median of the\n"
@@ -183,7 +185,7 @@ int cmd_profile(int argc, char **argv)
 {
 	const char *path = NULL, *backend = NULL, *out = NULL, *server = NULL;
 	long threads = 1, repeat = 50, probes = 0;
-	double slowdown = 1;
+	double slowdown = 1, gap = 0;
 	int quiet = 0, edge_req = 0;
 	const struct tool_sopt sopts[] = {
 		{ "--backend", &backend, "a name" },
@@ -211,6 +213,9 @@ int cmd_profile(int argc, char **argv)
 			quiet = 1;
 		} else if (!strcmp(argv[i], "--edge-requests")) {
 			edge_req = 1;
+		} else if ((r = tool_opt(argc, argv, &i, "--gap", &v))) {
+			if (r < 0 || jalad_parse_duration(v, &gap) != JALAD_OK || gap < 0 || gap > 1e6)
+				return tool_usage("profile", "--gap needs a duration such as 100ms");
 		} else if ((r = tool_opt(argc, argv, &i, "--slowdown", &v))) {
 			if (r < 0 || tool_parse_float(v, &slowdown) || !(slowdown > 0) || !isfinite(slowdown))
 				return tool_usage("profile", "--slowdown needs a positive number (e.g. 20)");
@@ -239,7 +244,7 @@ int cmd_profile(int argc, char **argv)
 	if (st != JALAD_OK)
 		return tool_error("profile", st);
 	struct jalad_profile_opts po = { .backend = backend, .threads = (int)threads, .repeat = (int)repeat,
-					 .slowdown = slowdown, .model_file = path };
+					 .slowdown = slowdown, .gap_ms = gap, .model_file = path };
 	if ((st = jalad_profile_measure(m, &po, &p)) != JALAD_OK) {
 		tool_error("profile", st);
 		goto done;

@@ -18,6 +18,8 @@ static const char *serve_help =
 	"                   [--max-conns N] [--idle-timeout DUR] [--stats-interval DUR]\n"
 	"                   [--drain-timeout DUR] [--port-file F] [--quiet | --verbose]\n"
 	"                   [--max-image-pixels N] [--dict-cache KIB]\n"
+	"                   [--hello-timeout DUR] [--frame-timeout DUR] [--min-rate BYTES]\n"
+	"                   [--max-per-source N] [--metrics [HOST:]PORT]\n"
 	"Serves the part [k, n) of MODEL to edges (`jalad edge`). One event loop does the I/O,\n"
 	"N workers (default: one per CPU) run the model, a bounded queue sits between them.\n"
 	"At cut 0 it also takes the input as an image (8-bit pixels, PNG, JPEG, or the photo's\n"
@@ -26,13 +28,23 @@ static const char *serve_help =
 	"                 Without TLS only loopback addresses are allowed, unless --allow-remote.\n"
 	"  --tls-cert/--tls-key  TLS 1.3 with this certificate and key (PEM);\n"
 	"  --tls-ca       also require client certificates signed by this CA (mutual TLS);\n"
-	"  --psk-file     TLS 1.3 with an external pre-shared key: a line IDENTITY:HEX or HEX.\n"
+	"  --psk-file     TLS 1.3 with an external pre-shared key: a line IDENTITY:HEX or HEX\n"
+	"                 (no certificates then: an edge without the key is refused).\n"
 	"  --calib        calibration JSON whose shared Huffman dictionaries edges may use.\n"
 	"  --stats-interval  a stats line on stderr this often (default 10s; 0 = never).\n"
 	"  --port-file    write the bound port to this file once listening.\n"
 	"  --max-image-pixels  largest photo file (width x height) an edge may send (default 25000000).\n"
 	"  --dict-cache    KiB of memory for shared dictionaries edges upload (default 4096, inside\n"
 	"                  --mem-budget; least recently used evicted first); 0 refuses every upload.\n"
+	"  --max-conns     connection table (default 1024). When it is full, the oldest connection\n"
+	"                  that has not finished its HELLO is closed for the new one.\n"
+	"  --hello-timeout  accept to a complete HELLO, TLS handshake included (default 10s).\n"
+	"  --frame-timeout  a frame gets this long from its first byte (default 10s); after that its\n"
+	"  --min-rate       bytes must have averaged this many bytes/s (default 1024).\n"
+	"  --max-per-source  open connections per source address (IPv6: per /64; default 128,\n"
+	"                  0 = no limit; behind a proxy or NAT raise it).\n"
+	"  --metrics       serve Prometheus metrics (GET /metrics, plain HTTP) on [HOST:]PORT\n"
+	"                  (a port alone: 127.0.0.1; another host needs --allow-remote).\n"
 	"Durations take a unit: 500ms, 10s. Prints 'listening on HOST:PORT' on stdout.\n";
 
 static struct jalad_server *g_srv;
@@ -84,6 +96,7 @@ int cmd_serve(int argc, char **argv)
 		{ "--tls-key", &tls.key_file, "a file" },
 		{ "--tls-ca", &tls.ca_file, "a file" },
 		{ "--psk-file", &tls.psk_file, "a file" },
+		{ "--metrics", &so.metrics, "[HOST:]PORT" },
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
@@ -134,6 +147,24 @@ int cmd_serve(int argc, char **argv)
 			if (r < 0 || tool_parse_int(v, 1, 1 << 20, &v_l))
 				return tool_usage("serve", "--max-conns needs a number >= 1");
 			so.max_conns = (int)v_l;
+		} else if ((r = tool_opt(argc, argv, &i, "--max-per-source", &v))) {
+			if (r < 0 || tool_parse_int(v, 0, 1 << 20, &v_l))
+				return tool_usage("serve", "--max-per-source needs a number >= 0 (0: no limit)");
+			so.max_per_source = v_l ? (int)v_l : -1;
+		} else if ((r = tool_opt(argc, argv, &i, "--min-rate", &v))) {
+			if (r < 0 || tool_parse_int(v, 1, 1L << 30, &v_l))
+				return tool_usage("serve", "--min-rate needs bytes per second >= 1");
+			so.min_rate_bps = (uint32_t)v_l;
+		} else if ((r = tool_opt(argc, argv, &i, "--hello-timeout", &v))) {
+			if (r < 0 || parse_dur("--hello-timeout", v, &so.hello_timeout_ms))
+				return EXIT_USAGE;
+			if (!so.hello_timeout_ms)
+				return tool_usage("serve", "--hello-timeout needs a duration > 0");
+		} else if ((r = tool_opt(argc, argv, &i, "--frame-timeout", &v))) {
+			if (r < 0 || parse_dur("--frame-timeout", v, &so.frame_timeout_ms))
+				return EXIT_USAGE;
+			if (!so.frame_timeout_ms)
+				return tool_usage("serve", "--frame-timeout needs a duration > 0");
 		} else if ((r = tool_opt(argc, argv, &i, "--idle-timeout", &v))) {
 			if (r < 0 || parse_dur("--idle-timeout", v, &so.idle_timeout_ms))
 				return EXIT_USAGE;
@@ -155,8 +186,8 @@ int cmd_serve(int argc, char **argv)
 	(void)stats_set;
 	if (!path)
 		return tool_usage("serve", "no model given");
-	if (tls.psk_file && (tls.cert_file || tls.key_file))
-		return tool_usage("serve", "give either --tls-cert/--tls-key or --psk-file, not both");
+	if (tls.psk_file && (tls.cert_file || tls.key_file || tls.ca_file))
+		return tool_usage("serve", "give either --tls-cert/--tls-key[/--tls-ca] or --psk-file, not both");
 	use_tls = tls.cert_file || tls.key_file || tls.ca_file || tls.psk_file;
 	if (use_tls && !tls.psk_file && (!tls.cert_file || !tls.key_file))
 		return tool_usage("serve", "TLS needs --tls-cert and --tls-key (or --psk-file)");
@@ -180,6 +211,14 @@ int cmd_serve(int argc, char **argv)
 		so.n_dicts = cal->n_nodes * cal->n_bits;
 	}
 	so.tls = use_tls ? &tls : NULL;
+	/* The metrics' model label: the file's name without folder and ".onnx". */
+	char model_name[128];
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t bl = strlen(base);
+	if (bl > 5 && !strcmp(base + bl - 5, ".onnx"))
+		bl -= 5;
+	snprintf(model_name, sizeof model_name, "%.*s", (int)(bl < 127 ? bl : 127), base);
+	so.model_name = model_name;
 	/* The model's preprocessing, for image payloads: only for a model
 	 * whose input is an image; others serve codec containers alone. */
 	struct jalad_preprocess pp;
@@ -213,6 +252,12 @@ int cmd_serve(int argc, char **argv)
 	       !use_tls ? "no TLS" : tls.psk_file ? "TLS 1.3, PSK" : tls.ca_file ? "TLS 1.3, mutual certificates"
 										  : "TLS 1.3, certificate",
 	       so.workers ? so.workers : (int)sysconf(_SC_NPROCESSORS_ONLN));
+	{
+		struct jalad_server_stats s0;
+		jalad_server_stats(srv, &s0);
+		if (s0.metrics_port)
+			printf("metrics on port %d\n", s0.metrics_port);
+	}
 	fflush(stdout);
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");

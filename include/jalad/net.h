@@ -132,18 +132,32 @@ JALAD_API const char *jalad_net_payload_name(enum jalad_net_payload p);
 /*! Parse one of those names. @return JALAD_OK or JALAD_ERR_INVALID_ARG. */
 JALAD_API enum jalad_status jalad_net_payload_parse(const char *name, enum jalad_net_payload *out);
 
-/* TLS settings (TLS 1.3 only). Certificates: the server has cert_file +
- * key_file and the client a ca_file to verify it; a server given a ca_file
- * also requires client certificates (mutual TLS: the client's cert_file +
- * key_file). Or an external pre-shared key: psk_file on both sides. */
+/* TLS settings (TLS 1.3 only). Exactly one way to authenticate the server,
+ * and the client accepts nothing else (no fallback from one to another):
+ *  - certificate: the server has cert_file + key_file; the client a
+ *    ca_file its certificate must chain to (and carry server_name), or a
+ *    pin_sha256 it must match, or both;
+ *  - mutual: as certificate, and a server given a ca_file also requires a
+ *    client certificate signed by it (the client's cert_file + key_file);
+ *  - external PSK: psk_file on both sides and nothing else; a PSK client
+ *    refuses a server that answers with a certificate.
+ * A client with neither a ca_file, a pin nor a PSK is refused at creation:
+ * it would trust any server. */
 struct jalad_tls_opts {
 	const char *cert_file;   /* own certificate chain, PEM */
 	const char *key_file;    /* its private key, PEM */
 	const char *ca_file;     /* trusted certificate(s) the peer's must chain to */
 	const char *server_name; /* client: name (or IP) the server's certificate
-	                          * must carry (default: the host of the address) */
+	                          * must carry (default: the host of the address;
+	                          * not checked with a pin alone) */
 	const char *psk_file;    /* one line "IDENTITY:HEX" or "HEX" (identity
 	                          * "jalad"), 16..64 key bytes */
+	const char *pin_sha256;  /* client: SHA-256 of the server's public key
+	                          * (DER SubjectPublicKeyInfo) or of its whole
+	                          * certificate (DER), 64 hex digits, ':' allowed;
+	                          * up to 8 separated by ','. Alone: the chain is
+	                          * not checked, the pin is the trust; with ca_file:
+	                          * both must hold */
 };
 
 /* ------------------------------------------------------------------ server */
@@ -180,6 +194,22 @@ struct jalad_server_opts {
 	                             * mem_budget_bytes; least recently used evicted
 	                             * first; 0 = JALAD_NET_DEFAULT_DICT_CACHE,
 	                             * < 0 = refuse every upload */
+	/* Flood resistance (docs/runtime.md "Limits"). */
+	uint32_t hello_timeout_ms;  /* accept to a complete HELLO, TLS handshake
+	                             * included; 0 = 10 s */
+	uint32_t frame_timeout_ms;  /* a frame, from its first byte, gets this long;
+	                             * after it its bytes must have come at min_rate
+	                             * on average; 0 = 10 s */
+	uint32_t min_rate_bps;      /* bytes/s a frame must average after
+	                             * frame_timeout_ms; 0 = 1024 */
+	int max_per_source;         /* open connections per source address (IPv4,
+	                             * IPv6 /64); 0 = 128, < 0 = no limit. When the
+	                             * table is full, the oldest connection that has
+	                             * not finished its HELLO is shed for a new one */
+	const char *metrics;        /* "HOST:PORT" (or "PORT": loopback) to serve
+	                             * Prometheus text on (GET /metrics, plain HTTP);
+	                             * a non-loopback host needs allow_remote; NULL = none */
+	const char *model_name;     /* the model label of the metrics; NULL = "model" */
 };
 
 struct jalad_server_stats {
@@ -199,6 +229,16 @@ struct jalad_server_stats {
 	uint64_t dict_uploads;      /* DICT frames accepted (new or already held) */
 	uint64_t dict_upload_bytes; /* their serialized bytes */
 	uint64_t dict_refused;      /* DICT frames refused (cache, budget, corrupt) */
+	uint64_t conns_shed;        /* closed, not finished with HELLO, for a newer one
+	                             * when the table was full */
+	uint64_t conns_full;        /* refused: the table full of connections past HELLO */
+	uint64_t conns_per_source;  /* refused: over max_per_source */
+	uint64_t handshakes_refused; /* TLS failures and HELLOs refused (protocol,
+	                             * model, out-of-bounds fields) */
+	uint64_t timeouts_hello;    /* closed: no complete HELLO within hello_timeout_ms */
+	uint64_t timeouts_frame;    /* closed: a frame slower than min_rate */
+	uint64_t timeouts_idle;     /* closed: quiet for idle_timeout_ms */
+	int metrics_port;           /* bound metrics port, 0 = none */
 };
 
 /*! Load nothing, bind and listen on opts->listen, start the workers (each
@@ -370,6 +410,12 @@ JALAD_API int jalad_client_dict_refused(const struct jalad_client *c, const stru
 /*! 1 if a connection is open now. */
 JALAD_API int jalad_client_connected(const struct jalad_client *c);
 
+/*! The connection's socket, to poll() for an answer (-1 when not
+ *  connected), and whether TLS already holds decrypted bytes of one (then
+ *  poll may not wake: read at once). */
+JALAD_API int jalad_client_fd(const struct jalad_client *c);
+JALAD_API int jalad_client_pending(const struct jalad_client *c);
+
 /*! Say BYE, close, free. NULL is a no-op. */
 JALAD_API void jalad_client_free(struct jalad_client *c);
 
@@ -486,6 +532,9 @@ struct jalad_edge_result {
 	int dict_refused;         /* 1: the server refused it; the request went again
 	                           * coded without it, and plans needing it are
 	                           * not chosen again */
+	int bad_answer;           /* 1: the cloud answered with outputs of the wrong
+	                           * count or shape, or non-finite values; not taken
+	                           * (a fallback: [k, n) ran here) */
 	int fallback;             /* 1: [k, n) ran on the edge */
 	enum jalad_status cloud_status; /* why it fell back (JALAD_OK otherwise) */
 	char reason[160];         /* the error message of that failure */
@@ -531,6 +580,44 @@ JALAD_API enum jalad_status jalad_edge_infer(struct jalad_edge *e, const struct 
 JALAD_API enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jalad_tensor *input,
 						   const struct jalad_edge_image *src,
 						   struct jalad_edge_result *res);
+
+/* A stream of frames with several in flight (jalad_edge_stream). */
+struct jalad_edge_frame {
+	const struct jalad_tensor *input;   /* graph input 0, float32 */
+	const struct jalad_edge_image *src; /* for image payloads; may be NULL */
+	uint64_t tag;                       /* handed back with the result */
+};
+/* Fill *f with frame seq (0, 1, ...). Called on the stream's head thread,
+ * one frame at a time; what f points to must stay valid until the next
+ * call (the head has then copied what it needs). @return 1 for a frame,
+ * 0 at the end, < 0 to stop with an error. */
+typedef int (*jalad_edge_source_fn)(void *ctx, uint64_t seq, struct jalad_edge_frame *f);
+/* One result, in frame order, on the caller's thread; r and its outputs
+ * are valid during the call. @return 0 to go on, nonzero to stop. */
+typedef int (*jalad_edge_sink_fn)(void *ctx, uint64_t tag, const struct jalad_edge_result *r);
+
+/*! Run frames from source through the edge with up to depth (1..64)
+ *  frames in flight: a head thread runs [0, k) and encodes frame i + 1
+ *  while frame i is on the wire and in the cloud; the calling thread sends,
+ *  receives (the server answers in order), computes [k, n) locally for a
+ *  frame the cloud does not answer (fallback, as jalad_edge_infer_image()),
+ *  re-plans, and calls sink in frame order. Nothing is lost: every frame
+ *  the source gave is handed to sink, unless sink stops the stream or the
+ *  edge itself fails. The bandwidth estimator learns only from requests
+ *  sent while none other was in flight (one that queued behind another
+ *  says little about the link). A second session is made for fallbacks.
+ *  Not with opts.verify. @return JALAD_OK; JALAD_ERR_INVALID_ARG (depth, a
+ *  source error); JALAD_ERR_UNSUPPORTED (verify); an engine or codec error
+ *  on the edge. */
+JALAD_API enum jalad_status jalad_edge_stream(struct jalad_edge *e, int depth, jalad_edge_source_fn source,
+					      jalad_edge_sink_fn sink, void *ctx);
+
+/*! Tell the edge the uplink's bandwidth (bw_bps > 0) and RTT (rtt_ms >= 0;
+ *  < 0 keeps its own estimate), as an oracle that knows the link would, or
+ *  a measurement made elsewhere: they replace its own estimates from now
+ *  on (until the next call; 0 and -1 give them back), and it re-plans at
+ *  once. Not thread-safe against a running jalad_edge_stream(). */
+JALAD_API void jalad_edge_set_link(struct jalad_edge *e, double bw_bps, double rtt_ms);
 
 /*! The plan the next request will use (index into the plans given). */
 JALAD_API int jalad_edge_current_plan(const struct jalad_edge *e);

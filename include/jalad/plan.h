@@ -110,6 +110,7 @@ struct jalad_profile {
 	int threads;                /* session threads used */
 	int repeat;                 /* runs the medians are over */
 	double slowdown;            /* > 0; 1 = this machine */
+	double gap_ms;              /* idle time before each measured run (0: back to back) */
 	double run_ms;              /* median whole-run latency (x slowdown) */
 	double request_ms;          /* what a request costs this side beyond the node
 	                             * times and the calibration's warm codec times:
@@ -127,6 +128,10 @@ struct jalad_profile_opts {
 	int threads;            /* 0: 1 thread */
 	int repeat;             /* 0: 50 runs (after 3 warm-up runs) */
 	double slowdown;        /* 0: 1 */
+	double gap_ms;          /* > 0: sleep this long before each measured run, as
+	                         * requests come apart and find colder caches than
+	                         * a hot loop (a device that runs other work between
+	                         * frames); 0: back to back */
 	const char *model_file; /* recorded (base name kept); may be NULL */
 };
 

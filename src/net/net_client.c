@@ -276,6 +276,11 @@ static enum jalad_status do_connect(struct jalad_client *c, uint64_t deadline)
 		st = jalad_fail(JALAD_ERR_MISMATCH, "the server runs a different model (SHA-256 differs)");
 		goto fail;
 	}
+	if (sh.max_frame < JALAD_MIN_MAX_FRAME || !(sh.caps & JALAD_CAP_CRC)) {
+		st = jalad_fail(JALAD_ERR_PROTOCOL, "the server's HELLO is out of bounds: max_frame %u (at least %u), caps 0x%x "
+				"(CRC bit 16 required)", sh.max_frame, JALAD_MIN_MAX_FRAME, sh.caps);
+		goto fail;
+	}
 	for (int i = 0; i < sh.n_dicts; i++)
 		for (int j = 0; j < c->n_dicts; j++)
 			if (jalad_codec_dict_id(c->dicts[j]) == sh.dicts[i])
@@ -354,6 +359,16 @@ fail:
 int jalad_client_connected(const struct jalad_client *c)
 {
 	return c->connected;
+}
+
+int jalad_client_fd(const struct jalad_client *c)
+{
+	return c->connected ? c->s.fd : -1;
+}
+
+int jalad_client_pending(const struct jalad_client *c)
+{
+	return c->connected && jalad_stream_pending(&c->s);
 }
 
 /* Copy the outputs of a response into c->out and point res at them. */

@@ -8,54 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "net_impl.h"
-
-struct plan_cut {
-	int count;
-	int ids[JALAD_CODEC_MAX_TENSORS];
-	size_t offset[JALAD_CODEC_MAX_TENSORS]; /* floats into xbuf */
-	struct jalad_tensor_desc desc[JALAD_CODEC_MAX_TENSORS];
-	int relu[JALAD_CODEC_MAX_TENSORS];      /* jalad_model_tensor_relu_only */
-	const struct jalad_codec_dict *dict;
-};
-
-struct jalad_edge {
-	const struct jalad_model *m;
-	struct jalad_edge_opts o;
-	int n_nodes, n_outputs;
-	struct jalad_edge_plan *plans;
-	struct plan_cut *cuts;   /* one per plan */
-	int n_plans;
-	int cur;                 /* the plan chosen for steady use */
-	int next;                /* the plan of the next request (cur, or an exploration) */
-	int next_explore;
-	int prev_used;           /* the last non-exploration plan used, -1 before the first */
-	int edge_only_run;
-	struct jalad_session *s;
-	struct jalad_codec_ctx *ctx;
-	struct jalad_client *cl;
-	struct jalad_estimator *est;
-	double bw, rtt;          /* current estimates (priors until measured) */
-	int have_bw;
-	/* Per plan, measured / predicted compute as decayed sums: profiles are
-	 * medians of a hot loop, a real edge runs cold, shares its CPU, or is
-	 * not the device profiled. Per plan, because the overheads differ: a
-	 * 5-microsecond encode may take four times its profile where a whole
-	 * model run takes twice. */
-	struct plan_learn {
-		double edge_meas, edge_pred, cloud_meas, cloud_pred;
-		int disabled;    /* its dictionary was refused by the server */
-	} *learn;
-	const struct jalad_codec_dict **dicts; /* the plans' dictionaries, for the client */
-	int n_dicts;
-	float *xbuf;             /* copies of the crossing tensors */
-	size_t xcap;
-	uint8_t *cbuf;           /* the container or image payload */
-	size_t ccap;
-	float *lout;             /* local copies of outputs (verify) */
-	size_t lcap;
-	uint64_t next_id;
-};
+#include "net_edge_impl.h"
 
 static void sleep_ms(double ms)
 {
@@ -77,7 +30,7 @@ static double scale(double meas, double pred)
 	return r < 0.25 ? 0.25 : r > 8 ? 8 : r;
 }
 
-static double ms_since(uint64_t t0)
+double edge_ms_since(uint64_t t0)
 {
 	return (double)(jalad_now_ns() - t0) / 1e6;
 }
@@ -85,11 +38,13 @@ static double ms_since(uint64_t t0)
 /* Make a piece of edge work take F times as long as measured: sleeping
  * (F-1) x its time stands in for a slower device (an approximation: it
  * ignores that a slower device's caches and memory differ). */
-static void slow_down(const struct jalad_edge *e, uint64_t t0)
+void edge_slow_down(const struct jalad_edge *e, uint64_t t0)
 {
 	if (e->o.slowdown > 1)
-		sleep_ms((e->o.slowdown - 1) * ms_since(t0));
+		sleep_ms((e->o.slowdown - 1) * edge_ms_since(t0));
 }
+
+static void replan(struct jalad_edge *e);
 
 double jalad_edge_plan_predict(const struct jalad_edge *e, int i, double bw_bps, double rtt_ms)
 {
@@ -121,6 +76,14 @@ static void learn_compute(struct jalad_edge *e, int i, const struct jalad_edge_r
 		l->cloud_meas = COMPUTE_DECAY * l->cloud_meas + r->cloud_ms;
 		l->cloud_pred = COMPUTE_DECAY * l->cloud_pred + p->cloud_ms;
 	}
+}
+
+void jalad_edge_set_link(struct jalad_edge *e, double bw_bps, double rtt_ms)
+{
+	e->oracle_bw = bw_bps > 0 ? bw_bps : 0;
+	e->oracle_rtt = rtt_ms >= 0 ? rtt_ms : -1;
+	if (e->oracle_bw > 0 || e->oracle_rtt >= 0)
+		replan(e);
 }
 
 int jalad_edge_current_plan(const struct jalad_edge *e)
@@ -214,7 +177,7 @@ static enum jalad_status warm_image(struct jalad_edge *e, const struct jalad_edg
 	size_t len;
 	jalad_preprocess_default(&pp, (int)in->dims[1], (int)in->dims[2], (int)in->dims[3]);
 	JALAD_FORWARD(jalad_image_create(pp.width, pp.height, pp.channels, &img));
-	enum jalad_status st = jalad_net_image_payload(p->payload, img, &pp, p->jpeg_quality, &e->cbuf, &e->ccap, &len);
+	enum jalad_status st = jalad_net_image_payload(p->payload, img, &pp, p->jpeg_quality, &e->cbuf, &e->ccap, &len, NULL);
 	jalad_image_free(img);
 	return st;
 }
@@ -294,6 +257,7 @@ enum jalad_status jalad_edge_create(const struct jalad_model *model, const struc
 		e->o.explore_every = 20;
 	e->bw = e->o.init_bw_bps > 0 ? e->o.init_bw_bps : 10e6;
 	e->rtt = e->o.init_rtt_ms > 0 ? e->o.init_rtt_ms : 1.0;
+	e->oracle_rtt = -1;
 	if (e->n_outputs > JALAD_NET_MAX_OUTPUTS) {
 		st = jalad_fail(JALAD_ERR_UNSUPPORTED, "edge: %d outputs (max %d)", e->n_outputs, JALAD_NET_MAX_OUTPUTS);
 		goto fail;
@@ -378,23 +342,57 @@ void jalad_edge_free(struct jalad_edge *e)
 	free(e);
 }
 
-/* The crossing tensors of plan i as views of xbuf. */
-static void cut_views(const struct jalad_edge *e, int i, struct jalad_tensor *v)
+/* The crossing tensors of plan i as views of base (xbuf, or a stream slot's). */
+void edge_cut_views(const struct jalad_edge *e, int i, float *base, struct jalad_tensor *v)
 {
 	const struct plan_cut *c = &e->cuts[i];
 	for (int t = 0; t < c->count; t++) {
 		v[t].dtype = JALAD_DTYPE_FLOAT32;
 		v[t].ndim = c->desc[t].ndim;
 		memcpy(v[t].dims, c->desc[t].dims, sizeof v[t].dims);
-		v[t].data = e->xbuf + c->offset[t];
+		v[t].data = base + c->offset[t];
 	}
 }
 
-static enum jalad_status local_outputs(struct jalad_edge *e, struct jalad_edge_result *res)
+enum jalad_status edge_local_outputs(struct jalad_edge *e, struct jalad_session *sess, struct jalad_edge_result *res)
 {
 	res->n_outputs = e->n_outputs;
 	for (int i = 0; i < e->n_outputs; i++)
-		JALAD_FORWARD(jalad_session_tensor(e->s, jalad_model_output(e->m, i), &res->outputs[i]));
+		JALAD_FORWARD(jalad_session_tensor(sess, jalad_model_output(e->m, i), &res->outputs[i]));
+	return JALAD_OK;
+}
+
+enum jalad_status edge_check_answer(const struct jalad_edge *e, const struct jalad_client_result *cr)
+{
+	JALAD_RETURN_IF(cr->n_outputs != e->n_outputs, JALAD_ERR_SHAPE,
+			"bad answer from the cloud: %d outputs, the model has %d", cr->n_outputs, e->n_outputs);
+	for (int o = 0; o < cr->n_outputs; o++) {
+		struct jalad_tensor_desc d;
+		JALAD_FORWARD(jalad_model_tensor_desc(e->m, jalad_model_output(e->m, o), &d));
+		const struct jalad_tensor *t = &cr->outputs[o];
+		int same = t->ndim == d.ndim;
+		for (int a = 0; same && a < d.ndim; a++)
+			same = t->dims[a] == d.dims[a];
+		if (!same) {
+			char got[96] = "", want[96] = "";
+			for (int a = 0, n1 = 0, n2 = 0; a < JALAD_MAX_DIMS; a++) {
+				if (a < t->ndim && n1 < (int)sizeof got - 24)
+					n1 += snprintf(got + n1, sizeof got - (size_t)n1, "%s%lld", a ? "," : "",
+						       (long long)t->dims[a]);
+				if (a < d.ndim && n2 < (int)sizeof want - 24)
+					n2 += snprintf(want + n2, sizeof want - (size_t)n2, "%s%lld", a ? "," : "",
+						       (long long)d.dims[a]);
+			}
+			return jalad_fail(JALAD_ERR_SHAPE, "bad answer from the cloud: output '%s' is [%s], the model's is [%s]",
+					  d.name, got, want);
+		}
+		const float *v = t->data;
+		int64_t n = jalad_tensor_numel(t);
+		for (int64_t j = 0; j < n; j++)
+			JALAD_RETURN_IF(!isfinite(v[j]), JALAD_ERR_FORMAT,
+					"bad answer from the cloud: output '%s' holds a non-finite value (%g at %lld)", d.name,
+					(double)v[j], (long long)j);
+	}
 	return JALAD_OK;
 }
 
@@ -431,6 +429,12 @@ static void replan(struct jalad_edge *e)
 	double bw = e->bw, rtt = e->rtt;
 	if (jalad_estimator_get(e->est, &bw, &rtt))
 		e->have_bw = 1;
+	if (e->oracle_bw > 0) {
+		bw = e->oracle_bw;
+		e->have_bw = 1;
+	}
+	if (e->oracle_rtt >= 0)
+		rtt = e->oracle_rtt;
 	e->bw = bw;
 	e->rtt = rtt;
 	int best = -1, best_split = -1;
@@ -466,7 +470,7 @@ static void replan(struct jalad_edge *e)
 
 /* After a request on plan i: learn from it, re-plan, and report the
  * estimates and corrections that now hold. */
-static void finish_request(struct jalad_edge *e, int i, struct jalad_edge_result *res)
+void edge_finish_request(struct jalad_edge *e, int i, struct jalad_edge_result *res)
 {
 	learn_compute(e, i, res);
 	replan(e);
@@ -477,7 +481,7 @@ static void finish_request(struct jalad_edge *e, int i, struct jalad_edge_result
 }
 
 /* Whether src holds what an image payload of this kind is made from. */
-static int have_source(enum jalad_net_payload kind, const struct jalad_edge_image *src)
+int edge_have_source(enum jalad_net_payload kind, const struct jalad_edge_image *src)
 {
 	if (kind == JALAD_NET_PAYLOAD_FILE)
 		return src && src->file && src->file_bytes;
@@ -485,7 +489,7 @@ static int have_source(enum jalad_net_payload kind, const struct jalad_edge_imag
 }
 
 /* The dictionary plan i's container needs, or NULL. */
-static const struct jalad_codec_dict *plan_dict(const struct jalad_edge *e, int i)
+const struct jalad_codec_dict *edge_plan_dict(const struct jalad_edge *e, int i)
 {
 	const struct jalad_edge_plan *p = &e->plans[i];
 	if (p->payload != JALAD_NET_PAYLOAD_CONTAINER || !e->cuts[i].dict)
@@ -498,11 +502,11 @@ static const struct jalad_codec_dict *plan_dict(const struct jalad_edge *e, int 
 /* The server refused dict: no plan that needs it is chosen again; none
  * that needs any dictionary if the refusal was for room or for uploads as
  * such (status), since the others would fare the same. */
-static void disable_dict(struct jalad_edge *e, const struct jalad_codec_dict *dict, int status)
+void edge_disable_dict(struct jalad_edge *e, const struct jalad_codec_dict *dict, int status)
 {
 	int all = status == JALAD_ERR_LIMIT || status == JALAD_ERR_UNSUPPORTED;
 	for (int i = 0; i < e->n_plans; i++) {
-		const struct jalad_codec_dict *d = plan_dict(e, i);
+		const struct jalad_codec_dict *d = edge_plan_dict(e, i);
 		if (d && (all || jalad_codec_dict_id(d) == jalad_codec_dict_id(dict)))
 			e->learn[i].disabled = 1;
 	}
@@ -514,12 +518,13 @@ static void disable_dict(struct jalad_edge *e, const struct jalad_codec_dict *di
  * dictionary the server refused codes with the same bits and no
  * dictionary: Huffman with its own table (or auto among the others).
  * *coder: the coder asked for; *dict: the dictionary it needs, or NULL. */
-static enum jalad_status encode_container(struct jalad_edge *e, int i, const struct jalad_tensor *v, size_t *len,
-					  enum jalad_coder *coder, const struct jalad_codec_dict **dict)
+enum jalad_status edge_encode(struct jalad_edge *e, struct jalad_codec_ctx *ctx, int i, const struct jalad_tensor *v,
+			      uint8_t **buf, size_t *bcap, size_t *len, enum jalad_coder *coder,
+			      const struct jalad_codec_dict **dict)
 {
 	const struct jalad_edge_plan *p = &e->plans[i];
 	const struct plan_cut *c = &e->cuts[i];
-	const struct jalad_codec_dict *d = plan_dict(e, i);
+	const struct jalad_codec_dict *d = edge_plan_dict(e, i);
 	*coder = p->coder;
 	if (d && e->cl && jalad_client_dict_refused(e->cl, d)) {
 		if (p->coder != JALAD_CODER_AUTO)
@@ -539,13 +544,13 @@ static enum jalad_status encode_container(struct jalad_edge *e, int i, const str
 	size_t cap = jalad_codec_bound(&cp, ct, c->count);
 	JALAD_RETURN_IF(!cap, JALAD_ERR_INVALID_ARG, "edge: the codec refuses plan %d (%d bits, %s)", i, p->bits,
 			jalad_coder_name(*coder));
-	if (cap > e->ccap) {
-		uint8_t *nb = realloc(e->cbuf, cap);
+	if (cap > *bcap) {
+		uint8_t *nb = realloc(*buf, cap);
 		JALAD_RETURN_IF(!nb, JALAD_ERR_NOMEM, "edge: out of memory for a %zu-byte container", cap);
-		e->cbuf = nb;
-		e->ccap = cap;
+		*buf = nb;
+		*bcap = cap;
 	}
-	return jalad_codec_encode(e->ctx, &cp, ct, c->count, e->cbuf, cap, len, NULL);
+	return jalad_codec_encode(ctx, &cp, ct, c->count, *buf, cap, len, NULL);
 }
 
 /* Send one request and wait for its answer. */
@@ -597,11 +602,11 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 
 	if (p->k == e->n_nodes) { /* edge-only */
 		JALAD_FORWARD(jalad_session_run(e->s, input, 1));
-		slow_down(e, t0);
-		res->edge_ms = ms_since(t0);
-		JALAD_FORWARD(local_outputs(e, res));
-		res->total_ms = ms_since(t0);
-		finish_request(e, i, res);
+		edge_slow_down(e, t0);
+		res->edge_ms = edge_ms_since(t0);
+		JALAD_FORWARD(edge_local_outputs(e, e->s, res));
+		res->total_ms = edge_ms_since(t0);
+		edge_finish_request(e, i, res);
 		return JALAD_OK;
 	}
 
@@ -610,10 +615,10 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 	 * and stays put, so it is used in place. The slowdown stretches the
 	 * model's computation, not this bookkeeping. */
 	struct jalad_tensor v[JALAD_CODEC_MAX_TENSORS];
-	cut_views(e, i, v);
+	edge_cut_views(e, i, e->xbuf, v);
 	if (p->k > 0) {
 		JALAD_FORWARD(jalad_session_run_range(e->s, 0, p->k, &in_id, input, 1));
-		slow_down(e, t0);
+		edge_slow_down(e, t0);
 	}
 	for (int t = 0; t < c->count; t++) {
 		struct jalad_tensor x;
@@ -629,12 +634,12 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 		else
 			memcpy(v[t].data, x.data, (size_t)n * sizeof(float));
 	}
-	res->edge_ms = ms_since(t0);
+	res->edge_ms = edge_ms_since(t0);
 
 	/* Encode (the slowdown stretches the codec call itself). An image
 	 * payload without its image goes as the plan's stand-in container. */
 	enum jalad_net_payload kind = p->payload;
-	if (jalad_net_payload_is_image(kind) && !have_source(kind, src))
+	if (jalad_net_payload_is_image(kind) && !edge_have_source(kind, src))
 		kind = JALAD_NET_PAYLOAD_CONTAINER;
 	if (kind == JALAD_NET_PAYLOAD_U8 || kind == JALAD_NET_PAYLOAD_PNG || kind == JALAD_NET_PAYLOAD_JPEG) {
 		const struct jalad_tensor_desc *d = &c->desc[0];
@@ -650,16 +655,19 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 	size_t len = 0;
 	uint64_t t1 = jalad_now_ns();
 	if (kind == JALAD_NET_PAYLOAD_CONTAINER) {
-		JALAD_FORWARD(encode_container(e, i, v, &len, &res->coder, &dict));
+		JALAD_FORWARD(edge_encode(e, e->ctx, i, v, &e->cbuf, &e->ccap, &len, &res->coder, &dict));
 	} else if (kind == JALAD_NET_PAYLOAD_FILE) {
 		payload = src->file; /* as captured: nothing to make */
 		len = src->file_bytes;
 	} else {
-		JALAD_FORWARD(jalad_net_image_payload(kind, src->image, src->pp, p->jpeg_quality, &e->cbuf, &e->ccap, &len));
+		uint64_t rs = 0;
+		JALAD_FORWARD(jalad_net_image_payload(kind, src->image, src->pp, p->jpeg_quality, &e->cbuf, &e->ccap, &len,
+						      &rs));
+		t1 += rs; /* the resample is the preprocessing every plan does */
 		payload = e->cbuf;
 	}
-	slow_down(e, t1);
-	res->encode_ms = ms_since(t1);
+	edge_slow_down(e, t1);
+	res->encode_ms = edge_ms_since(t1);
 	res->payload = kind;
 	res->bytes = len + JALAD_NET_REQUEST_OVERHEAD;
 
@@ -669,7 +677,7 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 	memset(&cr, 0, sizeof cr);
 	st = JALAD_OK;
 	if (e->o.deadline_ms) {
-		double left = e->o.deadline_ms - ms_since(t0);
+		double left = e->o.deadline_ms - edge_ms_since(t0);
 		if (left < 1)
 			st = jalad_fail(JALAD_ERR_TIMEOUT, "the deadline passed before the request could be sent");
 		timeout = left < 1 ? 0 : (uint32_t)left;
@@ -681,16 +689,16 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 		 * and send this request again coded without it (once). */
 		res->dict_refused = 1;
 		res->dict_uploaded = 1;
-		disable_dict(e, dict, jalad_net_status_from_wire(cr.dict_status));
+		edge_disable_dict(e, dict, jalad_net_status_from_wire(cr.dict_status));
 		uint64_t t3 = jalad_now_ns();
-		JALAD_FORWARD(encode_container(e, i, v, &len, &res->coder, &dict));
-		slow_down(e, t3);
-		res->encode_ms += ms_since(t3);
+		JALAD_FORWARD(edge_encode(e, e->ctx, i, v, &e->cbuf, &e->ccap, &len, &res->coder, &dict));
+		edge_slow_down(e, t3);
+		res->encode_ms += edge_ms_since(t3);
 		res->bytes = len + JALAD_NET_REQUEST_OVERHEAD;
 		timeout = 0;
 		st = JALAD_OK;
 		if (e->o.deadline_ms) {
-			double left = e->o.deadline_ms - ms_since(t0);
+			double left = e->o.deadline_ms - edge_ms_since(t0);
 			if (left < 1)
 				st = jalad_fail(JALAD_ERR_TIMEOUT, "the deadline passed before the request could be sent");
 			timeout = left < 1 ? 0 : (uint32_t)left;
@@ -701,6 +709,11 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 	res->dict_uploaded |= cr.dict_uploaded;
 	if (cr.bytes_sent)
 		res->bytes = cr.bytes_sent;
+	if (st == JALAD_OK && (st = edge_check_answer(e, &cr)) != JALAD_OK) {
+		res->bad_answer = 1;
+		jalad_log(JALAD_LOG_WARN, "edge: request %llu: %s; computing it here", (unsigned long long)res->id,
+			  jalad_last_error());
+	}
 	if (st == JALAD_OK) {
 		uint64_t hold = cr.srv_send_ns > cr.srv_recv_last_ns ? cr.srv_send_ns - cr.srv_recv_last_ns : 0;
 		uint64_t rt = cr.recv_end_ns - cr.send_start_ns;
@@ -726,14 +739,14 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 		res->cloud_status = st;
 		snprintf(res->reason, sizeof res->reason, "%s", jalad_last_error());
 		if (cr.send_start_ns && st != JALAD_ERR_CLOSED)
-			res->net_ms = ms_since(cr.send_start_ns);
+			res->net_ms = edge_ms_since(cr.send_start_ns);
 		uint64_t t2 = jalad_now_ns();
 		JALAD_FORWARD(jalad_session_run_range(e->s, p->k, e->n_nodes, c->ids, v, c->count));
-		slow_down(e, t2);
-		res->fallback_ms = ms_since(t2);
-		JALAD_FORWARD(local_outputs(e, res));
+		edge_slow_down(e, t2);
+		res->fallback_ms = edge_ms_since(t2);
+		JALAD_FORWARD(edge_local_outputs(e, e->s, res));
 	}
-	res->total_ms = ms_since(t0);
-	finish_request(e, i, res);
+	res->total_ms = edge_ms_since(t0);
+	edge_finish_request(e, i, res);
 	return JALAD_OK;
 }

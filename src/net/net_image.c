@@ -155,7 +155,7 @@ enum jalad_status jalad_net_png_encode(const struct jalad_image *img, uint8_t **
 
 enum jalad_status jalad_net_image_payload(enum jalad_net_payload kind, const struct jalad_image *img,
 					  const struct jalad_preprocess *pp, int quality, uint8_t **buf,
-					  size_t *cap, size_t *len)
+					  size_t *cap, size_t *len, uint64_t *resample_ns)
 {
 	struct jalad_image *small = NULL;
 	unsigned char *jpg = NULL;
@@ -165,7 +165,10 @@ enum jalad_status jalad_net_image_payload(enum jalad_net_payload kind, const str
 			JALAD_ERR_INVALID_ARG, "image payload: kind %d is not made from pixels", (int)kind);
 	JALAD_RETURN_IF(pp && (pp->width > 0xFFFF || pp->height > 0xFFFF), JALAD_ERR_LIMIT,
 			"image payload: %dx%d does not fit the u16 sizes of the wire", pp->width, pp->height);
+	uint64_t t0 = jalad_now_ns();
 	JALAD_FORWARD(jalad_image_resample(img, pp, &small));
+	if (resample_ns)
+		*resample_ns = jalad_now_ns() - t0;
 	size_t npix = (size_t)small->width * (size_t)small->height * (size_t)small->channels;
 	if (kind == JALAD_NET_PAYLOAD_U8) {
 		if ((st = reserve(buf, cap, JALAD_NET_U8_HEADER + npix)) != JALAD_OK)

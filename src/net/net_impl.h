@@ -72,6 +72,7 @@ enum jalad_status jalad_frame_parse(const uint8_t *buf, size_t len, uint32_t max
 
 #define JALAD_HELLO_NAME_MAX 63
 #define JALAD_HELLO_MAX_DICTS 128 /* dictionary ids a HELLO may list */
+#define JALAD_MIN_MAX_FRAME 1024u /* a peer's HELLO max_frame below this is refused */
 #define JALAD_MSG_TEXT_MAX 255
 
 /* Capability bits of HELLO. Coders are bits 0..7 (1 << coder). */
@@ -206,10 +207,12 @@ enum jalad_status jalad_net_image_peek(const uint8_t *p, size_t len, int *format
 /* Edge: the U8, PNG or JPEG payload of img under pp (the model-sized 8-bit
  * image of jalad_image_resample(), then the u8 header + pixels, or a PNG
  * with libpng's defaults, or a JPEG at quality) into *buf (grown with
- * realloc as needed; *cap its size), *len bytes. */
+ * realloc as needed; *cap its size), *len bytes. *resample_ns (may be
+ * NULL) gets the time the resample took: the preprocessing any plan does,
+ * which the edge does not count as encoding. */
 enum jalad_status jalad_net_image_payload(enum jalad_net_payload kind, const struct jalad_image *img,
 					  const struct jalad_preprocess *pp, int quality, uint8_t **buf,
-					  size_t *cap, size_t *len);
+					  size_t *cap, size_t *len, uint64_t *resample_ns);
 
 /* A PNG of img (libpng's simplified writer, its defaults) into *buf, as above. */
 enum jalad_status jalad_net_png_encode(const struct jalad_image *img, uint8_t **buf, size_t *cap, size_t *len);
@@ -279,5 +282,49 @@ long jalad_stream_read(struct jalad_stream *s, void *buf, size_t n);
 long jalad_stream_write(struct jalad_stream *s, const void *buf, size_t n);
 /* 1 if TLS holds decrypted bytes not read yet. */
 int jalad_stream_pending(const struct jalad_stream *s);
+
+/* ================================================================ metrics */
+
+/* The server's Prometheus endpoint (net_metrics.c): a histogram type, the
+ * text exposition of the counters, and a tiny HTTP/1.x responder for
+ * GET /metrics, whose sockets live in the server's epoll set. */
+
+#define JALAD_METRICS_BUCKETS 15 /* finite upper bounds; +Inf follows */
+struct jalad_metrics_hist {
+	uint64_t bucket[JALAD_METRICS_BUCKETS + 1]; /* non-cumulative; last: +Inf */
+	uint64_t count;
+	uint64_t sum_ns;
+};
+void jalad_metrics_observe(struct jalad_metrics_hist *h, uint64_t ns);
+
+/* What the text shows; all borrowed. */
+struct jalad_metrics_view {
+	const struct jalad_server_stats *st;
+	const char *model;                   /* label value (escaped when written) */
+	int n_cuts;
+	const struct jalad_metrics_hist *hold; /* [n_cuts]: server hold time per cut */
+	int max_conns, queue_cap, handshaking;
+};
+/* Render the exposition (text format 0.0.4) into *buf (grown with realloc;
+ * *cap its size), *len bytes. */
+enum jalad_status jalad_metrics_render(const struct jalad_metrics_view *v, char **buf, size_t *cap, size_t *len);
+
+struct jalad_metrics_srv;
+/* Fills buf, cap and len with the page (as jalad_metrics_render()). */
+typedef enum jalad_status (*jalad_metrics_page_fn)(void *user, char **buf, size_t *cap, size_t *len);
+/* Listen on addr ("HOST:PORT", or "PORT" meaning 127.0.0.1), registered in
+ * ep with event tags tag (the listening socket) .. tag + JALAD_METRICS_CONNS.
+ * A non-loopback host needs allow_remote. */
+#define JALAD_METRICS_CONNS 8
+enum jalad_status jalad_metrics_srv_create(const char *addr, int allow_remote, int ep, uint64_t tag,
+					   jalad_metrics_page_fn page, void *user, struct jalad_metrics_srv **out);
+int jalad_metrics_srv_port(const struct jalad_metrics_srv *m);
+/* 1 if the event tag is one of m's. */
+int jalad_metrics_srv_owns(const struct jalad_metrics_srv *m, uint64_t tag);
+void jalad_metrics_srv_event(struct jalad_metrics_srv *m, uint64_t tag, uint32_t events);
+/* Close connections past their deadline. */
+void jalad_metrics_srv_timers(struct jalad_metrics_srv *m, uint64_t now_ns);
+/* NULL is a no-op. */
+void jalad_metrics_srv_free(struct jalad_metrics_srv *m);
 
 #endif /* JALAD_NET_IMPL_H */

@@ -7,13 +7,21 @@
  * back on the completion list; the loop then writes it out. A connection
  * has at most one request in flight, and while it has one the loop does not
  * read from it: a slow worker pool slows the readers down, it does not grow
- * the memory. */
+ * the memory.
+ *
+ * Floods: a connection must finish its HELLO within hello_timeout_ms of
+ * accept, and past it each frame must keep up min_rate_bps after
+ * frame_timeout_ms; sources are limited to max_per_source connections; and
+ * a full table sheds the oldest connection still before HELLO (a list in
+ * accept order) rather than refusing the new one. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -23,6 +31,9 @@
 
 #define EV_LISTEN UINT64_MAX
 #define EV_WAKE (UINT64_MAX - 1)
+#define EV_METRICS (UINT64_MAX - 64) /* .. + JALAD_METRICS_CONNS: the metrics sockets */
+_Static_assert(JALAD_METRICS_CONNS < 60, "metrics tags must stay below EV_WAKE");
+#define ACCEPT_BURST 64 /* accepts per loop turn, so reads and HELLOs are not starved by a flood */
 #define READ_CHUNK (64u << 10) /* first allocation for a payload; then doubling */
 
 /* ================================================================ types */
@@ -54,6 +65,14 @@ struct conn {
 	uint32_t gen;
 	struct jalad_stream s;
 	char peer[64];
+	uint8_t src[16];          /* source key: IPv4 mapped, or an IPv6 /64 */
+	uint64_t accepted;        /* accept time: the HELLO deadline counts from it */
+	int hs_prev, hs_next;     /* list of connections before HELLO, oldest first */
+	int in_hs;
+	uint64_t frame_t0;        /* first byte of the frame being read (0: none),
+	                           * moved on by the time spent paused */
+	uint64_t frame_bytes;     /* its bytes so far, header included */
+	uint64_t starved_at;
 	uint64_t last_active;
 	uint32_t events;          /* epoll interest now */
 	int tls_want;             /* handshake or read blocked on: JALAD_IO_WANT_* or 0 */
@@ -75,6 +94,13 @@ struct conn {
 	int closing;              /* close once wbuf is flushed */
 	uint64_t linger_until;    /* != 0: output shut, discarding input until then */
 	uint64_t requests;
+};
+
+/* Open connections of one source, in a linear-probing table (count 0: empty). */
+struct src_ent {
+	uint8_t key[16];
+	uint32_t hash;
+	int count;
 };
 
 struct dict_entry {
@@ -129,6 +155,16 @@ struct jalad_server {
 	struct conn *conns;
 	int *free_slots, n_free;
 	int n_starved;
+	int hs_head, hs_tail, n_hs; /* not finished with HELLO, in accept order */
+	struct src_ent *src_tab;  /* open connections per source address */
+	size_t src_mask;
+	uint32_t min_frame;       /* smallest max_frame an edge may declare */
+	uint64_t flood_log_ns[4]; /* rate-limited warnings: last time, per kind */
+	uint64_t flood_quiet[4];  /* and how many went unsaid since */
+	/* metrics */
+	struct jalad_metrics_srv *metrics;
+	struct jalad_metrics_hist *hold; /* [n_nodes], loop thread */
+	char model_name[128];
 	/* workers and the queue */
 	struct worker *workers;
 	pthread_mutex_t qmu;
@@ -524,6 +560,139 @@ static void *worker_main(void *arg)
 	}
 }
 
+/* ================================================================ flood limits */
+
+/* Warnings about hostile-looking traffic, at most one a second per kind,
+ * saying how many were left unsaid. */
+enum flood_kind { FL_SHED, FL_FULL, FL_SOURCE, FL_TIMEOUT };
+
+static void flood_log(struct jalad_server *srv, enum flood_kind kind, const char *fmt, ...) JALAD_PRINTF(3, 4);
+static void flood_log(struct jalad_server *srv, enum flood_kind kind, const char *fmt, ...)
+{
+	uint64_t now = jalad_now_ns();
+	if (srv->flood_log_ns[kind] && now - srv->flood_log_ns[kind] < 1000000000u) {
+		srv->flood_quiet[kind]++;
+		return;
+	}
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (srv->flood_quiet[kind])
+		jalad_log(JALAD_LOG_WARN, "%s (and %llu more like it in the last second)", msg,
+			  (unsigned long long)srv->flood_quiet[kind]);
+	else
+		jalad_log(JALAD_LOG_WARN, "%s", msg);
+	srv->flood_log_ns[kind] = now;
+	srv->flood_quiet[kind] = 0;
+}
+
+/* The key a per-source limit counts by: an IPv4 address (as ::ffff:a.b.c.d)
+ * or the /64 of an IPv6 one (one host usually holds a whole /64). */
+static void src_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &in->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			memcpy(key, &in6->sin6_addr, 16);
+		else
+			memcpy(key, &in6->sin6_addr, 8);
+	}
+}
+
+static uint32_t src_hash(const uint8_t key[16])
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h;
+}
+
+/* The slot of key: where it is, or the empty one where it would go. The
+ * table has at least twice as many slots as connections, so one is empty. */
+static size_t src_slot(const struct jalad_server *srv, const uint8_t key[16], uint32_t h)
+{
+	size_t i = h & srv->src_mask;
+	while (srv->src_tab[i].count && memcmp(srv->src_tab[i].key, key, 16) != 0)
+		i = (i + 1) & srv->src_mask;
+	return i;
+}
+
+static int src_count(const struct jalad_server *srv, const uint8_t key[16])
+{
+	return srv->src_tab[src_slot(srv, key, src_hash(key))].count;
+}
+
+static void src_inc(struct jalad_server *srv, const uint8_t key[16])
+{
+	uint32_t h = src_hash(key);
+	struct src_ent *e = &srv->src_tab[src_slot(srv, key, h)];
+	if (!e->count) {
+		memcpy(e->key, key, 16);
+		e->hash = h;
+	}
+	e->count++;
+}
+
+/* Decrement; an entry at 0 is deleted by shifting its followers back
+ * (linear probing without tombstones). */
+static void src_dec(struct jalad_server *srv, const uint8_t key[16])
+{
+	size_t mask = srv->src_mask, i = src_slot(srv, key, src_hash(key)), j = i;
+	struct src_ent *t = srv->src_tab;
+	if (!t[i].count || --t[i].count)
+		return;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!t[j].count)
+			break;
+		size_t home = t[j].hash & mask;
+		/* t[j] may move to i unless its home lies cyclically in (i, j] */
+		int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (!stays) {
+			t[i] = t[j];
+			i = j;
+		}
+	}
+	t[i].count = 0;
+}
+
+static void hs_add(struct jalad_server *srv, struct conn *c)
+{
+	int id = (int)(c - srv->conns);
+	c->hs_prev = srv->hs_tail;
+	c->hs_next = -1;
+	if (srv->hs_tail >= 0)
+		srv->conns[srv->hs_tail].hs_next = id;
+	else
+		srv->hs_head = id;
+	srv->hs_tail = id;
+	c->in_hs = 1;
+	srv->n_hs++;
+}
+
+static void hs_del(struct jalad_server *srv, struct conn *c)
+{
+	if (!c->in_hs)
+		return;
+	if (c->hs_prev >= 0)
+		srv->conns[c->hs_prev].hs_next = c->hs_next;
+	else
+		srv->hs_head = c->hs_next;
+	if (c->hs_next >= 0)
+		srv->conns[c->hs_next].hs_prev = c->hs_prev;
+	else
+		srv->hs_tail = c->hs_prev;
+	c->in_hs = 0;
+	srv->n_hs--;
+}
+
 /* ================================================================ connections */
 
 static void conn_set_events(struct jalad_server *srv, struct conn *c, uint32_t ev)
@@ -554,13 +723,15 @@ static void conn_update(struct jalad_server *srv, struct conn *c)
 	conn_set_events(srv, c, ev);
 }
 
-static void conn_close(struct jalad_server *srv, struct conn *c, const char *why)
+/* Close with a line at this level (why NULL: none). */
+static void conn_close_lvl(struct jalad_server *srv, struct conn *c, enum jalad_log_level lvl, const char *why)
 {
 	if (c->state == C_FREE)
 		return;
 	if (why)
-		jalad_log(JALAD_LOG_INFO, "conn %s: closed (%s) after %llu requests", c->peer, why,
-			  (unsigned long long)c->requests);
+		jalad_log(lvl, "conn %s: closed (%s) after %llu requests", c->peer, why, (unsigned long long)c->requests);
+	hs_del(srv, c);
+	src_dec(srv, c->src);
 	epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->s.fd, NULL);
 	close(c->s.fd);
 	jalad_tls_conn_free(c->s.tls);
@@ -580,6 +751,11 @@ static void conn_close(struct jalad_server *srv, struct conn *c, const char *why
 	pthread_mutex_lock(&srv->smu);
 	srv->st.conns_open--;
 	pthread_mutex_unlock(&srv->smu);
+}
+
+static void conn_close(struct jalad_server *srv, struct conn *c, const char *why)
+{
+	conn_close_lvl(srv, c, JALAD_LOG_INFO, why);
 }
 
 /* Close after the last write without losing it: closing a socket that
@@ -701,12 +877,39 @@ static void reset_read(struct jalad_server *srv, struct conn *c)
 	c->first_bytes = 0;
 }
 
+/* Values of a HELLO a working edge of this protocol cannot send: refused
+ * with JALAD_ERR_PROTOCOL and a message naming the field. */
+static enum jalad_status hello_check(const struct jalad_server *srv, const struct jalad_msg_hello *h)
+{
+	const uint32_t known = (1u << JALAD_CODER_COUNT) - 1;
+	JALAD_RETURN_IF(!(h->caps & known), JALAD_ERR_PROTOCOL,
+			"HELLO field caps = 0x%08x names no coder (bits 0..%d): the edge could send nothing",
+			h->caps, JALAD_CODER_COUNT - 1);
+	JALAD_RETURN_IF(h->caps & JALAD_CAP_CODERS_MASK & ~known, JALAD_ERR_PROTOCOL,
+			"HELLO field caps = 0x%08x names coders this protocol does not have (bits 0..%d only)",
+			h->caps, JALAD_CODER_COUNT - 1);
+	JALAD_RETURN_IF(h->max_frame < srv->min_frame, JALAD_ERR_PROTOCOL,
+			"HELLO field max_frame = %u bytes is smaller than this server's answers can be (%u bytes)",
+			h->max_frame, srv->min_frame);
+	return JALAD_OK; /* name: the parser already replaced control bytes */
+}
+
+static void hello_refuse(struct jalad_server *srv, struct conn *c, enum jalad_status st)
+{
+	pthread_mutex_lock(&srv->smu);
+	srv->st.conns_refused++;
+	srv->st.handshakes_refused++;
+	pthread_mutex_unlock(&srv->smu);
+	conn_drop(srv, c, st, "HELLO refused");
+}
+
 static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t *p, size_t len)
 {
 	struct jalad_msg_hello h;
 	char hex_a[17], hex_b[17];
 	enum jalad_status st = jalad_msg_hello_parse(p, len, &h);
 	if (st != JALAD_OK) {
+		STAT_ADD(srv, handshakes_refused, 1);
 		conn_drop(srv, c, st, "bad HELLO");
 		return;
 	}
@@ -714,8 +917,7 @@ static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t
 		jalad_fail(JALAD_ERR_UNSUPPORTED,
 			   "client '%s' speaks protocol %u, this server speaks %u: run the same jalad version on both sides",
 			   h.name, h.protocol, JALAD_NET_PROTOCOL);
-		STAT_ADD(srv, conns_refused, 1);
-		conn_drop(srv, c, JALAD_ERR_UNSUPPORTED, "HELLO refused");
+		hello_refuse(srv, c, JALAD_ERR_UNSUPPORTED);
 		return;
 	}
 	if (memcmp(h.sha256, srv->sha256, 32) != 0) {
@@ -725,8 +927,11 @@ static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t
 		}
 		jalad_fail(JALAD_ERR_MISMATCH, "model SHA-256 differs: server has %s..., client '%s' has %s...", hex_a,
 			   h.name, hex_b);
-		STAT_ADD(srv, conns_refused, 1);
-		conn_drop(srv, c, JALAD_ERR_MISMATCH, "HELLO refused");
+		hello_refuse(srv, c, JALAD_ERR_MISMATCH);
+		return;
+	}
+	if ((st = hello_check(srv, &h)) != JALAD_OK) {
+		hello_refuse(srv, c, st);
 		return;
 	}
 	struct jalad_msg_hello me;
@@ -748,6 +953,7 @@ static void answer_hello(struct jalad_server *srv, struct conn *c, const uint8_t
 		return;
 	}
 	c->state = C_READY;
+	hs_del(srv, c);
 	jalad_log(JALAD_LOG_INFO, "conn %s: '%s' connected", c->peer, h.name);
 }
 
@@ -885,6 +1091,7 @@ static void conn_read(struct jalad_server *srv, struct conn *c)
 						jalad_log(JALAD_LOG_WARN, "conn %s: memory budget of %zu bytes reached; pausing it",
 							  c->peer, srv->o.mem_budget_bytes);
 					c->starved = 1;
+					c->starved_at = jalad_now_ns();
 					srv->n_starved++;
 					return;
 				}
@@ -926,7 +1133,10 @@ static void conn_read(struct jalad_server *srv, struct conn *c)
 			c->t_first = now;
 			c->first_bytes = 0;
 			started_here = 1;
+			c->frame_t0 = now;
+			c->frame_bytes = 0;
 		}
+		c->frame_bytes += (uint64_t)r;
 		if (started_here)
 			c->first_bytes += (uint32_t)r;
 		c->t_last = now;
@@ -952,6 +1162,7 @@ static void conn_read(struct jalad_server *srv, struct conn *c)
 			return;
 		}
 		started_here = 0;
+		c->frame_t0 = 0;
 		frame_done(srv, c);
 	}
 }
@@ -968,7 +1179,10 @@ static void conn_handshake(struct jalad_server *srv, struct conn *c)
 		c->tls_want = r;
 	} else {
 		jalad_log(JALAD_LOG_WARN, "conn %s: TLS handshake failed: %s", c->peer, jalad_last_error());
-		STAT_ADD(srv, conns_refused, 1);
+		pthread_mutex_lock(&srv->smu);
+		srv->st.conns_refused++;
+		srv->st.handshakes_refused++;
+		pthread_mutex_unlock(&srv->smu);
 		conn_close(srv, c, "TLS handshake failed");
 	}
 }
@@ -1010,24 +1224,63 @@ static void conn_event(struct jalad_server *srv, struct conn *c, uint32_t ev)
 	conn_update(srv, c);
 }
 
+/* Refuse a new connection: close it at once, count it under field. */
+static void refuse_new(struct jalad_server *srv, int fd, uint64_t *field)
+{
+	close(fd);
+	pthread_mutex_lock(&srv->smu);
+	srv->st.conns_refused++;
+	if (field)
+		(*field)++;
+	pthread_mutex_unlock(&srv->smu);
+}
+
+/* Accept up to ACCEPT_BURST connections. Over the per-source limit a new
+ * one is refused; with the table full the oldest connection that has not
+ * finished its HELLO makes room (a real edge finishes it within a round
+ * trip or two, a flood's idle and dripping ones never do); a table full
+ * of connections past HELLO refuses. */
 static void accept_all(struct jalad_server *srv)
 {
-	for (;;) {
-		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	for (int n = 0; n < ACCEPT_BURST; n++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				jalad_log(JALAD_LOG_WARN, "accept: %s", strerror(errno));
+				flood_log(srv, FL_FULL, "accept: %s", strerror(errno));
 			return;
 		}
 		STAT_ADD(srv, conns_accepted, 1);
-		if (!srv->n_free || srv->draining) {
-			STAT_ADD(srv, conns_refused, 1);
-			jalad_log(JALAD_LOG_WARN, "refusing a connection: %s",
-				  srv->draining ? "draining" : "too many open connections");
-			close(fd);
+		if (srv->draining) {
+			refuse_new(srv, fd, NULL);
+			jalad_log(JALAD_LOG_INFO, "refusing a connection: draining");
 			continue;
+		}
+		uint8_t key[16];
+		char peer[64];
+		src_key(&ss, key);
+		jalad_net_peer_name(fd, peer, sizeof peer);
+		if (srv->o.max_per_source > 0 && src_count(srv, key) >= srv->o.max_per_source) {
+			refuse_new(srv, fd, &srv->st.conns_per_source);
+			flood_log(srv, FL_SOURCE, "refusing a connection from %s: %d open from that address (--max-per-source)",
+				  peer, srv->o.max_per_source);
+			continue;
+		}
+		if (!srv->n_free) {
+			if (srv->hs_head < 0) {
+				refuse_new(srv, fd, &srv->st.conns_full);
+				flood_log(srv, FL_FULL, "refusing a connection from %s: all %d connections are past HELLO "
+					  "(--max-conns)", peer, srv->o.max_conns);
+				continue;
+			}
+			struct conn *v = &srv->conns[srv->hs_head];
+			flood_log(srv, FL_SHED, "table full: shedding %s (no HELLO after %.1f s) for %s", v->peer,
+				  (double)(jalad_now_ns() - v->accepted) / 1e9, peer);
+			STAT_ADD(srv, conns_shed, 1);
+			conn_close_lvl(srv, v, JALAD_LOG_DEBUG, "shed for a new connection");
 		}
 		int slot = srv->free_slots[--srv->n_free];
 		struct conn *c = &srv->conns[slot];
@@ -1036,9 +1289,10 @@ static void accept_all(struct jalad_server *srv)
 		c->gen = gen;
 		c->s.fd = fd;
 		c->state = srv->tls ? C_TLS : C_HELLO;
-		c->last_active = jalad_now_ns();
+		c->accepted = c->last_active = jalad_now_ns();
+		memcpy(c->src, key, sizeof key);
+		memcpy(c->peer, peer, sizeof peer);
 		jalad_net_set_nodelay(fd);
-		jalad_net_peer_name(fd, c->peer, sizeof c->peer);
 		if (srv->tls && jalad_tls_conn_create(srv->tls, fd, NULL, &c->s.tls) != JALAD_OK) {
 			close(fd);
 			c->state = C_FREE;
@@ -1054,6 +1308,8 @@ static void accept_all(struct jalad_server *srv)
 			continue;
 		}
 		c->events = EPOLLIN;
+		src_inc(srv, key);
+		hs_add(srv, c);
 		pthread_mutex_lock(&srv->smu);
 		srv->st.conns_open++;
 		pthread_mutex_unlock(&srv->smu);
@@ -1094,6 +1350,8 @@ static void handle_done(struct jalad_server *srv)
 			srv->st.responses_err++;
 		srv->st.compute_ns += j->work_ns;
 		pthread_mutex_unlock(&srv->smu);
+		if (j->k >= 0 && j->k < srv->n_nodes)
+			jalad_metrics_observe(&srv->hold[j->k], jalad_now_ns() - j->recv_last);
 		struct conn *c = &srv->conns[j->slot];
 		if (c->state != C_FREE && c->gen == j->gen) {
 			if (j->status != JALAD_OK)
@@ -1124,6 +1382,8 @@ static void handle_done(struct jalad_server *srv)
 				continue;
 			c->starved = 0;
 			srv->n_starved--;
+			if (c->frame_t0) /* the pause does not count against its rate */
+				c->frame_t0 += jalad_now_ns() - c->starved_at;
 			conn_read(srv, c);
 			conn_update(srv, c);
 		}
@@ -1136,14 +1396,42 @@ static void timers(struct jalad_server *srv, uint64_t now)
 	if (now - srv->last_scan_ns < 100000000u)
 		return; /* scan the connections ten times a second at most */
 	srv->last_scan_ns = now;
+	uint64_t hello = (uint64_t)srv->o.hello_timeout_ms * 1000000u;
+	uint64_t grace = (uint64_t)srv->o.frame_timeout_ms * 1000000u;
+	jalad_metrics_srv_timers(srv->metrics, now);
 	for (int i = 0; i < srv->o.max_conns; i++) {
 		struct conn *c = &srv->conns[i];
 		if (c->state != C_FREE && c->linger_until && now >= c->linger_until)
 			conn_close(srv, c, "done");
-		if (c->state == C_FREE || c->busy || c->linger_until || now - c->last_active < idle)
+		if (c->state == C_FREE || c->busy || c->linger_until)
+			continue;
+		if (c->in_hs && now - c->accepted >= hello) {
+			STAT_ADD(srv, timeouts_hello, 1);
+			flood_log(srv, FL_TIMEOUT, "conn %s: no complete HELLO %u ms after connecting (%s); closing",
+				  c->peer, srv->o.hello_timeout_ms,
+				  c->state == C_TLS ? "in the TLS handshake"
+						    : c->frame_t0 ? "in the middle of it" : "nothing sent");
+			conn_close_lvl(srv, c, JALAD_LOG_DEBUG, "HELLO timeout");
+			continue;
+		}
+		/* After the grace, a frame's bytes must have averaged min_rate
+		 * since its first one: a byte now and then does not keep a
+		 * connection. Paused reads (memory budget) do not count. Before
+		 * HELLO the HELLO deadline rules. */
+		if (c->frame_t0 && !c->in_hs && !c->starved && now - c->frame_t0 > grace &&
+		    (double)c->frame_bytes < (double)srv->o.min_rate_bps * (double)(now - c->frame_t0) / 1e9) {
+			STAT_ADD(srv, timeouts_frame, 1);
+			flood_log(srv, FL_TIMEOUT, "conn %s: frame too slow: %llu bytes in %.1f s (under %u bytes/s); closing",
+				  c->peer, (unsigned long long)c->frame_bytes, (double)(now - c->frame_t0) / 1e9,
+				  srv->o.min_rate_bps);
+			conn_close_lvl(srv, c, JALAD_LOG_DEBUG, "frame too slow");
+			continue;
+		}
+		if (now - c->last_active < idle)
 			continue;
 		jalad_log(JALAD_LOG_INFO, "conn %s: idle for %u ms%s", c->peer, srv->o.idle_timeout_ms,
 			  c->hdr_got ? " in the middle of a frame" : "");
+		STAT_ADD(srv, timeouts_idle, 1);
 		conn_close(srv, c, "idle timeout");
 	}
 	if (srv->o.stats_interval_ms && now - srv->last_stats_ns >= (uint64_t)srv->o.stats_interval_ms * 1000000u) {
@@ -1169,6 +1457,14 @@ static void timers(struct jalad_server *srv, uint64_t now)
 						       (unsigned long long)s.requests_by_payload[k]);
 		if (kl)
 			jalad_log(JALAD_LOG_INFO, "stats: requests by payload: %s", kinds);
+		if (s.conns_shed || s.conns_full || s.conns_per_source || s.timeouts_hello || s.timeouts_frame)
+			jalad_log(JALAD_LOG_INFO,
+				  "stats: limits: %d before HELLO; shed %llu; refused %llu (table full), %llu (per source); "
+				  "timed out %llu (HELLO), %llu (frame rate), %llu (idle); handshakes refused %llu",
+				  srv->n_hs, (unsigned long long)s.conns_shed, (unsigned long long)s.conns_full,
+				  (unsigned long long)s.conns_per_source, (unsigned long long)s.timeouts_hello,
+				  (unsigned long long)s.timeouts_frame, (unsigned long long)s.timeouts_idle,
+				  (unsigned long long)s.handshakes_refused);
 		srv->last_stats_ns = now;
 		srv->last_stats_requests = s.requests;
 	}
@@ -1238,6 +1534,8 @@ enum jalad_status jalad_server_run(struct jalad_server *srv)
 				accept_all(srv);
 			else if (d == EV_WAKE)
 				handle_done(srv);
+			else if (jalad_metrics_srv_owns(srv->metrics, d))
+				jalad_metrics_srv_event(srv->metrics, d, evs[i].events);
 			else if (d < (uint64_t)srv->o.max_conns && srv->conns[d].state != C_FREE)
 				conn_event(srv, &srv->conns[d], evs[i].events);
 		}
@@ -1295,6 +1593,43 @@ static enum jalad_status setup_cuts(struct jalad_server *srv, size_t *max_in)
 			*max_in = off;
 	}
 	return JALAD_OK;
+}
+
+/* The smallest max_frame an edge may declare: every frame this server may
+ * send it must fit (an answer with this model's outputs, an error answer,
+ * a HELLO, a DICT_ACK). */
+static enum jalad_status setup_min_frame(struct jalad_server *srv)
+{
+	struct jalad_tensor outs[JALAD_NET_MAX_OUTPUTS];
+	for (int i = 0; i < srv->n_outputs; i++) {
+		struct jalad_tensor_desc d;
+		JALAD_FORWARD(jalad_model_tensor_desc(srv->model, jalad_model_output(srv->model, i), &d));
+		outs[i] = (struct jalad_tensor){ JALAD_DTYPE_FLOAT32, d.ndim, { 0 }, NULL };
+		for (int a = 0; a < d.ndim; a++)
+			outs[i].dims[a] = d.dims[a] > 0 ? d.dims[a] : 1;
+	}
+	size_t need = jalad_msg_response_size(srv->n_outputs, outs) - JALAD_FRAME_OVERHEAD;
+	size_t err = JALAD_RESPONSE_FIXED + 2 + JALAD_MSG_TEXT_MAX;
+	if (need < err)
+		need = err;
+	if (need < JALAD_HELLO_MAX)
+		need = JALAD_HELLO_MAX;
+	if (need < JALAD_DICT_ACK_MAX)
+		need = JALAD_DICT_ACK_MAX;
+	srv->min_frame = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
+	return JALAD_OK;
+}
+
+/* The metrics page: a snapshot of the counters. Loop thread. */
+static enum jalad_status metrics_page(void *user, char **buf, size_t *cap, size_t *len)
+{
+	struct jalad_server *srv = user;
+	struct jalad_server_stats st;
+	jalad_server_stats(srv, &st);
+	struct jalad_metrics_view v = { .st = &st, .model = srv->model_name, .n_cuts = srv->n_nodes,
+					.hold = srv->hold, .max_conns = srv->o.max_conns,
+					.queue_cap = srv->o.queue_cap, .handshaking = srv->n_hs };
+	return jalad_metrics_render(&v, buf, cap, len);
 }
 
 /* Image payloads need the model's preprocessing, and it must make exactly
@@ -1364,6 +1699,7 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 	srv->model = model;
 	srv->o = *opts;
 	struct jalad_server_opts *o = &srv->o;
+	snprintf(srv->model_name, sizeof srv->model_name, "%s", o->model_name ? o->model_name : "model");
 	if (!o->listen)
 		o->listen = "127.0.0.1:7070";
 	if (o->workers <= 0) {
@@ -1384,6 +1720,15 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 		o->idle_timeout_ms = 60000;
 	if (!o->drain_timeout_ms)
 		o->drain_timeout_ms = 10000;
+	if (!o->hello_timeout_ms)
+		o->hello_timeout_ms = 10000;
+	if (!o->frame_timeout_ms)
+		o->frame_timeout_ms = 10000;
+	if (!o->min_rate_bps)
+		o->min_rate_bps = 1024;
+	if (!o->max_per_source)
+		o->max_per_source = 128;
+	srv->hs_head = srv->hs_tail = -1;
 	if (o->n_dicts < 0 || (o->n_dicts && !o->dicts)) {
 		st = jalad_fail(JALAD_ERR_INVALID_ARG, "server: bad dictionary list");
 		goto fail;
@@ -1411,7 +1756,7 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 				srv->n_outputs, JALAD_NET_MAX_OUTPUTS, srv->n_nodes);
 		goto fail;
 	}
-	if ((st = setup_cuts(srv, &max_in)) != JALAD_OK)
+	if ((st = setup_cuts(srv, &max_in)) != JALAD_OK || (st = setup_min_frame(srv)) != JALAD_OK)
 		goto fail;
 	if (!o->max_image_pixels)
 		o->max_image_pixels = JALAD_NET_DEFAULT_MAX_IMAGE_PIXELS;
@@ -1424,7 +1769,9 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 		goto fail;
 	if (o->tls && (st = jalad_tls_create(o->tls, 1, &srv->tls)) != JALAD_OK)
 		goto fail;
-	if ((st = jalad_net_listen(host, port, 128, &srv->listen_fd, &srv->port, &loopback)) != JALAD_OK)
+	/* A deep backlog: a flood of connects must not make a real edge's SYN
+	 * wait for a retransmission while the loop sheds the flood. */
+	if ((st = jalad_net_listen(host, port, 1024, &srv->listen_fd, &srv->port, &loopback)) != JALAD_OK)
 		goto fail;
 	if (!loopback && !srv->tls && !o->allow_remote) {
 		st = jalad_fail(JALAD_ERR_UNSUPPORTED,
@@ -1452,10 +1799,24 @@ enum jalad_status jalad_server_create(const struct jalad_model *model, const str
 	srv->free_slots = calloc((size_t)o->max_conns, sizeof *srv->free_slots);
 	srv->ring = calloc((size_t)o->queue_cap, sizeof *srv->ring);
 	srv->workers = calloc((size_t)o->workers, sizeof *srv->workers);
-	if (!srv->conns || !srv->free_slots || !srv->ring || !srv->workers) {
+	size_t src_n = 16;
+	while (src_n < 2 * (size_t)o->max_conns)
+		src_n *= 2;
+	srv->src_tab = calloc(src_n, sizeof *srv->src_tab);
+	srv->src_mask = src_n - 1;
+	srv->hold = calloc((size_t)srv->n_nodes, sizeof *srv->hold);
+	if (!srv->conns || !srv->free_slots || !srv->ring || !srv->workers || !srv->src_tab || !srv->hold) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "server: out of memory");
 		goto fail;
 	}
+	if (o->metrics) {
+		if ((st = jalad_metrics_srv_create(o->metrics, o->allow_remote, srv->ep, EV_METRICS, metrics_page, srv,
+						   &srv->metrics)) != JALAD_OK)
+			goto fail;
+		srv->st.metrics_port = jalad_metrics_srv_port(srv->metrics);
+		o->metrics = NULL; /* borrowed */
+	}
+	o->model_name = NULL; /* borrowed; metrics_page() uses the copy */
 	for (int i = o->max_conns - 1; i >= 0; i--)
 		srv->free_slots[srv->n_free++] = i;
 	struct jalad_session_opts so = { .threads = o->threads_per_worker, .backend = o->backend };
@@ -1514,6 +1875,9 @@ void jalad_server_free(struct jalad_server *srv)
 		next = j->next;
 		job_free(srv, j);
 	}
+	jalad_metrics_srv_free(srv->metrics);
+	free(srv->src_tab);
+	free(srv->hold);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	if (srv->ep >= 0)

@@ -1,5 +1,11 @@
 /* TLS 1.3 through OpenSSL (certificates or an external PSK) and the byte
- * stream abstraction the server and client read and write through. */
+ * stream abstraction the server and client read and write through.
+ *
+ * A client authenticates the server in exactly one way, the one it was
+ * given, and refuses any other: a PSK client fails on any certificate (an
+ * untrusted server would otherwise answer a PSK offer with one and be
+ * taken), a certificate client checks the chain against its CA file
+ * and/or the pinned key, and a client with none of these is refused. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +25,7 @@
 
 #define PSK_MIN 16
 #define PSK_MAX 64
+#define PIN_MAX 8 /* pins in one pin_sha256 list (key rotation) */
 
 struct jalad_tls {
 	SSL_CTX *ctx;
@@ -27,22 +34,72 @@ struct jalad_tls {
 	uint8_t key[PSK_MAX];
 	size_t key_len;
 	char identity[128];
+	int has_ca;                /* a CA file: chains are verified */
+	int n_pins;
+	uint8_t pins[PIN_MAX][32]; /* SHA-256 of a public key or certificate */
 };
 
 struct jalad_tls_conn {
 	SSL *ssl;
+	int client;
+	int got_data;  /* application data has come from the peer */
+	char why[192]; /* client: why the server's authentication was refused */
 };
 
-/* The newest OpenSSL error as text (the queue is per thread). */
+/* What an OpenSSL reason most likely means for a jalad deployment: the
+ * alerts a peer sends when the two sides were set up for different modes
+ * or different credentials. */
+static const char *ssl_hint(unsigned long e)
+{
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return NULL;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+		return "no common way to authenticate: a PSK on one side and certificates on the other, or "
+		       "another PSK identity";
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+		return "the server requires a client certificate: mutual TLS";
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+		return "the peer does not trust this side's certificate";
+	case SSL_R_BAD_PSK:
+	case SSL_R_BINDER_DOES_NOT_VERIFY:
+	case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+	case SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER:
+		return "the pre-shared keys differ";
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+	case SSL_R_RECORD_LENGTH_MISMATCH:
+		return "the peer does not speak TLS";
+	default:
+		return NULL;
+	}
+}
+
+/* The newest OpenSSL error as text (the queue is per thread), with what it
+ * likely means when that is known. */
 static const char *ssl_err(char *buf, size_t cap)
 {
 	unsigned long e = ERR_get_error(), next;
 	while ((next = ERR_get_error()) != 0)
 		e = next;
-	if (!e)
+	if (!e) {
 		snprintf(buf, cap, "%s", errno ? strerror(errno) : "unknown TLS error");
-	else
-		ERR_error_string_n(e, buf, cap);
+	} else {
+		const char *hint = ssl_hint(e), *reason = ERR_reason_error_string(e);
+		if (reason)
+			snprintf(buf, cap, "%s", reason);
+		else
+			ERR_error_string_n(e, buf, cap);
+		size_t n = strlen(buf);
+		if (hint && n < cap)
+			snprintf(buf + n, cap - n, " (%s)", hint);
+	}
 	return buf;
 }
 
@@ -90,6 +147,33 @@ static enum jalad_status load_psk(struct jalad_tls *t, const char *path)
 	return JALAD_OK;
 }
 
+/* "HEX[,HEX...]": 64 hex digits each, ':' between bytes allowed (as
+ * `openssl x509 -fingerprint -sha256` prints them). */
+static enum jalad_status parse_pins(struct jalad_tls *t, const char *list)
+{
+	const char *p = list;
+	for (;;) {
+		JALAD_RETURN_IF(t->n_pins == PIN_MAX, JALAD_ERR_INVALID_ARG, "tls: more than %d pins", PIN_MAX);
+		uint8_t *pin = t->pins[t->n_pins];
+		size_t n = 0;
+		for (; *p && *p != ','; p++) {
+			if (*p == ':' || *p == ' ')
+				continue;
+			int v = hexval(*p);
+			JALAD_RETURN_IF(v < 0 || n == 64, JALAD_ERR_INVALID_ARG,
+					"tls: pin '%s': want the SHA-256 as 64 hex digits", list);
+			pin[n / 2] = (uint8_t)(n % 2 ? pin[n / 2] | v : v << 4);
+			n++;
+		}
+		JALAD_RETURN_IF(n != 64, JALAD_ERR_INVALID_ARG,
+				"tls: pin '%s': want the SHA-256 as 64 hex digits, got %zu", list, n);
+		t->n_pins++;
+		if (!*p)
+			return JALAD_OK;
+		p++;
+	}
+}
+
 /* An external PSK is handed to OpenSSL as a session with TLS 1.3 and the
  * SHA-256 cipher suite. */
 static SSL_SESSION *psk_session(SSL *ssl, const struct jalad_tls *t)
@@ -129,6 +213,61 @@ static int psk_find_cb(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESS
 	return *sess ? 1 : 0;
 }
 
+/* The client's check of the server's certificate, in place of OpenSSL's
+ * own call of X509_verify_cert(): a PSK client takes none, a CA is checked
+ * as usual (chain and name), a pin must match the leaf's public key or the
+ * leaf itself. The TLS 1.3 CertificateVerify has already proved the server
+ * holds the leaf's private key. On refusal the reason goes to the
+ * connection, for jalad_tls_handshake() to report. */
+static int client_verify_cb(X509_STORE_CTX *xs, void *arg)
+{
+	const struct jalad_tls *t = arg;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct jalad_tls_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	char why[sizeof c->why] = "";
+	int err = X509_V_ERR_APPLICATION_VERIFICATION; /* the alert: handshake failure */
+	if (t->psk) {
+		snprintf(why, sizeof why,
+			 "the server authenticated with a certificate instead of the pre-shared key; this edge "
+			 "accepts only the PSK");
+	} else if (!t->has_ca && !t->n_pins) {
+		snprintf(why, sizeof why, "no CA file or pin to verify the server's certificate with");
+	} else if (t->has_ca && X509_verify_cert(xs) != 1) {
+		char subj[96] = "?";
+		X509 *bad = X509_STORE_CTX_get_current_cert(xs);
+		if (bad || leaf)
+			X509_NAME_oneline(X509_get_subject_name(bad ? bad : leaf), subj, sizeof subj);
+		snprintf(why, sizeof why, "the server's certificate is not trusted: %s (%s)",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)), subj);
+	} else if (t->n_pins) {
+		uint8_t spki[32], whole[32];
+		unsigned int n = 0;
+		unsigned char *der = NULL;
+		int len = leaf ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der) : -1;
+		int ok = len > 0 && EVP_Digest(der, (size_t)len, spki, NULL, EVP_sha256(), NULL) == 1 &&
+			 X509_digest(leaf, EVP_sha256(), whole, &n) == 1 && n == 32;
+		OPENSSL_free(der);
+		int match = 0;
+		for (int i = 0; ok && i < t->n_pins; i++)
+			match |= !CRYPTO_memcmp(t->pins[i], spki, 32) || !CRYPTO_memcmp(t->pins[i], whole, 32);
+		if (!match) {
+			char hex[65] = "?";
+			for (int i = 0; ok && i < 32; i++)
+				snprintf(hex + 2 * i, 3, "%02x", spki[i]);
+			snprintf(why, sizeof why, "the server's public key matches no pin (its SHA-256 is %s)", hex);
+			err = X509_V_ERR_CERT_REJECTED; /* the alert: bad certificate */
+		}
+	}
+	if (!*why)
+		return 1;
+	if (X509_STORE_CTX_get_error(xs) == X509_V_OK)
+		X509_STORE_CTX_set_error(xs, err);
+	if (c)
+		snprintf(c->why, sizeof c->why, "%s", why);
+	return 0;
+}
+
 enum jalad_status jalad_tls_create(const struct jalad_tls_opts *o, int server, struct jalad_tls **out)
 {
 	char eb[256];
@@ -137,15 +276,35 @@ enum jalad_status jalad_tls_create(const struct jalad_tls_opts *o, int server, s
 	*out = NULL;
 	JALAD_RETURN_IF(!t, JALAD_ERR_NOMEM, "tls: out of memory");
 	t->server = server;
+	/* One mode, never two: a PSK side that also had certificates would
+	 * let the peer pick the weaker or the unintended one. */
+	if (o->psk_file && (o->cert_file || o->key_file || o->ca_file || o->pin_sha256)) {
+		st = jalad_fail(JALAD_ERR_INVALID_ARG,
+				"tls: a PSK excludes certificates, CA files and pins: choose one mode");
+		goto fail;
+	}
+	if (server && o->pin_sha256) {
+		st = jalad_fail(JALAD_ERR_INVALID_ARG, "tls: pins are for clients (a server verifies edges with a CA)");
+		goto fail;
+	}
+	if (!server && o->server_name && !o->ca_file && !o->psk_file) {
+		st = jalad_fail(JALAD_ERR_INVALID_ARG,
+				"tls: a server name is checked against a CA-verified certificate: give a CA file with it "
+				"(a pin alone checks no name)");
+		goto fail;
+	}
 	if (o->psk_file && (st = load_psk(t, o->psk_file)) != JALAD_OK)
 		goto fail;
+	if (o->pin_sha256 && (st = parse_pins(t, o->pin_sha256)) != JALAD_OK)
+		goto fail;
+	t->has_ca = o->ca_file != NULL;
 	if (!t->psk && server && (!o->cert_file || !o->key_file)) {
 		st = jalad_fail(JALAD_ERR_INVALID_ARG, "tls: a server needs a certificate and key, or a PSK file");
 		goto fail;
 	}
-	if (!t->psk && !server && !o->ca_file) {
+	if (!t->psk && !server && !o->ca_file && !t->n_pins) {
 		st = jalad_fail(JALAD_ERR_INVALID_ARG,
-				"tls: a client needs a CA file to verify the server, or a PSK file");
+				"tls: a client needs a CA file or a pin to verify the server, or a PSK file");
 		goto fail;
 	}
 	ERR_clear_error();
@@ -190,8 +349,13 @@ enum jalad_status jalad_tls_create(const struct jalad_tls_opts *o, int server, s
 			goto fail;
 		}
 		/* A server with a CA file requires client certificates (mutual TLS). */
-		SSL_CTX_set_verify(t->ctx, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
-				   NULL);
+		if (server)
+			SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	if (!server) {
+		/* Every client mode verifies, the PSK one by refusing any certificate. */
+		SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_cert_verify_callback(t->ctx, client_verify_cb, t);
 	}
 	*out = t;
 	return JALAD_OK;
@@ -273,11 +437,13 @@ enum jalad_status jalad_tls_conn_create(struct jalad_tls *t, int fd, const char 
 	}
 	BIO_set_data(bio, (void *)(intptr_t)fd);
 	SSL_set_bio(c->ssl, bio, bio);
+	SSL_set_app_data(c->ssl, c);
+	c->client = !t->server;
 	if (t->server) {
 		SSL_set_accept_state(c->ssl);
 	} else {
 		SSL_set_connect_state(c->ssl);
-		if (server_name && *server_name && !t->psk) {
+		if (server_name && *server_name && t->has_ca) {
 			unsigned char ip[16];
 			X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
 			if (inet_pton(AF_INET, server_name, ip) == 1 || inet_pton(AF_INET6, server_name, ip) == 1) {
@@ -329,13 +495,45 @@ static long ssl_result(SSL *ssl, int rc, const char *what)
 	}
 }
 
+/* After a handshake OpenSSL calls complete: did the server authenticate
+ * the way this client demands? (Belt and braces: the verify callback has
+ * already refused a certificate to a PSK client, and a certificate client
+ * offers no PSK.) */
+static const char *client_auth_missing(SSL *ssl, const struct jalad_tls *t)
+{
+	if (t->psk)
+		return SSL_session_reused(ssl) ? NULL : "the server did not use the pre-shared key";
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	long vr = SSL_get_verify_result(ssl);
+	X509_free(peer);
+	return peer && vr == X509_V_OK ? NULL : "the server presented no verified certificate";
+}
+
 int jalad_tls_handshake(struct jalad_tls_conn *c)
 {
 	ERR_clear_error();
 	errno = 0;
 	int rc = SSL_do_handshake(c->ssl);
-	if (rc == 1)
-		return 0;
+	const struct jalad_tls *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(c->ssl));
+	if (rc == 1) {
+		const char *miss = t->server ? NULL : client_auth_missing(c->ssl, t);
+		if (!miss)
+			return 0;
+		jalad_fail(JALAD_ERR_IO, "tls handshake: %s", miss);
+		return JALAD_IO_ERROR;
+	}
+	if (c->why[0]) {
+		ERR_clear_error();
+		jalad_fail(JALAD_ERR_IO, "tls handshake: %s", c->why);
+		return JALAD_IO_ERROR;
+	}
+	long vr = SSL_get_verify_result(c->ssl);
+	if (t->server && vr != X509_V_OK && SSL_get_error(c->ssl, rc) == SSL_ERROR_SSL) {
+		ERR_clear_error();
+		jalad_fail(JALAD_ERR_IO, "tls handshake: the edge's certificate is not trusted: %s",
+			   X509_verify_cert_error_string(vr));
+		return JALAD_IO_ERROR;
+	}
 	long r = ssl_result(c->ssl, rc, "handshake");
 	if (r == JALAD_IO_EOF) {
 		jalad_fail(JALAD_ERR_CLOSED, "tls handshake: the peer closed the connection");
@@ -352,6 +550,31 @@ void jalad_tls_close_notify(struct jalad_tls_conn *c)
 	ERR_clear_error();
 }
 
+/* A client's connection ended before the server said anything. In TLS 1.3
+ * the client's handshake is over before the server has checked the
+ * client's certificate, so this is how a mutual-TLS server refuses one: an
+ * alert, then close (and the edge's HELLO, unread there, turns the close
+ * into a reset that may beat the alert to the edge's read or write). The
+ * alert is still in the socket's receive queue: read it to say why. */
+static long closed_early(struct jalad_tls_conn *c, const char *what)
+{
+	char eb[256], one;
+	ERR_clear_error();
+	errno = 0;
+	int rc = SSL_read(c->ssl, &one, 1);
+	unsigned long e = rc <= 0 && SSL_get_error(c->ssl, rc) == SSL_ERROR_SSL ? ERR_peek_last_error() : 0;
+	if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET) {
+		jalad_fail(JALAD_ERR_IO, "tls %s: the server refused the connection: %s", what, ssl_err(eb, sizeof eb));
+	} else {
+		ERR_clear_error();
+		jalad_fail(JALAD_ERR_IO, "tls %s: the server closed the connection right after the handshake%s", what,
+			   SSL_get_certificate(c->ssl) ? " (as a server requiring client certificates does when it "
+							 "refuses this edge's)"
+						       : "");
+	}
+	return JALAD_IO_ERROR;
+}
+
 long jalad_stream_read(struct jalad_stream *s, void *buf, size_t n)
 {
 	if (n > INT_MAX)
@@ -359,7 +582,12 @@ long jalad_stream_read(struct jalad_stream *s, void *buf, size_t n)
 	if (s->tls) {
 		ERR_clear_error();
 		errno = 0;
-		return ssl_result(s->tls->ssl, SSL_read(s->tls->ssl, buf, (int)n), "read");
+		long r = ssl_result(s->tls->ssl, SSL_read(s->tls->ssl, buf, (int)n), "read");
+		if (r > 0)
+			s->tls->got_data = 1;
+		else if (r == JALAD_IO_EOF && s->tls->client && !s->tls->got_data)
+			r = closed_early(s->tls, "read");
+		return r;
 	}
 	for (;;) {
 		ssize_t r = read(s->fd, buf, n);
@@ -387,7 +615,10 @@ long jalad_stream_write(struct jalad_stream *s, const void *buf, size_t n)
 	if (s->tls) {
 		ERR_clear_error();
 		errno = 0;
-		return ssl_result(s->tls->ssl, SSL_write(s->tls->ssl, buf, (int)n), "write");
+		long r = ssl_result(s->tls->ssl, SSL_write(s->tls->ssl, buf, (int)n), "write");
+		if (r == JALAD_IO_EOF && s->tls->client && !s->tls->got_data)
+			r = closed_early(s->tls, "write");
+		return r;
 	}
 	for (;;) {
 		ssize_t r = send(s->fd, buf, n, MSG_NOSIGNAL);

@@ -402,7 +402,7 @@ def png(w, h):
             chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
 s = socket.create_connection(('127.0.0.1', port))
 s.settimeout(10)
-s.sendall(frame(1, struct.pack('<I', 4) + sha + struct.pack('<III', 0, 1 << 20, 0) + struct.pack('<H', 3) + b'raw'
+s.sendall(frame(1, struct.pack('<I', 4) + sha + struct.pack('<III', 0x101FF, 1 << 20, 0) + struct.pack('<H', 3) + b'raw'
                + struct.pack('<H', 0)))  # protocol 4: no dictionary ids
 assert recv_frame(s)[0] == 1
 def request(i, k, kind, payload):
@@ -502,6 +502,52 @@ else
 	bad "server killed mid-run (edge exit $erc)"
 fi
 
+# ---------------------------------------------------------------- pipelined stream, server killed
+# --pipeline 4, frames every 5 ms for 4 s (cycling over 600 samples), the
+# server killed -9 after 1.3 s and restarted a second later: every frame
+# answered, in order, each with the local run's prediction for its sample
+# (float32 at the cut, so the cloud's answer is the local one: an answer
+# handed to the wrong frame would show).
+stop_server "$SRV_PID"
+start_server pk --workers 1
+PK=$SRV_PORT
+edge --plan edge --limit 600 >"$tmp/pk-local.json" 2>/dev/null
+edge --cloud 127.0.0.1:$PK --plan k=5,c=0 --limit 600 --duration 4s --interval 5ms --pipeline 4 --slowdown 10 \
+	--deadline 500ms >"$tmp/pk.json" 2>"$tmp/pk.err" &
+E=$!
+PIDS="$PIDS $E"
+sleep 1.3
+kill -9 "$SRV_PID"
+wait "$SRV_PID" 2>/dev/null
+sleep 1.0
+start_server pk2 --listen 127.0.0.1:$PK --workers 1
+wait "$E"
+erc=$?
+if [ $erc = 0 ] && msg=$($PY - "$tmp/pk.json" "$tmp/pk-local.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+s, rows = rows[-1], rows[:-1]
+ref = [json.loads(l) for l in open(sys.argv[2])][:-1]
+n = len(rows)
+assert s.get('summary') and s['requests'] == n > 300 and s['pipeline'] == 4, (s, n)
+assert [d['id'] for d in rows] == list(range(1, n + 1)), 'ids out of order'
+assert [d['sample'] for d in rows] == [i % 600 for i in range(n)], 'samples out of order'
+# float32 at the cut: the cloud's and the local answers are the same model
+assert all(d['pred'] == ref[d['sample']]['pred'] for d in rows), 'an answer for the wrong frame'
+fb = [i for i, d in enumerate(rows) if d['fallback']]
+assert fb, 'no fallback while the server was down'
+after = [d for d in rows[fb[-1] + 1:] if not d['fallback']]
+before = [d for d in rows[:fb[0]] if not d['fallback']]
+assert before and after, ('the cloud served none before or after', len(before), len(after))
+print(f"{n} frames in order, {len(before)} by the cloud, {len(fb)} computed locally, {len(after)} after the restart, "
+      f"{s['fps']:.0f} frames/s")
+PY
+); then
+	ok "--pipeline 4, server killed mid-stream: $msg"
+else
+	bad "--pipeline 4, server killed mid-stream (edge exit $erc): $msg $(tail -n 2 "$tmp/pk.err")"
+fi
+
 # ---------------------------------------------------------------- abuse
 stop_server "$SRV_PID"
 start_server e --mem-budget 24 --idle-timeout 2s --max-frame 16777216
@@ -532,7 +578,8 @@ def hello(s):
     return hello_proto(s, 4)  # JALAD_NET_PROTOCOL (include/jalad/net.h)
 
 def hello_proto(s, proto):
-    p = struct.pack('<I', proto) + s + struct.pack('<III', 0, 1 << 20, 0) + struct.pack('<H', 5) + b'abuse'
+    # caps: the coders and CRC (a HELLO naming no coder is refused)
+    p = struct.pack('<I', proto) + s + struct.pack('<III', 0x101FF, 1 << 20, 0) + struct.pack('<H', 5) + b'abuse'
     if proto >= 4:
         p += struct.pack('<H', 0)  # the dictionary ids this side may use
     return frame(1, p)

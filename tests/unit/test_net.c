@@ -531,6 +531,7 @@ static size_t hello_frame(const struct jalad_model *m, uint8_t *f, size_t cap, i
 	size_t n = 0;
 	memset(&h, 0, sizeof h);
 	h.protocol = JALAD_NET_PROTOCOL;
+	h.caps = JALAD_CAP_CRC | ((1u << JALAD_CODER_COUNT) - 1); /* caps 0 is refused */
 	h.max_frame = 1 << 16;
 	jalad_model_sha256(m, h.sha256);
 	if (corrupt_sha)
@@ -740,7 +741,9 @@ static void test_loopback(void)
 
 /* A fake server that answers in 1-byte writes, or misbehaves. */
 struct fake {
-	int lfd, port, mode; /* 0 slow but correct, 1 truncated, 2 garbage, 3 late */
+	int lfd, port, mode; /* 0 slow but correct, 1 truncated, 2 garbage, 3 late,
+	                      * 4 shape [1, 7], 5 a NaN, 6 two outputs,
+	                      * 7 a HELLO with max_frame 16 */
 	pthread_t tid;
 	const struct jalad_model *m;
 };
@@ -756,20 +759,30 @@ static void *fake_main(void *p)
 	if (read_frame_raw(fd, in, sizeof in, &len) != JALAD_FRAME_HELLO)
 		goto done;
 	n = hello_frame(fk->m, out, sizeof out, 0);
+	if (fk->mode == 7) {
+		struct jalad_msg_hello h;
+		CHECK(jalad_msg_hello_parse(out + JALAD_FRAME_HDR, n - JALAD_FRAME_OVERHEAD, &h) == JALAD_OK);
+		h.max_frame = 16;
+		jalad_msg_hello_write(&h, out, sizeof out, &n);
+	}
 	write_slowly(fd, out, n, 1);
 	for (int round = 0; round < (fk->mode == 3 ? 2 : 1); round++) {
 		if (read_frame_raw(fd, in, sizeof in, &len) != JALAD_FRAME_REQUEST)
 			goto done;
 		struct jalad_msg_request rq;
 		jalad_msg_request_parse(in + JALAD_FRAME_HDR, len - JALAD_FRAME_OVERHEAD, &rq);
-		float y[4] = { 1, 2, 3, 4 };
-		struct jalad_tensor t = { JALAD_DTYPE_FLOAT32, 2, { 1, 4 }, y };
+		float y[7] = { 1, 2, 3, 4, 5, 6, 7 };
+		struct jalad_tensor t[2] = { { JALAD_DTYPE_FLOAT32, 2, { 1, 4 }, y }, { JALAD_DTYPE_FLOAT32, 2, { 1, 4 }, y } };
 		struct jalad_msg_response m;
 		memset(&m, 0, sizeof m);
 		m.id = rq.id;
-		m.n_outputs = 1;
-		jalad_msg_response_write(&m, &t, NULL, out, sizeof out, &n);
-		if (fk->mode == 0) {
+		m.n_outputs = fk->mode == 6 ? 2 : 1;
+		if (fk->mode == 4)
+			t[0].dims[1] = 7;
+		if (fk->mode == 5)
+			y[2] = NAN;
+		jalad_msg_response_write(&m, t, NULL, out, sizeof out, &n);
+		if (fk->mode == 0 || fk->mode >= 4) {
 			write_slowly(fd, out, n, 1);
 		} else if (fk->mode == 1) {
 			write_slowly(fd, out, n - 5, 7);
@@ -825,6 +838,67 @@ static void test_client_short_reads(void)
 			st = jalad_client_request(c, 2, 0, cont, sizeof cont, 3000, &r);
 			CHECK_MSG(st == JALAD_OK && r.id == 2, "after a timeout: %d %s", st, jalad_last_error());
 		}
+		jalad_client_free(c);
+		pthread_join(fk.tid, NULL);
+		close(fk.lfd);
+	}
+	jalad_model_free(m);
+}
+
+/* A hostile cloud: answers of the wrong shape, count, or with a NaN are
+ * not taken; the edge computes the request itself and says why. */
+static void test_edge_bad_answers(void)
+{
+	struct jalad_model *m = tiny_model("Neg");
+	if (!m)
+		return;
+	const char *want[] = { "is [1,7], the model's is [1,4]", "non-finite value", "2 outputs, the model has 1" };
+	for (int mode = 4; mode <= 6; mode++) {
+		struct fake fk = { .mode = mode, .m = m };
+		int loop;
+		CHECK(jalad_net_listen("127.0.0.1", 0, 4, &fk.lfd, &fk.port, &loop) == JALAD_OK && loop);
+		fcntl(fk.lfd, F_SETFL, fcntl(fk.lfd, F_GETFL) & ~O_NONBLOCK);
+		pthread_create(&fk.tid, NULL, fake_main, &fk);
+		char addr[64];
+		snprintf(addr, sizeof addr, "127.0.0.1:%d", fk.port);
+		struct jalad_edge_plan plan = { .k = 0, .bits = 0, .coder = JALAD_CODER_RAW, .edge_ms = -1, .cloud_ms = -1 };
+		struct jalad_edge_opts eo = { .client = { .address = addr } };
+		struct jalad_edge *e = NULL;
+		CHECK(jalad_edge_create(m, &eo, &plan, 1, &e) == JALAD_OK);
+		float x[4] = { 1, -2, 3, -4 };
+		struct jalad_tensor in = { JALAD_DTYPE_FLOAT32, 2, { 1, 4 }, x };
+		struct jalad_edge_result r;
+		if (e && jalad_edge_infer(e, &in, &r) == JALAD_OK) {
+			const float *y = r.n_outputs == 1 ? r.outputs[0].data : NULL;
+			/* relu then neg: the local answer */
+			CHECK_MSG(r.bad_answer && r.fallback && y && y[0] == -1 && y[1] == 0 && y[2] == -3 && y[3] == 0,
+				  "mode %d: bad %d fallback %d", mode, r.bad_answer, r.fallback);
+			CHECK_MSG(strstr(r.reason, want[mode - 4]) != NULL, "mode %d: reason '%s'", mode, r.reason);
+		} else {
+			CHECK_MSG(0, "mode %d: infer failed: %s", mode, jalad_last_error());
+		}
+		jalad_edge_free(e);
+		pthread_join(fk.tid, NULL);
+		close(fk.lfd);
+	}
+	/* A server HELLO out of bounds: refused as a protocol error. */
+	{
+		struct fake fk = { .mode = 7, .m = m };
+		int loop;
+		CHECK(jalad_net_listen("127.0.0.1", 0, 4, &fk.lfd, &fk.port, &loop) == JALAD_OK && loop);
+		fcntl(fk.lfd, F_SETFL, fcntl(fk.lfd, F_GETFL) & ~O_NONBLOCK);
+		pthread_create(&fk.tid, NULL, fake_main, &fk);
+		char addr[64];
+		snprintf(addr, sizeof addr, "127.0.0.1:%d", fk.port);
+		struct jalad_client_opts co = { .address = addr };
+		struct jalad_client *c = NULL;
+		uint8_t sha[32], cont[16] = { 1 };
+		jalad_model_sha256(m, sha);
+		struct jalad_client_result r;
+		CHECK(jalad_client_create(&co, sha, &c) == JALAD_OK);
+		enum jalad_status st = jalad_client_request(c, 1, 0, cont, sizeof cont, 3000, &r);
+		CHECK_MSG(st == JALAD_ERR_PROTOCOL && strstr(jalad_last_error(), "max_frame 16"), "%d %s", st,
+			  jalad_last_error());
 		jalad_client_free(c);
 		pthread_join(fk.tid, NULL);
 		close(fk.lfd);
@@ -1470,6 +1544,7 @@ int main(void)
 	test_estimator();
 	test_loopback();
 	test_client_short_reads();
+	test_edge_bad_answers();
 	test_edge_fallback();
 	test_image_peek();
 	test_image_payloads();
