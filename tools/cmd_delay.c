@@ -173,6 +173,8 @@ int cmd_delay(int argc, char **argv)
 	}
 	if (queue < 0 || delay_ms < 0)
 		return tool_usage("delay", "--queue and --delay are required");
+	if (rate > 0 && rate_file)
+		return tool_usage("delay", "give --rate or --rate-file, not both");
 
 	struct delay_state d = { .cap = (size_t)max_held, .delay_ns = (uint64_t)(delay_ms * 1e6), .rate_bps = rate };
 	if (rate_file && read_rate_file(rate_file, &d.rate_bps))

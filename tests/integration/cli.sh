@@ -115,6 +115,8 @@ expect 1 "-o.*/nonexistent/p.json" "$JALAD" profile $M --repeat 1 --quiet -o "$t
 expect 2 "--bandwidth or --sweep" "$JALAD" plan --edge e --cloud c --calib k --bandwidth 2mbit --sweep 1mbit:9mbit
 expect 2 "--points.*--sweep" "$JALAD" plan --edge e --cloud c --calib k --bandwidth 2mbit --points 10
 expect 2 "--out.*--sweep" "$JALAD" plan --edge e --cloud c --calib k --bandwidth 2mbit --out "$tmp/sw"
+echo 2mbit >"$tmp/rate"
+expect 2 "--rate or --rate-file" timeout 20 "$JALAD" delay --queue 1 --delay 10ms --rate 2mbit --rate-file "$tmp/rate"
 # The check leaves no file behind, and keeps an existing one.
 [ ! -e "$tmp/new.pb" ] && "$JALAD" run $M --repeat 1 --dump-output "$tmp/new.pb" >/dev/null 2>&1 &&
 	[ -s "$tmp/new.pb" ] && ok || bad "run --dump-output to a new file"
