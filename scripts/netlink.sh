@@ -203,7 +203,7 @@ cmd_replay() {
 		cmd_rate "$name" "$r"
 		i=$((i + 1))
 		wait_s=$(awk -v t0="$t0" -v i="$i" -v st="$step" -v now="$(date +%s.%N)" \
-			'BEGIN { d = t0 + i * st - now; printf "%.3f", d > 0 ? d : 0 }')
+			'BEGIN { d = t0 + i * st - now; if (d < 0) d = 0; printf "%.3f", d }')
 		sleep "$wait_s"
 	done <"$STATE/replay.rates"
 }

@@ -114,7 +114,7 @@ run() {
 	shift 2
 	scripts/netlink.sh rate $LINK 100mbit
 	sleep 0.5
-	scripts/netlink.sh replay $LINK "$trace" --seconds "$SECONDS_" 2>/dev/null &
+	scripts/netlink.sh replay $LINK "$trace" --seconds "$SECONDS_" 2>"$work/replay-$name.log" &
 	REPLAY=$!
 	ip netns exec "$EDGE_NS" nice -n -10 "$JALAD" edge "$onnx" --cloud "$CLOUD_IP:7070" --data "imagenet:$DATA" \
 		--json --duration "${SECONDS_}s" --slowdown "$F" --deadline "$DEADLINE" $PROFS "$@" \
