@@ -86,6 +86,32 @@ void jalad_edge_set_link(struct jalad_edge *e, double bw_bps, double rtt_ms)
 		replan(e);
 }
 
+int edge_take_plan(struct jalad_edge *e, struct jalad_edge_result *res, int take_explore)
+{
+	int i = e->next;
+	const struct jalad_edge_plan *p = &e->plans[i];
+	memset(res, 0, sizeof *res);
+	res->id = ++e->next_id;
+	res->plan = i;
+	res->k = p->k;
+	res->bits = p->bits;
+	res->per_channel = p->per_channel;
+	res->coder = p->coder;
+	res->payload = p->payload;
+	res->explored = e->next_explore;
+	res->switched = !res->explored && e->prev_used >= 0 && i != e->prev_used;
+	res->predicted_ms = jalad_edge_plan_predict(e, i, e->bw, e->rtt);
+	res->verify_max_abs = -1;
+	res->cloud_status = JALAD_OK;
+	if (!res->explored)
+		e->prev_used = i;
+	if (take_explore && e->next_explore) {
+		e->next = e->cur;
+		e->next_explore = 0;
+	}
+	return i;
+}
+
 int jalad_edge_current_plan(const struct jalad_edge *e)
 {
 	return e->next;
@@ -553,11 +579,18 @@ enum jalad_status edge_encode(struct jalad_edge *e, struct jalad_codec_ctx *ctx,
 	return jalad_codec_encode(ctx, &cp, ct, c->count, *buf, cap, len, NULL);
 }
 
-/* Send one request and wait for its answer. */
+/* Send one request and wait for its answer, within what is left of the
+ * deadline of a request that started at t0. */
 static enum jalad_status request(struct jalad_edge *e, uint64_t id, int k, enum jalad_net_payload kind,
-				 const uint8_t *payload, size_t len, const struct jalad_codec_dict *dict, uint32_t timeout,
+				 const uint8_t *payload, size_t len, const struct jalad_codec_dict *dict, uint64_t t0,
 				 struct jalad_client_result *cr)
 {
+	uint32_t timeout = 0;
+	if (e->o.deadline_ms) {
+		double left = e->o.deadline_ms - edge_ms_since(t0);
+		JALAD_RETURN_IF(left < 1, JALAD_ERR_TIMEOUT, "the deadline passed before the request could be sent");
+		timeout = (uint32_t)left;
+	}
 	struct jalad_client_req rq = { .id = id, .k = k, .kind = kind, .payload = payload, .len = len, .dict = dict,
 				       .timeout_ms = timeout };
 	JALAD_FORWARD(jalad_client_send(e->cl, &rq, cr));
@@ -583,21 +616,7 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 	const struct jalad_edge_plan *p = &e->plans[i];
 	const struct plan_cut *c = &e->cuts[i];
 	int in_id = jalad_model_input(e->m, 0);
-	memset(res, 0, sizeof *res);
-	res->id = ++e->next_id;
-	res->plan = i;
-	res->k = p->k;
-	res->bits = p->bits;
-	res->per_channel = p->per_channel;
-	res->coder = p->coder;
-	res->payload = p->payload;
-	res->explored = e->next_explore;
-	res->switched = !res->explored && e->prev_used >= 0 && i != e->prev_used;
-	res->predicted_ms = jalad_edge_plan_predict(e, i, e->bw, e->rtt);
-	res->verify_max_abs = -1;
-	res->cloud_status = JALAD_OK;
-	if (!res->explored)
-		e->prev_used = i;
+	edge_take_plan(e, res, 0);
 	uint64_t t0 = jalad_now_ns();
 
 	if (p->k == e->n_nodes) { /* edge-only */
@@ -673,17 +692,8 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 
 	/* Ask the cloud, within what is left of the deadline. */
 	struct jalad_client_result cr;
-	uint32_t timeout = 0;
 	memset(&cr, 0, sizeof cr);
-	st = JALAD_OK;
-	if (e->o.deadline_ms) {
-		double left = e->o.deadline_ms - edge_ms_since(t0);
-		if (left < 1)
-			st = jalad_fail(JALAD_ERR_TIMEOUT, "the deadline passed before the request could be sent");
-		timeout = left < 1 ? 0 : (uint32_t)left;
-	}
-	if (st == JALAD_OK)
-		st = request(e, res->id, p->k, kind, payload, len, dict, timeout, &cr);
+	st = request(e, res->id, p->k, kind, payload, len, dict, t0, &cr);
 	if (st != JALAD_OK && cr.dict_uploaded && cr.dict_status != 0) {
 		/* The server refused the dictionary: plan without it from now on,
 		 * and send this request again coded without it (once). */
@@ -695,16 +705,7 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 		edge_slow_down(e, t3);
 		res->encode_ms += edge_ms_since(t3);
 		res->bytes = len + JALAD_NET_REQUEST_OVERHEAD;
-		timeout = 0;
-		st = JALAD_OK;
-		if (e->o.deadline_ms) {
-			double left = e->o.deadline_ms - edge_ms_since(t0);
-			if (left < 1)
-				st = jalad_fail(JALAD_ERR_TIMEOUT, "the deadline passed before the request could be sent");
-			timeout = left < 1 ? 0 : (uint32_t)left;
-		}
-		if (st == JALAD_OK)
-			st = request(e, res->id, p->k, kind, payload, len, dict, timeout, &cr);
+		st = request(e, res->id, p->k, kind, payload, len, dict, t0, &cr);
 	}
 	res->dict_uploaded |= cr.dict_uploaded;
 	if (cr.bytes_sent)

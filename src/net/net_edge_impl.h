@@ -57,6 +57,10 @@ struct jalad_edge {
 };
 
 double edge_ms_since(uint64_t t0);
+/* Start a request: the plan of the next one (e->next), res reset and filled
+ * with it. take_explore: an exploration goes to this request only (streams,
+ * where several start before the next re-plan). @return the plan index. */
+int edge_take_plan(struct jalad_edge *e, struct jalad_edge_result *res, int take_explore);
 /* Make edge work since t0 take o.slowdown times as long (sleeps). */
 void edge_slow_down(const struct jalad_edge *e, uint64_t t0);
 /* Learn from a finished request on plan i, re-plan, fill the estimates in res. */

@@ -79,33 +79,6 @@ static enum jalad_status grow_f(float **p, size_t *cap, size_t n)
 	return JALAD_OK;
 }
 
-/* The plan of the next frame, under mu: what the sequential path does per
- * request, except that an exploration is taken by one frame only. */
-static int take_plan(struct jalad_edge *e, struct jalad_edge_result *res)
-{
-	int i = e->next;
-	memset(res, 0, sizeof *res);
-	res->id = ++e->next_id;
-	res->plan = i;
-	res->k = e->plans[i].k;
-	res->bits = e->plans[i].bits;
-	res->per_channel = e->plans[i].per_channel;
-	res->coder = e->plans[i].coder;
-	res->payload = e->plans[i].payload;
-	res->explored = e->next_explore;
-	res->switched = !res->explored && e->prev_used >= 0 && i != e->prev_used;
-	res->predicted_ms = jalad_edge_plan_predict(e, i, e->bw, e->rtt);
-	res->verify_max_abs = -1;
-	res->cloud_status = JALAD_OK;
-	if (!res->explored)
-		e->prev_used = i;
-	if (e->next_explore) {
-		e->next = e->cur;
-		e->next_explore = 0;
-	}
-	return i;
-}
-
 /* [0, k) and the payload of one frame into its slot (head thread). */
 static enum jalad_status head_run(struct stream *s, struct slot *sl, const struct jalad_edge_frame *f)
 {
@@ -237,7 +210,7 @@ static void *head_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		sl->state = S_HEAD;
 		sl->tag = f.tag;
-		sl->plan = take_plan(s->e, &sl->res);
+		sl->plan = edge_take_plan(s->e, &sl->res, 1);
 		s->next_head++;
 		pthread_mutex_unlock(&s->mu);
 		sl->t0 = jalad_now_ns();
