@@ -31,8 +31,20 @@ import torchvision
 import onnx
 from onnx import numpy_helper
 
+# The last three carry the patterns of newer CNNs: squeeze-and-excitation
+# gates (a [1,C,1,1] gate times a [1,C,H,W] map) with HardSwish /
+# HardSigmoid (mobilenet_v3_small) or SiLU as Sigmoid * x (efficientnet_b0),
+# and channel shuffle as Reshape-Transpose-Reshape after a Split
+# (shufflenet_v2_x1_0); googlenet has inception-style Concat.
 NAMES = ["vgg16", "alexnet", "resnet18", "resnet50", "mobilenet_v2",
-         "squeezenet1_1", "googlenet", "densenet121"]
+         "squeezenet1_1", "googlenet", "densenet121",
+         "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x1_0"]
+# Models whose own random init lets the activations die out without
+# trained batch statistics (logits of 1e-9, or only the classifier's bias):
+# their convolutions are re-drawn He-normal (fan-in), which keeps the scale,
+# so that a check against PyTorch compares real features.
+HE_INIT = {"googlenet", "mobilenet_v3_small", "efficientnet_b0",
+           "shufflenet_v2_x1_0"}
 WEIGHT_SEED = 0
 INPUT_SEED = 1
 SHAPE = (1, 3, 224, 224)
@@ -42,11 +54,16 @@ def build(name):
     torch.manual_seed(WEIGHT_SEED)
     ctor = getattr(torchvision.models, name)
     if name == "googlenet":
-        # No auxiliary heads at inference; init_weights=True is the explicit
-        # (truncated-normal) init, which also silences torchvision's warning.
-        model = ctor(weights=None, aux_logits=False, init_weights=True)
+        # No auxiliary heads at inference; init_weights=False silences
+        # torchvision's warning (the weights are re-drawn below).
+        model = ctor(weights=None, aux_logits=False, init_weights=False)
     else:
         model = ctor(weights=None)
+    if name in HE_INIT:
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, mode="fan_in",
+                                              nonlinearity="relu")
     return model.eval()
 
 
@@ -58,7 +75,9 @@ def metadata(name):
         "jalad.input.layout": "NCHW",
         "jalad.dataset": "imagenet",
         "jalad.weights": (f"random (torchvision {torchvision.__version__} "
-                          f"{name}, weights=None, torch.manual_seed({WEIGHT_SEED}))"),
+                          f"{name}, weights=None, torch.manual_seed({WEIGHT_SEED})"
+                          + (", He-normal convolutions" if name in HE_INIT else "")
+                          + ")"),
     }
 
 

@@ -1,5 +1,6 @@
 /* jalad run MODEL [--input FILE | --random] [--threads N] [--repeat R]
- * [--backend B] [--dump-output FILE.pb] [--json]: output summary + latency. */
+ * [--backend B] [--dump-output FILE.pb] [--json] [--profile]: output
+ * summary + latency (+ time per node and per op type). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,13 +9,18 @@
 static const char *run_help =
 	"usage: jalad run MODEL [--input FILE.pb|.png|.jpg | --random] [--threads N] [--repeat R]\n"
 	"                 [--backend ref|dnnl] [--scale S --mean M --std D] [--dump-output OUT.pb] [--json]\n"
-	"                 [--dump-input IN.pb] [--check-splits]\n"
+	"                 [--dump-input IN.pb] [--check-splits] [--profile [--top K]]\n"
 	"Runs MODEL on one input (default --random) R times (default 10) after one warm-up run;\n"
 	"prints the output (top-5 for a classifier) and the median latency.\n"
 	"--json prints {\"median_ms\", \"runs\", \"top5\", ...}.\n"
 	"--check-splits also runs every cut k as an edge session on [0, k) and a cloud session\n"
 	"on [k, n) fed with the tensors crossing k, and checks each output is bit-identical to\n"
-	"the full run (exit 1 if not).\n";
+	"the full run (exit 1 if not).\n"
+	"--profile then runs R more times with per-node timing and prints the median time per\n"
+	"op type and per node (the K slowest, default 15; --json lists all), slowest first.\n"
+	"Layout reorders count as their own rows (op \"Reorder\", named after the node that\n"
+	"needed them); nodes the backend fused run as one row (\"Conv+Add+Relu\"), named after\n"
+	"the first; \"impl\" is the kernel (\"ref\": the plain C reference).\n";
 
 /* Every cut k: [0, k) on one session, [k, n) on another fed with the
  * crossing tensors; the output must equal the full run's bit for bit. */
@@ -86,12 +92,188 @@ done:
 	return rc;
 }
 
+
+/* ------------------------------------------------------------ --profile */
+
+struct prof_row {
+	char op[48];          /* op type, "A+B" for a fused group, "Reorder" */
+	const char *name;     /* node name (owned by the model) */
+	const char *impl;     /* kernel (owned by the session) */
+	int node;
+	int count;            /* op-type rows: nodes or groups summed */
+	double ms;
+};
+
+struct prof {
+	int runs, n_nodes, n_rows, n_types;
+	double sum_ms;        /* sum of the rows: medians per node */
+	struct prof_row *rows, *types;
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+	const struct prof_row *x = a, *y = b;
+	if (x->ms != y->ms)
+		return x->ms < y->ms ? 1 : -1;
+	return x->node - y->node;
+}
+
+static void prof_free(struct prof *p)
+{
+	free(p->rows);
+	free(p->types);
+	memset(p, 0, sizeof *p);
+}
+
+/* Add ms to the op-type row of op (made on first use). */
+static void prof_type_add(struct prof *p, const char *op, double ms)
+{
+	int k = 0;
+	while (k < p->n_types && strcmp(p->types[k].op, op) != 0)
+		k++;
+	if (k == p->n_types) {
+		memset(&p->types[k], 0, sizeof p->types[k]);
+		snprintf(p->types[k].op, sizeof p->types[k].op, "%s", op);
+		p->types[k].node = k;
+		p->n_types++;
+	}
+	p->types[k].count++;
+	p->types[k].ms += ms;
+}
+
+/* runs profiled runs of s on in: per node the median of its time, split
+ * into the kernel (reorders excluded) and its reorders. */
+static enum jalad_status prof_collect(const struct jalad_model *m, struct jalad_session *s,
+				      const struct jalad_tensor *in, int runs, struct prof *p)
+{
+	int n = jalad_model_node_count(m);
+	size_t zn = (size_t)(n ? n : 1), zr = (size_t)runs;
+	enum jalad_status st = JALAD_ERR_NOMEM;
+	double *ns = malloc(zn * zr * sizeof *ns), *rns = malloc(zn * zr * sizeof *rns);
+	double *col = malloc(zr * sizeof *col);
+	memset(p, 0, sizeof *p);
+	p->rows = calloc(2 * zn, sizeof *p->rows);
+	p->types = calloc(2 * zn, sizeof *p->types);
+	if (!ns || !rns || !col || !p->rows || !p->types)
+		goto done;
+	p->runs = runs;
+	p->n_nodes = n;
+	jalad_session_set_profiling(s, 1);
+	for (int r = 0; r < runs; r++) {
+		if ((st = jalad_session_run(s, in, 1)) != JALAD_OK)
+			goto done;
+		for (int i = 0; i < n; i++) {
+			struct jalad_node_prof np;
+			jalad_session_node_profile(s, i, &np);
+			ns[(size_t)i * zr + (size_t)r] = (double)np.ns / 1e6;
+			rns[(size_t)i * zr + (size_t)r] = (double)np.reorder_ns / 1e6;
+		}
+	}
+	jalad_session_set_profiling(s, 0);
+	for (int i = 0; i < n; i++) {
+		struct jalad_node_prof np;
+		struct jalad_node_info info;
+		jalad_session_node_profile(s, i, &np);
+		if (np.group_end <= i || jalad_model_node_info(m, i, &info) != JALAD_OK)
+			continue; /* inside a group, or not run */
+		memcpy(col, ns + (size_t)i * zr, zr * sizeof *col);
+		double t = tool_median(col, runs);
+		memcpy(col, rns + (size_t)i * zr, zr * sizeof *col);
+		double re = tool_median(col, runs);
+		if (re > t)
+			re = t;
+		struct prof_row *row = &p->rows[p->n_rows++];
+		int len = snprintf(row->op, sizeof row->op, "%s", info.op_type);
+		for (int k = i + 1; k < np.group_end && len < (int)sizeof row->op; k++) {
+			struct jalad_node_info ki;
+			if (jalad_model_node_info(m, k, &ki) == JALAD_OK)
+				len += snprintf(row->op + len, sizeof row->op - (size_t)len, "+%s", ki.op_type);
+		}
+		row->name = info.name;
+		row->impl = np.impl ? np.impl : "";
+		row->node = i;
+		row->count = 1;
+		row->ms = t - re;
+		prof_type_add(p, row->op, row->ms);
+		if (re > 0) {
+			struct prof_row *rr = &p->rows[p->n_rows++];
+			*rr = *row;
+			snprintf(rr->op, sizeof rr->op, "Reorder");
+			rr->impl = "reorder";
+			rr->ms = re;
+			prof_type_add(p, "Reorder", re);
+		}
+		p->sum_ms += t;
+	}
+	qsort(p->rows, (size_t)p->n_rows, sizeof *p->rows, cmp_row);
+	qsort(p->types, (size_t)p->n_types, sizeof *p->types, cmp_row);
+	st = JALAD_OK;
+done:
+	free(ns);
+	free(rns);
+	free(col);
+	if (st != JALAD_OK) {
+		jalad_session_set_profiling(s, 0);
+		prof_free(p);
+	}
+	return st;
+}
+
+/* The "profile" member of --json (every row). */
+static void prof_print_json(const struct prof *p)
+{
+	printf(", \"profile\": {\"runs\": %d, \"sum_ms\": %.4f, \"op_types\": [", p->runs, p->sum_ms);
+	for (int k = 0; k < p->n_types; k++) {
+		const struct prof_row *t = &p->types[k];
+		printf("%s{\"op\": ", k ? ", " : "");
+		tool_json_str(stdout, t->op);
+		printf(", \"count\": %d, \"ms\": %.4f, \"share\": %.4f}", t->count, t->ms,
+		       p->sum_ms > 0 ? t->ms / p->sum_ms : 0.0);
+	}
+	printf("], \"nodes\": [");
+	for (int k = 0; k < p->n_rows; k++) {
+		const struct prof_row *r = &p->rows[k];
+		printf("%s{\"node\": %d, \"name\": ", k ? ", " : "", r->node);
+		tool_json_str(stdout, r->name ? r->name : "");
+		printf(", \"op\": ");
+		tool_json_str(stdout, r->op);
+		printf(", \"impl\": ");
+		tool_json_str(stdout, r->impl);
+		printf(", \"ms\": %.4f}", r->ms);
+	}
+	printf("]}");
+}
+
+static void prof_print_text(const struct prof *p, int top)
+{
+	char name[64], impl[64];
+	printf("\nprofile: median of %d runs per node, sum %.3f ms\n", p->runs, p->sum_ms);
+	printf("  %-24s %6s %10s %7s\n", "op type", "count", "ms", "share");
+	for (int k = 0; k < p->n_types; k++) {
+		const struct prof_row *t = &p->types[k];
+		printf("  %-24s %6d %10.3f %6.1f%%\n", tool_text_str(t->op, name, sizeof name), t->count, t->ms,
+		       p->sum_ms > 0 ? 100.0 * t->ms / p->sum_ms : 0.0);
+	}
+	int shown = p->n_rows < top ? p->n_rows : top;
+	printf("  %-5s %-24s %-20s %10s %7s  %s\n", "node", "op", "kernel", "ms", "share", "name");
+	for (int k = 0; k < shown; k++) {
+		const struct prof_row *r = &p->rows[k];
+		tool_text_str(r->name ? r->name : "", name, sizeof name);
+		printf("  %-5d %-24s %-20s %10.3f %6.1f%%  %s\n", r->node, r->op,
+		       tool_text_str(r->impl, impl, sizeof impl), r->ms,
+		       p->sum_ms > 0 ? 100.0 * r->ms / p->sum_ms : 0.0, name);
+	}
+	if (shown < p->n_rows)
+		printf("  ... %d more rows (--top K, or --json for all)\n", p->n_rows - shown);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *path = NULL, *input = NULL, *backend = NULL, *dump = NULL, *dump_in = NULL;
 	const char *scale = NULL, *mean = NULL, *stdv = NULL;
-	long threads = 0, repeat = 10;
-	int json = 0, rc = EXIT_FAIL, check_splits = 0, use_random = 0;
+	long threads = 0, repeat = 10, top = 15;
+	int json = 0, rc = EXIT_FAIL, check_splits = 0, use_random = 0, profile = 0;
+	struct prof prof = { 0 };
 	const struct tool_sopt sopts[] = {
 		{ "--input", &input, "a file" },
 		{ "--backend", &backend, "a name" },
@@ -104,6 +286,7 @@ int cmd_run(int argc, char **argv)
 	const struct tool_iopt iopts[] = {
 		{ "--threads", 1, 256, &threads, "a number 1..256" },
 		{ "--repeat", 1, 1000000, &repeat, "a number >= 1" },
+		{ "--top", 1, 1000000, &top, "a number >= 1" },
 	};
 	for (int i = 1; i < argc; i++) {
 		int taken = tool_opts("run", argc, argv, &i, sopts, TOOL_NELEM(sopts), iopts, TOOL_NELEM(iopts));
@@ -118,6 +301,8 @@ int cmd_run(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(argv[i], "--check-splits")) {
 			check_splits = 1;
+		} else if (!strcmp(argv[i], "--profile")) {
+			profile = 1;
 		} else if (!strcmp(argv[i], "--random")) {
 			use_random = 1;
 		} else if (argv[i][0] == '-') {
@@ -183,6 +368,11 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 	double med = tool_median(times, (int)repeat);
+	/* After the timed runs, so that timing the nodes cannot slow them. */
+	if (profile && (st = prof_collect(m, s, &in, repeat < 1000 ? (int)repeat : 1000, &prof)) != JALAD_OK) {
+		tool_error("run", st);
+		goto done;
+	}
 	struct jalad_tensor out;
 	jalad_session_output(s, 0, &out);
 	if (dump && (st = jalad_tensor_write_pb(dump, &out, "output")) != JALAD_OK) {
@@ -190,7 +380,7 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 	int64_t n = jalad_tensor_numel(&out);
-	int top[5], ntop = 0;
+	int top5[5], ntop = 0;
 	if (out.dtype == JALAD_DTYPE_FLOAT32) {
 		const float *v = out.data;
 		for (; ntop < 5 && ntop < n; ntop++) {
@@ -198,11 +388,11 @@ int cmd_run(int argc, char **argv)
 			for (int64_t i = 0; i < n; i++) {
 				int used = 0;
 				for (int k = 0; k < ntop; k++)
-					used |= top[k] == i;
+					used |= top5[k] == i;
 				if (!used && (best < 0 || v[i] > v[best]))
 					best = (int)i;
 			}
-			top[ntop] = best;
+			top5[ntop] = best;
 		}
 	}
 	char shape[96];
@@ -214,17 +404,23 @@ int cmd_run(int argc, char **argv)
 		       "\"session_create_ms\": %.3f, \"output_shape\": \"%s\", \"top5\": [",
 		       jalad_session_backend(s), threads, repeat, med, create_ms, shape);
 		for (int k = 0; k < ntop; k++)
-			printf("%s{\"index\": %d, \"value\": %.6g}", k ? ", " : "", top[k], ((const float *)out.data)[top[k]]);
-		printf("]}\n");
+			printf("%s{\"index\": %d, \"value\": %.6g}", k ? ", " : "", top5[k], ((const float *)out.data)[top5[k]]);
+		printf("]");
+		if (profile)
+			prof_print_json(&prof);
+		printf("}\n");
 	} else {
 		printf("output: %s (%s)\n", shape, jalad_dtype_name(out.dtype));
 		for (int k = 0; k < ntop; k++)
-			printf("  top%d: class %d  %.6g\n", k + 1, top[k], ((const float *)out.data)[top[k]]);
+			printf("  top%d: class %d  %.6g\n", k + 1, top5[k], ((const float *)out.data)[top5[k]]);
 		printf("median: %.3f ms over %ld runs (%s backend, session created in %.1f ms)\n", med, repeat,
 		       jalad_session_backend(s), create_ms);
+		if (profile)
+			prof_print_text(&prof, (int)top);
 	}
 	rc = check_splits ? run_check_splits(m, &so, &in, &out, json) : EXIT_OK;
 done:
+	prof_free(&prof);
 	free(times);
 	jalad_tensor_release(&in);
 	jalad_session_free(s);

@@ -7,8 +7,12 @@
 #
 # Defaults: 3 rounds, 20 timed runs (after 3 warm-up runs) per process,
 # threads "1 2", models resnet50 vgg16 mobilenet_v2 mobilenet_v2_tflite
-# squeezenet1_1 fmnist-vgg fmnist-resnet, jalad ref in the first round only (it is the slow baseline,
-# not a target). "dnnl direct" is the dnnl backend with Winograd off
+# squeezenet1_1 mobilenet_v3_small efficientnet_b0 shufflenet_v2_x1_0
+# googlenet fmnist-vgg fmnist-resnet, jalad ref in the first round only (it is the slow baseline,
+# not a target). In the first round jalad dnnl also runs with --profile
+# (after its timed runs, which it does not change): the table's "worst op"
+# is the op type (a fused group as "Conv+Relu", layout reorders as
+# "Reorder") that took the largest share of the node times. "dnnl direct" is the dnnl backend with Winograd off
 # (JALAD_DNNL_NOWINOGRAD=1): every convolution on the direct kernels, the
 # figure to hold against the FMA peak. Each round runs every model x thread
 # count x engine once, in that order, as its own process wrapped in
@@ -45,7 +49,7 @@ ROUNDS=3
 RUNS=20
 WARMUP=3
 THREADS="1 2"
-MODELS="resnet50 vgg16 mobilenet_v2 mobilenet_v2_tflite squeezenet1_1 fmnist-vgg fmnist-resnet"
+MODELS="resnet50 vgg16 mobilenet_v2 mobilenet_v2_tflite squeezenet1_1 mobilenet_v3_small efficientnet_b0 shufflenet_v2_x1_0 googlenet fmnist-vgg fmnist-resnet"
 SHARED=${JALAD_SHARED:-$ROOT/../shared}
 TFLITE=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
 REF_ROUNDS=1
@@ -55,7 +59,7 @@ PY=/usr/bin/python3
 OUT=bench/out/engine
 
 usage() {
-	sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -159,9 +163,11 @@ run() {
 	engine=$1 m=$2 t=$3 r=$4
 	p=$(model_path "$m")
 	shape=$(grep "\"model\": \"$m\"" "$OUT/models.jsonl" | sed 's/.*"shape": "\([^"]*\)".*/\1/')
+	prof=""
+	[ "$engine" = dnnl ] && [ "$r" -le 1 ] && prof="--profile"
 	case "$engine" in
 	dnnl|ref)
-		set -- "$JALAD" run "$p" --backend "$engine" --threads "$t" --repeat "$RUNS" --json ;;
+		set -- "$JALAD" run "$p" --backend "$engine" --threads "$t" --repeat "$RUNS" --json $prof ;;
 	direct)
 		set -- env JALAD_DNNL_NOWINOGRAD=1 "$JALAD" run "$p" --backend dnnl --threads "$t" --repeat "$RUNS" --json ;;
 	ort)
@@ -222,14 +228,24 @@ def rss(engine, m, t):
 def f(x, fmt="%.2f"):
     return "-" if x is None else fmt % x
 
+def worst_op(m, t):
+    """The op type with the largest share of dnnl's profiled node times."""
+    for r in raw:
+        if r["engine"] == "dnnl" and r["model"] == m and r["threads"] == t and \
+           not r.get("failed") and r["result"].get("profile", {}).get("op_types"):
+            top = r["result"]["profile"]["op_types"][0]
+            return f"{top['op']} {100 * top['share']:.0f}%"
+    return "-"
+
 load = [json.loads(l)["loadavg_start"].split()[0] for l in open(os.path.join(out, "load.jsonl"))]
 print(f"Batch 1, fp32, median ms over {rounds} interleaved rounds of {runs} runs "
       f"(jalad ref: first round only). FMA peak measured here: {peak:.0f} GFLOP/s per core "
       f"(PLATFORM.md's Zen 4 figure: 117). Load average at the start of each round: "
       f"{', '.join(load)}.\n")
 print("| model | threads | jalad dnnl | dnnl direct | jalad ref | ORT | PyTorch | dnnl/ORT | direct/ORT "
-      "| GFLOP/s dnnl, direct (direct % of peak) | create ms dnnl (load+create) / ORT | peak RSS MB dnnl / ORT |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| GFLOP/s dnnl, direct (direct % of peak) | create ms dnnl (load+create) / ORT | peak RSS MB dnnl / ORT "
+      "| worst op (dnnl) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 threads = sorted({r["threads"] for r in raw})
 for md in models:
     m = md["model"]
@@ -245,5 +261,5 @@ for md in models:
         print(f"| {m} | {t} | {f(d)} | {f(dd)} | {f(rf)} | {f(o)} | {f(pt)} | {f(ratio, '%.3f')} "
               f"| {f(dratio, '%.3f')} | {f(gf, '%.0f')}, {f(gfd, '%.0f')} ({f(pct, '%.0f')}%) "
               f"| {f(cd, '%.0f')} ({f(cd + md['load_ms'] if cd else None, '%.0f')}) / {f(co, '%.0f')} "
-              f"| {f(rd, '%.0f')} / {f(ro, '%.0f')} |")
+              f"| {f(rd, '%.0f')} / {f(ro, '%.0f')} | {worst_op(m, t)} |")
 EOF

@@ -206,6 +206,25 @@ JALAD_API enum jalad_status jalad_session_tensor(const struct jalad_session *s, 
 JALAD_API void jalad_session_set_profiling(struct jalad_session *s, int on);
 JALAD_API const uint64_t *jalad_session_node_times(const struct jalad_session *s);
 
+/* How one node ran in the last profiled run. */
+struct jalad_node_prof {
+	uint64_t ns;          /* nanoseconds, reorders included (= node_times[node]);
+				 a fused group's time goes to its first node */
+	uint64_t reorder_ns;  /* part of ns spent reordering tensors between
+				 layouts (into a kernel's layout, back to plain) */
+	int group_end;        /* the node ran fused with nodes (node, group_end):
+				 node + 1 when alone, node when it ran inside a
+				 group headed by an earlier node, 0 if not run */
+	const char *impl;     /* the kernel: "ref" (the plain C reference), or
+				 oneDNN's implementation name ("jit:avx512_core",
+				 "brg:...", "wino:..."); owned by the session,
+				 NULL if not run */
+};
+/*! Profile of node (0 <= node < jalad_model_node_count()) from the last run
+ *  made with profiling on. @return JALAD_OK or JALAD_ERR_INVALID_ARG. */
+JALAD_API enum jalad_status jalad_session_node_profile(const struct jalad_session *s, int node,
+						       struct jalad_node_prof *out);
+
 /* Bytes of the session's activation arena. */
 JALAD_API size_t jalad_session_arena_bytes(const struct jalad_session *s);
 

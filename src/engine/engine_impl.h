@@ -227,13 +227,21 @@ enum jalad_status jalad_onnx_parse(const void *buf, size_t len, struct jalad_gra
  * operators, reordered weights) is the backend's business, prepared in
  * create() so that run_range() does not allocate. Fusions must not change
  * results across a range boundary: a range may start or end between any two
- * nodes. node_times (may be NULL) receives per-node nanoseconds; a fused
- * group's time goes to its first node. */
+ * nodes. prof (NULL unless profiling) receives per-node times: see struct
+ * jalad_be_prof. */
+struct jalad_be_prof {
+	uint64_t *ns;         /* per node: nanoseconds, layout reorders included; a
+				 fused group's time goes to its first node */
+	uint64_t *reorder_ns; /* per node: the part of ns spent in reorders between
+				 layouts (into the kernel's layout, back to plain) */
+	int *group_end;       /* per node run: the group it headed is [node, end) */
+	const char **impl;    /* per node run: the kernel (backend-owned string) */
+};
 struct jalad_backend {
 	const char *name;
 	enum jalad_status (*create)(const struct jalad_graph *g, int threads, void **state);
 	enum jalad_status (*run_range)(void *state, int a, int b, struct jalad_tensor *views,
-				       uint64_t *node_times);
+				       const struct jalad_be_prof *prof);
 	void (*free)(void *state);
 };
 

@@ -25,6 +25,9 @@ struct jalad_session {
 	struct jalad_tensor *ins, *outs; /* per-node argument arrays */
 	int max_args;
 	uint64_t *times;           /* per node, ns */
+	uint64_t *reorder_times;   /* per node, ns (part of times) */
+	int *group_end;            /* per node: end of the group it headed, 0 */
+	const char **impl;         /* per node: kernel name of the last run */
 	int profiling;
 	char backend[16];
 	const struct jalad_backend *be; /* NULL: the reference kernels */
@@ -97,7 +100,10 @@ enum jalad_status jalad_session_create(const struct jalad_model *model, const st
 	s->offset = malloc(nt * sizeof *s->offset);
 	s->views = calloc(nt, sizeof *s->views);
 	s->times = calloc(nn, sizeof *s->times);
-	if (!s->offset || !s->views || !s->times) {
+	s->reorder_times = calloc(nn, sizeof *s->reorder_times);
+	s->group_end = calloc(nn, sizeof *s->group_end);
+	s->impl = calloc(nn, sizeof *s->impl);
+	if (!s->offset || !s->views || !s->times || !s->reorder_times || !s->group_end || !s->impl) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "session tables");
 		goto fail;
 	}
@@ -154,6 +160,9 @@ void jalad_session_free(struct jalad_session *s)
 	free(s->ins);
 	free(s->outs);
 	free(s->times);
+	free(s->reorder_times);
+	free(s->group_end);
+	free(s->impl);
 	free(s);
 }
 
@@ -177,13 +186,30 @@ const uint64_t *jalad_session_node_times(const struct jalad_session *s)
 	return s->times;
 }
 
+enum jalad_status jalad_session_node_profile(const struct jalad_session *s, int node, struct jalad_node_prof *out)
+{
+	JALAD_RETURN_IF(!s || !out || node < 0 || node >= s->g->n_nodes, JALAD_ERR_INVALID_ARG,
+			"node %d out of range", node);
+	out->ns = s->times[node];
+	out->reorder_ns = s->reorder_times[node];
+	out->group_end = s->group_end[node];
+	out->impl = s->impl[node];
+	return JALAD_OK;
+}
+
 static enum jalad_status run_nodes(struct jalad_session *s, int a, int b)
 {
 	const struct jalad_graph *g = s->g;
+	if (s->profiling) {
+		size_t nn = (size_t)g->n_nodes;
+		memset(s->times, 0, nn * sizeof *s->times);
+		memset(s->reorder_times, 0, nn * sizeof *s->reorder_times);
+		memset(s->group_end, 0, nn * sizeof *s->group_end);
+		memset(s->impl, 0, nn * sizeof *s->impl);
+	}
 	if (s->be) {
-		if (s->profiling)
-			memset(s->times, 0, (size_t)g->n_nodes * sizeof *s->times);
-		return s->be->run_range(s->be_state, a, b, s->views, s->profiling ? s->times : NULL);
+		struct jalad_be_prof prof = {s->times, s->reorder_times, s->group_end, s->impl};
+		return s->be->run_range(s->be_state, a, b, s->views, s->profiling ? &prof : NULL);
 	}
 	for (int i = a; i < b; i++) {
 		const struct jalad_node *n = &g->nodes[i];
@@ -197,8 +223,11 @@ static enum jalad_status run_nodes(struct jalad_session *s, int a, int b)
 			s->outs[j] = s->views[n->out[j]];
 		uint64_t t0 = s->profiling ? jalad_now_ns() : 0;
 		JALAD_FORWARD(jalad_node_run(g, n, s->ins, s->outs, s->scratch, s->pool));
-		if (s->profiling)
+		if (s->profiling) {
 			s->times[i] = jalad_now_ns() - t0;
+			s->group_end[i] = i + 1;
+			s->impl[i] = "ref";
+		}
 	}
 	return JALAD_OK;
 }

@@ -3,13 +3,16 @@
  *   - its outputs match the reference kernels' (max|a-b| / max|b| <= 1e-4)
  *     on both Fashion-MNIST models and on a small model that mixes native
  *     nodes, fused groups (Conv+Add+Relu, Conv+Clip, Gemm) and nodes that
- *     fall back to the reference kernels (HardSigmoid, Flatten);
+ *     fall back to the reference kernels (Flatten);
  *   - every cut k run as [0,k) then [k,n) on two dnnl sessions equals the
  *     full dnnl run bit for bit (same thread count), including cuts inside
  *     fused groups and around fallback nodes;
  *   - a ref edge and a dnnl cloud agree across every cut (plain layout at
  *     the boundary);
- *   - repeated runs give the same bits and an empty range is a no-op.
+ *   - repeated runs give the same bits and an empty range is a no-op;
+ *   - the same on a model of MobileNetV3 / EfficientNet patterns (SiLU,
+ *     HardSwish as HardSigmoid * x, a squeeze-and-excitation gate), and
+ *     the per-node profile covers every node once, fused groups included.
  * Skipped (one passing check) when the dnnl backend is not compiled in.
  */
 #include <math.h>
@@ -142,10 +145,12 @@ static void mb_init(struct mb *b, char *name, int ndim, int64_t d0, int64_t d1, 
 	b->init_ptrs[k] = t;
 }
 
+static uint8_t *mb_pack(struct mb *pb, const int64_t *xd, char *out, size_t *len);
+
 /* x [1,4,10,10]:
  *   Conv 3x3 -> Relu -> Conv 3x3 -> Relu -> Conv 3x3 -> Add(, first relu)
  *   -> Relu                                                   (sum fusion)
- *   -> HardSigmoid (fallback) -> depthwise Conv -> Clip(0, 6) (eltwise fusion)
+ *   -> HardSigmoid (linear + clip) -> depthwise Conv -> Clip(0, 6) (eltwise fusion)
  *   -> MaxPool 3/2 ceil, AveragePool 2/2 -> Concat -> GlobalAveragePool
  *   -> Flatten (fallback) -> Gemm -> Relu -> Gemm -> Softmax  */
 static uint8_t *make_mixed(size_t *len)
@@ -206,7 +211,14 @@ static uint8_t *make_mixed(size_t *len)
 	mb_init(&b, "bf", 1, 12, 0, 0, 0, 0.1f, 0);
 	mb_init(&b, "wg", 2, 5, 12, 0, 0, 0.5f, 0);
 	mb_init(&b, "bg", 1, 5, 0, 0, 0, 0.1f, 0);
+	int64_t xd[4] = {1, 4, 10, 10};
+	return mb_pack(&b, xd, "z", len);
+}
 
+/* Pack b's graph (input "x" of dims xd, output out) as a model; frees b's
+ * data. */
+static uint8_t *mb_pack(struct mb *pb, const int64_t *xd, char *out, size_t *len)
+{
 	Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
 	Onnx__GraphProto gp = ONNX__GRAPH_PROTO__INIT;
 	Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT;
@@ -218,7 +230,6 @@ static uint8_t *make_mixed(size_t *len)
 	Onnx__TensorShapeProto sp = ONNX__TENSOR_SHAPE_PROTO__INIT;
 	Onnx__TensorShapeProto__Dimension dd[4];
 	Onnx__TensorShapeProto__Dimension *dp[4];
-	int64_t xd[4] = {1, 4, 10, 10};
 	for (int i = 0; i < 4; i++) {
 		onnx__tensor_shape_proto__dimension__init(&dd[i]);
 		dd[i].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
@@ -238,12 +249,12 @@ static uint8_t *make_mixed(size_t *len)
 	tpo.tensor_type = &tto;
 	vin.name = "x";
 	vin.type = &tp;
-	vout.name = "z";
+	vout.name = out;
 	vout.type = &tpo;
-	gp.n_node = (size_t)b.n_nodes;
-	gp.node = b.node_ptrs;
-	gp.n_initializer = (size_t)b.n_inits;
-	gp.initializer = b.init_ptrs;
+	gp.n_node = (size_t)pb->n_nodes;
+	gp.node = pb->node_ptrs;
+	gp.n_initializer = (size_t)pb->n_inits;
+	gp.initializer = pb->init_ptrs;
 	gp.n_input = 1;
 	gp.input = vins;
 	gp.n_output = 1;
@@ -261,9 +272,64 @@ static uint8_t *make_mixed(size_t *len)
 	uint8_t *buf = malloc(*len);
 	if (buf)
 		onnx__model_proto__pack(&mp, buf);
-	for (int i = 0; i < b.n_inits; i++)
-		free(b.data[i]);
+	for (int i = 0; i < pb->n_inits; i++)
+		free(pb->data[i]);
 	return buf;
+}
+
+/* x [1,24,8,8], the patterns of MobileNetV3 / EfficientNet blocks (24
+ * channels: padded to 32 in nChw16c):
+ *   Conv 1x1 -> Sigmoid, Mul (SiLU: swish post-op; with the next one
+ *   also a 1x1 + depthwise group) -> depthwise Conv 3x3
+ *   -> HardSigmoid(1/6, 1/2), Mul (HardSwish as exported: linear + clip
+ *   on the flat padded buffer, binary Mul)
+ *   -> squeeze-and-excitation: GlobalAveragePool -> Conv 1x1 -> Relu
+ *   -> Conv 1x1 -> HardSigmoid (fused as linear + clip post-ops)
+ *   -> Mul of [1,24,8,8] by the [1,24,1,1] gate (blocked broadcast)
+ *   -> Conv 1x1 -> z [1,16,8,8] */
+static uint8_t *make_modern(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "w0", "b0"}, *i1[] = {"c0"}, *i2[] = {"c0", "s0"}, *i3[] = {"m0", "w1", "b1"},
+		    *i4[] = {"c1"}, *i5[] = {"h1", "c1"}, *i6[] = {"m1"}, *i7[] = {"g", "w2", "b2"},
+		    *i8[] = {"c2"}, *i9[] = {"r2", "w3", "b3"}, *i10[] = {"c3"}, *i11[] = {"m1", "h3"},
+		    *i12[] = {"se", "w4", "b4"};
+	Onnx__NodeProto *n;
+	Onnx__AttributeProto *a;
+	memset(&b, 0, sizeof b);
+	b.seed = 11;
+	mb_node(&b, "Conv", 3, i0, "c0");
+	mb_node(&b, "Sigmoid", 1, i1, "s0");
+	mb_node(&b, "Mul", 2, i2, "m0");
+	n = mb_node(&b, "Conv", 3, i3, "c1");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	mb_int(&b, n, "group", 24);
+	n = mb_node(&b, "HardSigmoid", 1, i4, "h1");
+	a = mb_attr(&b, n, "alpha");
+	a->has_type = 1;
+	a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+	a->has_f = 1;
+	a->f = 1.0f / 6.0f;
+	mb_node(&b, "Mul", 2, i5, "m1");
+	mb_node(&b, "GlobalAveragePool", 1, i6, "g");
+	mb_node(&b, "Conv", 3, i7, "c2");
+	mb_node(&b, "Relu", 1, i8, "r2");
+	mb_node(&b, "Conv", 3, i9, "c3");
+	mb_node(&b, "HardSigmoid", 1, i10, "h3");
+	mb_node(&b, "Mul", 2, i11, "se");
+	mb_node(&b, "Conv", 3, i12, "z");
+	mb_init(&b, "w0", 4, 24, 24, 1, 1, 0.4f, 0);
+	mb_init(&b, "b0", 1, 24, 0, 0, 0, 0.2f, 0);
+	mb_init(&b, "w1", 4, 24, 1, 3, 3, 0.8f, 0);
+	mb_init(&b, "b1", 1, 24, 0, 0, 0, 0.5f, 0);
+	mb_init(&b, "w2", 4, 8, 24, 1, 1, 0.5f, 0);
+	mb_init(&b, "b2", 1, 8, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "w3", 4, 24, 8, 1, 1, 0.8f, 0);
+	mb_init(&b, "b3", 1, 24, 0, 0, 0, 0.3f, 0);
+	mb_init(&b, "w4", 4, 16, 24, 1, 1, 0.3f, 0);
+	mb_init(&b, "b4", 1, 16, 0, 0, 0, 0.1f, 0);
+	int64_t xd[4] = {1, 24, 8, 8};
+	return mb_pack(&b, xd, "z", len);
 }
 
 /* ------------------------------------------------------------ checks */
@@ -375,6 +441,72 @@ static void check_file(const char *path)
 	jalad_model_free(m);
 }
 
+/* Per-node profile of one run of m on backend: every node is covered by
+ * exactly one group, reorders are part of their node's time; returns the
+ * number of multi-node (fused) groups. */
+static int check_profile(const struct jalad_model *m, const char *backend)
+{
+	struct jalad_session *s = session(m, backend);
+	int n = jalad_model_node_count(m), groups = 0;
+	if (!s)
+		return 0;
+	struct jalad_tensor_desc d;
+	jalad_model_tensor_desc(m, jalad_model_input(m, 0), &d);
+	struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, d.ndim, {0}, NULL};
+	memcpy(in.dims, d.dims, sizeof in.dims);
+	float *x = calloc((size_t)jalad_tensor_numel(&in), sizeof *x);
+	in.data = x;
+	jalad_session_set_profiling(s, 1);
+	CHECK(jalad_session_run(s, &in, 1) == JALAD_OK);
+	const uint64_t *times = jalad_session_node_times(s);
+	struct jalad_node_prof p;
+	uint64_t total = 0;
+	for (int i = 0; i < n;) {
+		CHECK(jalad_session_node_profile(s, i, &p) == JALAD_OK);
+		CHECK_MSG(p.group_end > i && p.group_end <= n && p.impl && p.reorder_ns <= p.ns && p.ns == times[i],
+			  "%s node %d: group_end %d, impl %s", backend, i, p.group_end, p.impl ? p.impl : "NULL");
+		if (p.group_end <= i)
+			break;
+		if (!strcmp(backend, "ref"))
+			CHECK(p.group_end == i + 1 && !strcmp(p.impl, "ref") && p.reorder_ns == 0);
+		for (int k = i + 1; k < p.group_end; k++) {
+			struct jalad_node_prof q;
+			CHECK(jalad_session_node_profile(s, k, &q) == JALAD_OK && q.group_end == k && q.ns == 0);
+		}
+		groups += p.group_end > i + 1;
+		total += p.ns;
+		i = p.group_end;
+	}
+	CHECK(total > 0);
+	CHECK(jalad_session_node_profile(s, n, &p) == JALAD_ERR_INVALID_ARG);
+	CHECK(jalad_session_node_profile(s, -1, &p) == JALAD_ERR_INVALID_ARG);
+	/* profiling off: a run leaves the last profile alone */
+	jalad_session_set_profiling(s, 0);
+	CHECK(jalad_session_run(s, &in, 1) == JALAD_OK);
+	free(x);
+	jalad_session_free(s);
+	return groups;
+}
+
+static void check_modern(void)
+{
+	size_t len;
+	uint8_t *buf = make_modern(&len);
+	struct jalad_model *m = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "modern model: %s", jalad_last_error());
+	if (st == JALAD_OK) {
+		CHECK(jalad_model_node_count(m) == 13);
+		check_model("modern", m);
+		CHECK(check_profile(m, "ref") == 0);
+		/* SiLU + 1x1/depthwise, SE Conv+Relu, Conv+HardSigmoid */
+		int groups = check_profile(m, "dnnl");
+		CHECK_MSG(groups >= 3, "modern: %d fused groups on dnnl", groups);
+	}
+	jalad_model_free(m);
+	free(buf);
+}
+
 static void check_mixed(void)
 {
 	size_t len;
@@ -411,6 +543,7 @@ int main(void)
 	free(buf);
 
 	check_mixed();
+	check_modern();
 	check_file("models/fmnist-vgg.onnx");
 	check_file("models/fmnist-resnet.onnx");
 	TEST_MAIN_END("test_dnnl");

@@ -509,13 +509,20 @@ fail:
 /* ------------------------------------------------------------ run */
 
 
-static enum jalad_status exec_unit(struct dn_state *s, const struct dn_unit *u)
+/* Run u's steps; *reorder_ns (NULL unless profiling) gains the time of
+ * its reorder steps. The CPU stream executes synchronously, so a step's
+ * time is the time its execute call takes. */
+static enum jalad_status exec_unit(struct dn_state *s, const struct dn_unit *u, uint64_t *reorder_ns)
 {
 	for (int k = 0; k < u->nsteps; k++) {
 		const struct dn_step *st = &u->step[k];
+		int timed = reorder_ns && s->prims[st->prim].reorder;
+		uint64_t t0 = timed ? jalad_now_ns() : 0;
 		dnnl_status_t ds = dnnl_primitive_execute(s->prims[st->prim].p, s->strm, st->nargs, st->exec);
 		JALAD_RETURN_IF(ds != dnnl_success, JALAD_ERR_INTERNAL, "dnnl: node '%s' (%s): execution failed (%d)",
 				s->g->nodes[u->first].name, s->g->nodes[u->first].op_type, (int)ds);
+		if (timed)
+			*reorder_ns += jalad_now_ns() - t0;
 	}
 	return JALAD_OK;
 }
@@ -552,7 +559,8 @@ static int read_in(const struct dn_state *s, int t, int a, int b)
 	return 0;
 }
 
-static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_tensor *views, uint64_t *node_times)
+static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_tensor *views,
+				      const struct jalad_be_prof *prof)
 {
 	struct dn_state *s = state;
 	const struct jalad_graph *g = s->g;
@@ -571,7 +579,9 @@ static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_te
 			v->cur = p;
 		}
 	}
-	/* Arena tensors crossing cut a: from their plain views into their homes. */
+	/* Arena tensors crossing cut a: from their plain views into their
+	 * homes (profiled as reorders of the range's first node). */
+	uint64_t entry_ns = prof ? jalad_now_ns() : 0;
 	for (int t = 0; t < g->n_tensors; t++) {
 		const struct dn_tensor *d = &s->t[t];
 		const struct jalad_tensor_ir *ti = &g->tensors[t];
@@ -579,9 +589,11 @@ static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_te
 			continue;
 		JALAD_FORWARD(reorder(s, d->from_plain, d->view, d->home));
 	}
+	if (prof)
+		entry_ns = jalad_now_ns() - entry_ns;
 	for (int i = a; i < b;) {
 		const struct dn_unit *u = s->fused[i] && s->fused[i]->end <= b ? s->fused[i] : s->unit[i];
-		uint64_t t0 = node_times ? jalad_now_ns() : 0;
+		uint64_t t0 = prof ? jalad_now_ns() : 0, rns = 0;
 		if (!u->fallback && u->nthr != nthr) {
 			nthr = u->nthr;
 			omp_set_num_threads(nthr);
@@ -589,13 +601,29 @@ static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_te
 		if (u->fallback) {
 			JALAD_FORWARD(run_fallback(s, i, views));
 		} else {
-			JALAD_FORWARD(exec_unit(s, u));
+			JALAD_FORWARD(exec_unit(s, u, prof ? &rns : NULL));
 			const struct dn_tensor *d = &s->t[u->out];
-			if (d->store == DN_STORE_ARENA && (d->plain_consumer || g->tensors[u->out].last_use >= b))
+			if (d->store == DN_STORE_ARENA && (d->plain_consumer || g->tensors[u->out].last_use >= b)) {
+				uint64_t r0 = prof ? jalad_now_ns() : 0;
 				JALAD_FORWARD(reorder(s, d->to_plain, d->home, d->view));
+				if (prof)
+					rns += jalad_now_ns() - r0;
+			}
 		}
-		if (node_times)
-			node_times[i] = jalad_now_ns() - t0;
+		if (prof) {
+			if (i == a) {
+				t0 -= entry_ns;
+				rns += entry_ns;
+			}
+			prof->ns[i] = jalad_now_ns() - t0;
+			prof->reorder_ns[i] = rns;
+			prof->group_end[i] = u->end;
+			prof->impl[i] = u->fallback ? "ref" : u->impl && u->impl[0] ? u->impl : "dnnl";
+			for (int k = i + 1; k < u->end; k++) {
+				prof->group_end[k] = k;
+				prof->impl[k] = prof->impl[i];
+			}
+		}
 		i = u->end;
 	}
 	JALAD_RETURN_IF(dnnl_stream_wait(s->strm) != dnnl_success, JALAD_ERR_INTERNAL, "dnnl: stream wait failed");

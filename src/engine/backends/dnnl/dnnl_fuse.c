@@ -1,6 +1,7 @@
 /*
  * Fusion: Conv or Gemm at node i followed, at i+1 (and i+2), by
- *   - an activation              -> eltwise post-op
+ *   - an activation              -> eltwise post-op(s)
+ *   - Sigmoid(y), Mul(y, that)   -> swish post-op (SiLU; see silu_after)
  *   - a residual Add             -> sum post-op, or a binary add post-op
  *                                   where a sum would not be exact (Conv only)
  *   - a residual Add, activation -> the same, then an eltwise post-op (Conv only)
@@ -89,6 +90,40 @@ static int sum_at_end(const char *impl)
 	return !strncmp(impl, "brg", 3) || strstr(impl, "wino") != NULL;
 }
 
+/* SiLU (Swish) as ONNX exports it: node k = Sigmoid(t), node k + 1 =
+ * Mul(t, that), t read by nothing else, each a one-step native unit.
+ * Returns the Mul's output, else -1. As a swish post-op (x * logistic(1 *
+ * x)) oneDNN computes the logistic with the same code as its eltwise
+ * kernel and multiplies once, as the unfused binary Mul does, so the
+ * fused group gives the unfused pair's bits (`jalad run --check-splits`). */
+static int silu_after(const struct dn_state *s, int k, int t)
+{
+	const struct jalad_graph *g = s->g;
+	if (k + 1 >= g->n_nodes)
+		return -1;
+	const struct jalad_node *sg = &g->nodes[k], *mu = &g->nodes[k + 1];
+	const struct jalad_tensor_ir *ti = &g->tensors[t];
+	if (strcmp(sg->op_type, "Sigmoid") != 0 || strcmp(mu->op_type, "Mul") != 0 || sg->n_in != 1 ||
+	    sg->in[0] != t || mu->n_in != 2 || ti->is_output || ti->n_consumers != 2 || ti->last_use != k + 1)
+		return -1;
+	int sig = sg->out[0];
+	if (!((mu->in[0] == t && mu->in[1] == sig) || (mu->in[1] == t && mu->in[0] == sig)) ||
+	    !only_feeds(s, sig, k + 1))
+		return -1;
+	for (int j = k; j <= k + 1; j++)
+		if (!main_step(s->unit[j]) || s->unit[j]->nsteps != 1)
+			return -1;
+	return s->unit[k + 1]->out == mu->out[0] ? mu->out[0] : -1;
+}
+
+static void silu_act(struct dn_act *act)
+{
+	memset(act, 0, sizeof *act);
+	act->n = 1;
+	act->alg = dnnl_eltwise_swish;
+	act->alpha = 1.0f;
+}
+
 static enum jalad_status fuse_at(struct dn_state *s, int i)
 {
 	const struct jalad_graph *g = s->g;
@@ -119,9 +154,15 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 			end++;
 		}
 	}
-	if (end < g->n_nodes && only_feeds(s, out, end) && main_step(s->unit[end]) &&
-	    dn_node_act(g, &g->nodes[end], &act) && s->unit[end]->nsteps == 1 &&
-	    g->nodes[end].in[0] == out) {
+	int silu_out = silu_after(s, end, out);
+	if (silu_out >= 0 && dn_md_equal(dn_home(s, silu_out), ymd)) {
+		have_act = 1;
+		silu_act(&act);
+		out = silu_out;
+		end += 2;
+	} else if (end < g->n_nodes && only_feeds(s, out, end) && main_step(s->unit[end]) &&
+		   dn_node_act(g, &g->nodes[end], &act) && s->unit[end]->nsteps == act.n &&
+		   g->nodes[end].in[0] == out) {
 		have_act = 1;
 		out = g->nodes[end].out[0];
 		end++;
@@ -140,8 +181,7 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 		st = dn_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, dn_home(s, o)),
 			      "binary post-op");
 	if (st == JALAD_OK && have_act)
-		st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, act.alg, act.alpha, act.beta),
-			      "eltwise post-op");
+		st = dn_act_post_ops(po, &act);
 	if (st == JALAD_OK) {
 		/* made for the head's thread count, like the head */
 		s->nthr = head->nthr;
@@ -226,8 +266,8 @@ static int conv_shape(const struct dn_unit *u, int kh, int kw)
 static int act_after(struct dn_state *s, int k, int t, struct dn_act *act)
 {
 	const struct jalad_graph *g = s->g;
-	return k < g->n_nodes && only_feeds(s, t, k) && main_step(s->unit[k]) && s->unit[k]->nsteps == 1 &&
-	       g->nodes[k].in[0] == t && dn_node_act(g, &g->nodes[k], act);
+	return k < g->n_nodes && only_feeds(s, t, k) && main_step(s->unit[k]) && g->nodes[k].in[0] == t &&
+	       dn_node_act(g, &g->nodes[k], act) && s->unit[k]->nsteps == act->n;
 }
 
 /* A 1x1 convolution (+ activation) followed by a 3x3 depthwise one
@@ -255,10 +295,15 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 		return JALAD_OK;
 	struct dn_act a1, a2;
 	int y = head->out, j = i + 1, x = y;
-	int have_a1 = act_after(s, j, y, &a1);
+	int have_a1 = act_after(s, j, y, &a1), silu;
 	if (have_a1) {
 		x = g->nodes[j].out[0];
 		j++;
+	} else if ((silu = silu_after(s, j, y)) >= 0 && dn_md_equal(dn_home(s, silu), dn_home(s, y))) {
+		have_a1 = 1;
+		silu_act(&a1);
+		x = silu;
+		j += 2;
 	}
 	/* the depthwise convolution reading x */
 	if (j >= g->n_nodes || !only_feeds(s, x, j) || !main_step(s->unit[j]) || s->unit[j]->nsteps != 1)
@@ -282,6 +327,11 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 	if (have_a2) {
 		out = g->nodes[end].out[0];
 		end++;
+	} else if ((silu = silu_after(s, end, out)) >= 0 && dn_md_equal(dn_home(s, silu), dn_home(s, out))) {
+		have_a2 = 1;
+		silu_act(&a2);
+		out = silu;
+		end += 2;
 	}
 	struct dn_step *dws = main_step(dw);
 	struct dn_ref *wref = step_ref(dws, DNNL_ARG_WEIGHTS), *bref = step_ref(dws, DNNL_ARG_BIAS);
@@ -293,12 +343,12 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 	int prim;
 	enum jalad_status e = dn_check(dnnl_post_ops_create(&po), "post-ops");
 	if (e == JALAD_OK && have_a1)
-		e = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, a1.alg, a1.alpha, a1.beta), "eltwise post-op");
+		e = dn_act_post_ops(po, &a1);
 	if (e == JALAD_OK)
 		e = dn_check(dnnl_post_ops_append_dw(po, dnnl_f32, dnnl_f32, dnnl_f32, 3, st, pl, 0, 0, NULL),
 			     "depthwise post-op");
 	if (e == JALAD_OK && have_a2)
-		e = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, a2.alg, a2.alpha, a2.beta), "eltwise post-op");
+		e = dn_act_post_ops(po, &a2);
 	if (e == JALAD_OK) {
 		s->nthr = head->nthr;
 		omp_set_num_threads(s->nthr);

@@ -124,6 +124,7 @@ struct dn_prim {
 	uint64_t hash;               /* of key */
 	union dn_opdesc *od;         /* Conv/Gemm: the descriptor with concrete layouts,
 					made once (owned), NULL */
+	int reorder;                 /* a layout reorder (profiles count it apart) */
 };
 
 /* Interned memory descriptors, by id. Kept in blocks that never move, so a
@@ -273,11 +274,15 @@ void dn_pick_layout(struct dn_state *s);
  * On success sets the output tensor's home_md. */
 enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out);
 
-/* Description of an activation that can become an eltwise post-op. */
+/* Description of an activation that can become eltwise post-ops: one
+ * oneDNN algorithm, or two in a row (HardSigmoid: linear, then clip). */
 struct dn_act {
-	dnnl_alg_kind_t alg;
-	float alpha, beta;
+	int n;                       /* 1 or 2 */
+	dnnl_alg_kind_t alg, alg2;
+	float alpha, beta, alpha2, beta2;
 };
+/* Append act's eltwise post-ops to po. */
+enum jalad_status dn_act_post_ops(dnnl_post_ops_t po, const struct dn_act *act);
 /* Is node n an activation dnnl can run (and fuse)? */
 int dn_node_act(const struct jalad_graph *g, const struct jalad_node *n, struct dn_act *act);
 

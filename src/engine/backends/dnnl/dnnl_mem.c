@@ -281,6 +281,7 @@ enum jalad_status dn_reorder_get(struct dn_state *s, const dnnl_memory_desc_t *s
 	dnnl_primitive_attr_destroy(attr);
 	DN_TRY(ds, "reorder");
 	JALAD_FORWARD(dn_prim_add(s, pd, 1, id));
+	s->prims[*id].reorder = 1;
 	return dn_prim_share(s, *id, key, sizeof key);
 }
 

@@ -647,7 +647,9 @@ static int const_scalar(const struct jalad_graph *g, const struct jalad_node *n,
 int dn_node_act(const struct jalad_graph *g, const struct jalad_node *n, struct dn_act *act)
 {
 	const char *op = n->op_type;
-	act->alpha = act->beta = 0.0f;
+	act->n = 1;
+	act->alpha = act->beta = act->alpha2 = act->beta2 = 0.0f;
+	act->alg2 = dnnl_alg_kind_undef;
 	if (!strcmp(op, "Relu")) {
 		act->alg = dnnl_eltwise_relu;
 	} else if (!strcmp(op, "LeakyRelu")) {
@@ -668,6 +670,17 @@ int dn_node_act(const struct jalad_graph *g, const struct jalad_node *n, struct 
 		act->alpha = jalad_attr_float(n, "alpha", 1.0f);
 	} else if (!strcmp(op, "HardSwish")) {
 		act->alg = dnnl_eltwise_hardswish;
+	} else if (!strcmp(op, "HardSigmoid")) {
+		/* max(0, min(1, alpha x + beta)): oneDNN 2.6 has no such
+		 * algorithm; linear then clip computes it as the reference
+		 * kernel does (one fused multiply-add, then the bounds). */
+		act->n = 2;
+		act->alg = dnnl_eltwise_linear;
+		act->alpha = jalad_attr_float(n, "alpha", 0.2f);
+		act->beta = jalad_attr_float(n, "beta", 0.5f);
+		act->alg2 = dnnl_eltwise_clip;
+		act->alpha2 = 0.0f;
+		act->beta2 = 1.0f;
 	} else if (!strcmp(op, "Softplus")) {
 		act->alg = dnnl_eltwise_soft_relu;
 	} else if (!strcmp(op, "Sqrt")) {
@@ -695,6 +708,15 @@ int dn_node_act(const struct jalad_graph *g, const struct jalad_node *n, struct 
 	return 1;
 }
 
+enum jalad_status dn_act_post_ops(dnnl_post_ops_t po, const struct dn_act *act)
+{
+	DN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, act->alg, act->alpha, act->beta), "eltwise post-op");
+	if (act->n > 1)
+		DN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, act->alg2, act->alpha2, act->beta2), "eltwise post-op");
+	return JALAD_OK;
+}
+
+/* One eltwise primitive, or two (the second in place on the output). */
 static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit *u, const struct dn_act *act)
 {
 	const struct jalad_node *n = &s->g->nodes[i];
@@ -702,23 +724,72 @@ static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit
 	if (x < 0 || y < 0)
 		return UNSUPPORTED;
 	const dnnl_memory_desc_t *md = dn_home(s, x);
-	dnnl_eltwise_desc_t od;
-	DN_TRY(dnnl_eltwise_forward_desc_init(&od, dnnl_forward_inference, act->alg, md, act->alpha, act->beta),
+	dnnl_eltwise_desc_t od, od2;
+	/* On a layout with padded channels (nChw16c of 24 or 72 channels)
+	 * oneDNN runs an algorithm that does not keep zeros (f(0) != 0:
+	 * logistic, linear with beta != 0...) with its reference kernel:
+	 * slow, and not bit-identical with the same function as a post-op
+	 * of a fused group. Elementwise, the op can see the padded buffer as
+	 * one flat vector instead. The padding then holds f(0), finite
+	 * (never log: log(0) = -inf would turn into NaN in a convolution),
+	 * which the consumers ignore: convolutions weigh padded channels
+	 * by zero, every other op is per channel. */
+	dnnl_memory_desc_t flat;
+	int use_flat = 0;
+	for (int k = 0; k < md->ndims; k++)
+		use_flat |= md->padded_dims[k] != md->dims[k];
+	use_flat = use_flat && act->alg != dnnl_eltwise_log;
+	if (use_flat) {
+		int64_t count = (int64_t)(dn_md_bytes(md) / sizeof(float));
+		dn_md_plain(&flat, 1, &count);
+	}
+	DN_TRY(dnnl_eltwise_forward_desc_init(&od, dnnl_forward_inference, act->alg, use_flat ? &flat : md,
+					      act->alpha, act->beta),
 	       "eltwise descriptor");
-	dnnl_primitive_desc_t pd;
-	int prim;
+	if (act->n > 1)
+		DN_TRY(dnnl_eltwise_forward_desc_init(&od2, dnnl_forward_inference, act->alg2, use_flat ? &flat : md,
+						      act->alpha2, act->beta2),
+		       "eltwise descriptor");
+	dnnl_primitive_desc_t pd, pd2;
+	int prim, prim2 = -1;
 	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	if (act->n > 1)
+		JALAD_FORWARD(dn_make_prim(s, &od2, NULL, &pd2, &prim2));
 	struct dn_ref xr;
 	struct dn_step *st;
 	dnnl_memory_desc_t dmd = *md;
 	JALAD_FORWARD(dn_input_ref(s, u, i, x, md, &xr));
+	if (use_flat)
+		JALAD_FORWARD(dn_md_id(s, &flat, &xr.md));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
-	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dmd));
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, use_flat ? &flat : &dmd));
+	if (prim2 >= 0) {
+		JALAD_FORWARD(dn_unit_step(u, prim2, &st));
+		JALAD_FORWARD(add_home(s, st, DNNL_ARG_SRC, y, use_flat ? &flat : &dmd));
+		JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, use_flat ? &flat : &dmd));
+	}
 	return set_out(s, u, y, &dmd, pd);
 }
 
 /* ------------------------------------------------------------ binary */
+
+/* The format tag md (of dims, rank 4 or 5) is in, among the layouts this
+ * backend makes (blocked by 16 or 8, channels last, plain), or
+ * dnnl_format_tag_undef. */
+static dnnl_format_tag_t md_tag_of(const dnnl_memory_desc_t *md, int r, const int64_t *dims)
+{
+	static const dnnl_format_tag_t t4[] = {dnnl_nChw16c, dnnl_nChw8c, dnnl_acdb, dnnl_abcd};
+	static const dnnl_format_tag_t t5[] = {dnnl_nCdhw16c, dnnl_nCdhw8c, dnnl_acdeb, dnnl_abcde};
+	const dnnl_format_tag_t *t = r == 4 ? t4 : r == 5 ? t5 : NULL;
+	for (int k = 0; t && k < 4; k++) {
+		dnnl_memory_desc_t m;
+		dn_md_tag(&m, r, dims, t[k]);
+		if (dn_md_equal(&m, md))
+			return t[k];
+	}
+	return dnnl_format_tag_undef;
+}
 
 /* t's dims right-aligned to rank r (leading ones). */
 static void pad_dims(const struct jalad_tensor_ir *t, int r, int64_t *out)
@@ -764,8 +835,16 @@ static enum jalad_status build_binary(struct dn_state *s, int i, struct dn_unit 
 	 * another: oneDNN's binary on mixed layouts is its slow reference
 	 * kernel); a broadcast src1 is read plain. */
 	dnnl_memory_desc_t md1;
+	dnnl_format_tag_t tag0 = md_tag_of(&md0, r, yi->dims);
 	if (g->tensors[b].ndim == r && !memcmp(bd, yi->dims, (size_t)r * sizeof *bd))
 		md1 = md0;
+	else if (tag0 != dnnl_format_tag_undef && tag0 != dnnl_abcd && tag0 != dnnl_abcde)
+		/* A broadcast src1 ([1, C, 1, 1]: an SE gate, a per-channel
+		 * scale) in src0's blocked or channels-last layout: oneDNN's
+		 * jit binary kernel takes it; with a plain src1 next to a
+		 * blocked src0 it runs its reference kernel (8-30x slower:
+		 * 85% of MobileNetV3-small's time). */
+		dn_md_tag(&md1, r, bd, tag0);
 	else
 		dn_md_plain(&md1, r, bd);
 	dnnl_binary_desc_t od;
@@ -816,7 +895,9 @@ static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit 
 	}
 	/* Inputs in mixed layouts (a Winograd branch next to an NHWC one):
 	 * oneDNN's concat would be its reference kernel; reorder the odd ones
-	 * to NHWC first. */
+	 * to NHWC first. (A blocked input next to a plain one, as in
+	 * ShuffleNetV2, stays mixed: reordering both to plain for the simple
+	 * kernel measured 2x slower than the reference concat.) */
 	if (nhwc > 0 && nhwc < n->n_in)
 		for (int k = 0; k < n->n_in; k++)
 			dn_md_tag(&mds[k], r, g->tensors[n->in[k]].dims, dnnl_acdb);
