@@ -688,8 +688,6 @@ int cmd_edge(int argc, char **argv)
 	struct jalad_edge_plan *plans = NULL;
 	double *lat = NULL;
 	float *x = NULL;
-	struct jalad_image *img = NULL;
-	uint8_t *file = NULL;
 	struct run R;
 	memset(&R, 0, sizeof R);
 	int n_plans = 0;
@@ -942,9 +940,9 @@ done:
 	jalad_model_free(m);
 	free(plans);
 	free(R.oracle_bps);
-	free(lat);
+	free(R.lat); /* the sink may have grown it: lat is a copy */
 	free(x);
-	free(file);
-	jalad_image_free(img);
+	free(R.file);
+	jalad_image_free(R.img);
 	return rc;
 }
