@@ -124,6 +124,24 @@ static void silu_act(struct dn_act *act)
 	act->alpha = 1.0f;
 }
 
+/* The fused primitive of head's operation with post-ops po (freed here),
+ * made for the head's thread count, like the head; st is the status of
+ * building po (nothing is made unless JALAD_OK). */
+static enum jalad_status make_fused(struct dn_state *s, const struct dn_unit *head, dnnl_post_ops_t po,
+				    enum jalad_status st, dnnl_primitive_desc_t *pd, int *prim)
+{
+	if (st == JALAD_OK) {
+		s->nthr = head->nthr;
+		omp_set_num_threads(s->nthr);
+		st = dn_make_prim(s, head->od, po, pd, prim);
+		s->nthr = s->threads;
+		omp_set_num_threads(s->nthr);
+	}
+	if (po)
+		dnnl_post_ops_destroy(po);
+	return st;
+}
+
 static enum jalad_status fuse_at(struct dn_state *s, int i)
 {
 	const struct jalad_graph *g = s->g;
@@ -182,16 +200,7 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 			      "binary post-op");
 	if (st == JALAD_OK && have_act)
 		st = dn_act_post_ops(po, &act);
-	if (st == JALAD_OK) {
-		/* made for the head's thread count, like the head */
-		s->nthr = head->nthr;
-		omp_set_num_threads(s->nthr);
-		st = dn_make_prim(s, head->od, po, &pd, &prim);
-		s->nthr = s->threads;
-		omp_set_num_threads(s->nthr);
-	}
-	if (po)
-		dnnl_post_ops_destroy(po);
+	st = make_fused(s, head, po, st, &pd, &prim);
 	if (st == JALAD_ERR_UNSUPPORTED)
 		return JALAD_OK;
 	JALAD_FORWARD(st);
@@ -349,15 +358,7 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 			     "depthwise post-op");
 	if (e == JALAD_OK && have_a2)
 		e = dn_act_post_ops(po, &a2);
-	if (e == JALAD_OK) {
-		s->nthr = head->nthr;
-		omp_set_num_threads(s->nthr);
-		e = dn_make_prim(s, head->od, po, &pd, &prim);
-		s->nthr = s->threads;
-		omp_set_num_threads(s->nthr);
-	}
-	if (po)
-		dnnl_post_ops_destroy(po);
+	e = make_fused(s, head, po, e, &pd, &prim);
 	if (e == JALAD_ERR_UNSUPPORTED)
 		return JALAD_OK;
 	JALAD_FORWARD(e);
