@@ -12,7 +12,9 @@
  *   - repeated runs give the same bits and an empty range is a no-op;
  *   - the same on a model of MobileNetV3 / EfficientNet patterns (SiLU,
  *     HardSwish as HardSigmoid * x, a squeeze-and-excitation gate), and
- *     the per-node profile covers every node once, fused groups included.
+ *     the per-node profile covers every node once, fused groups included;
+ *   - the SiLU kernel: within 2e-6 of double precision, special values,
+ *     the same bits at any thread count and any position in a buffer.
  * Skipped (one passing check) when the dnnl backend is not compiled in.
  */
 #include <math.h>
@@ -22,6 +24,9 @@
 #include "jalad/jalad.h"
 #include "onnx.pb-c.h"
 #include "testing.h"
+#ifdef JALAD_HAVE_DNNL
+#include "engine/backends/dnnl/dnnl_impl.h"
+#endif
 
 #define THREADS 2
 
@@ -279,10 +284,10 @@ static uint8_t *mb_pack(struct mb *pb, const int64_t *xd, char *out, size_t *len
 
 /* x [1,24,8,8], the patterns of MobileNetV3 / EfficientNet blocks (24
  * channels: padded to 32 in nChw16c):
- *   Conv 1x1 -> Sigmoid, Mul (SiLU: swish post-op; with the next one
- *   also a 1x1 + depthwise group) -> depthwise Conv 3x3
- *   -> HardSigmoid(1/6, 1/2), Mul (HardSwish as exported: linear + clip
- *   on the flat padded buffer, binary Mul)
+ *   Conv 1x1 -> Sigmoid, Mul (SiLU: the convolution, then the SiLU
+ *   kernel in place) -> depthwise Conv 3x3
+ *   -> HardSigmoid(1/6, 1/2), Mul (HardSwish as exported: a hardswish
+ *   post-op; the Mul alone runs oneDNN's hardswish on x)
  *   -> squeeze-and-excitation: GlobalAveragePool -> Conv 1x1 -> Relu
  *   -> Conv 1x1 -> HardSigmoid (fused as linear + clip post-ops)
  *   -> Mul of [1,24,8,8] by the [1,24,1,1] gate (blocked broadcast)
@@ -507,6 +512,54 @@ static void check_modern(void)
 	free(buf);
 }
 
+#ifdef JALAD_HAVE_DNNL
+static void check_silu(void)
+{
+	enum { N = 100003 };
+	float *x = malloc(N * sizeof *x), *y1 = malloc(N * sizeof *y1), *y2 = malloc(N * sizeof *y2);
+	float *y3 = malloc(N * sizeof *y3);
+	if (!x || !y1 || !y2 || !y3) {
+		CHECK(0);
+		goto done;
+	}
+	fill(x, N, 5, 30.0f);
+	const float special[] = {0.0f, -0.0f, INFINITY, 1e-30f, -1e-30f, 88.0f, -88.0f, 200.0f, -200.0f, 1e30f, -1e30f};
+	const int ns = (int)(sizeof special / sizeof special[0]);
+	memcpy(x + 3, special, sizeof special);
+	x[N - 1] = NAN;
+	dn_kern_run(DN_KERN_SILU, x, y1, N, 1);
+	dn_kern_run(DN_KERN_SILU, x, y2, N, 2);
+	CHECK_MSG(!memcmp(y1, y2, N * sizeof *y1), "silu: 1 and 2 threads differ");
+	/* the same element at another offset (vector body vs scalar tail) */
+	dn_kern_run(DN_KERN_SILU, x + 7, y3, 29, 1);
+	CHECK(!memcmp(y3, y1 + 7, 29 * sizeof *y3));
+	memcpy(y3, x, N * sizeof *y3);
+	dn_kern_run(DN_KERN_SILU, y3, y3, N, 2); /* in place */
+	CHECK(!memcmp(y3, y1, N * sizeof *y3));
+	double worst = 0.0;
+	for (int i = 0; i < N - 1; i++) {
+		if (isinf(x[i]) || fabsf(x[i]) > 87.0f)
+			continue;
+		double r = (double)x[i] / (1.0 + exp(-(double)x[i]));
+		double e = fabs((double)y1[i] - r) / (fabs(r) > 1e-30 ? fabs(r) : 1e-30);
+		if (e > worst)
+			worst = e;
+	}
+	CHECK_MSG(worst <= 2e-6, "silu: max rel err %.3g", worst);
+	CHECK(y1[3] == 0.0f && !signbit(y1[3]) && y1[4] == 0.0f && signbit(y1[4]));
+	CHECK(isinf(y1[5]) && y1[5] > 0);
+	CHECK(y1[3 + 7] == 200.0f && y1[3 + 9] == 1e30f);
+	CHECK(y1[3 + 8] == 0.0f && y1[3 + 10] == 0.0f && y1[3 + 6] < 0.0f && y1[3 + 6] > -1e-35f);
+	CHECK(isnan(y1[N - 1]));
+	(void)ns;
+done:
+	free(x);
+	free(y1);
+	free(y2);
+	free(y3);
+}
+#endif
+
 static void check_mixed(void)
 {
 	size_t len;
@@ -542,6 +595,9 @@ int main(void)
 	jalad_model_free(m);
 	free(buf);
 
+#ifdef JALAD_HAVE_DNNL
+	check_silu();
+#endif
 	check_mixed();
 	check_modern();
 	check_file("models/fmnist-vgg.onnx");

@@ -509,6 +509,21 @@ fail:
 /* ------------------------------------------------------------ run */
 
 
+/* A kernel step: its source and destination buffers. */
+static enum jalad_status exec_kern(struct dn_state *s, const struct dn_unit *u, const struct dn_step *st)
+{
+	void *x = NULL, *y = NULL;
+	for (int a = 0; a < st->nargs; a++) {
+		void **h = st->exec[a].arg == DNNL_ARG_SRC ? &x : st->exec[a].arg == DNNL_ARG_DST ? &y : NULL;
+		if (h && dnnl_memory_get_data_handle(st->exec[a].memory, h) != dnnl_success)
+			*h = NULL;
+	}
+	JALAD_RETURN_IF(!x || !y, JALAD_ERR_INTERNAL, "dnnl: node '%s' (%s): kernel step without buffers",
+			s->g->nodes[u->first].name, s->g->nodes[u->first].op_type);
+	dn_kern_run(st->kern, x, y, st->count, u->nthr);
+	return JALAD_OK;
+}
+
 /* Run u's steps; *reorder_ns (NULL unless profiling) gains the time of
  * its reorder steps. The CPU stream executes synchronously, so a step's
  * time is the time its execute call takes. */
@@ -516,6 +531,10 @@ static enum jalad_status exec_unit(struct dn_state *s, const struct dn_unit *u, 
 {
 	for (int k = 0; k < u->nsteps; k++) {
 		const struct dn_step *st = &u->step[k];
+		if (st->prim < 0) {
+			JALAD_FORWARD(exec_kern(s, u, st));
+			continue;
+		}
 		int timed = reorder_ns && s->prims[st->prim].reorder;
 		uint64_t t0 = timed ? jalad_now_ns() : 0;
 		dnnl_status_t ds = dnnl_primitive_execute(s->prims[st->prim].p, s->strm, st->nargs, st->exec);

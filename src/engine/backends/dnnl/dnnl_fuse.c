@@ -1,7 +1,10 @@
 /*
  * Fusion: Conv or Gemm at node i followed, at i+1 (and i+2), by
  *   - an activation              -> eltwise post-op(s)
- *   - Sigmoid(y), Mul(y, that)   -> swish post-op (SiLU; see silu_after)
+ *   - HardSigmoid(y), Mul(y, that) -> hardswish post-op (gate_after)
+ *   - Sigmoid(y), Mul(y, that)   -> the SiLU kernel step, in place on the
+ *                                   group's output (no post-op computes it
+ *                                   as the kernel does; dnnl_kern.c)
  *   - a residual Add             -> sum post-op, or a binary add post-op
  *                                   where a sum would not be exact (Conv only)
  *   - a residual Add, activation -> the same, then an eltwise post-op (Conv only)
@@ -90,38 +93,38 @@ static int sum_at_end(const char *impl)
 	return !strncmp(impl, "brg", 3) || strstr(impl, "wino") != NULL;
 }
 
-/* SiLU (Swish) as ONNX exports it: node k = Sigmoid(t), node k + 1 =
- * Mul(t, that), t read by nothing else, each a one-step native unit.
- * Returns the Mul's output, else -1. As a swish post-op (x * logistic(1 *
- * x)) oneDNN computes the logistic with the same code as its eltwise
- * kernel and multiplies once, as the unfused binary Mul does, so the
- * fused group gives the unfused pair's bits (`jalad run --check-splits`). */
-static int silu_after(const struct dn_state *s, int k, int t)
+/* A gated activation after tensor t (dn_gated): node k = g(t), node k + 1
+ * = Mul(t, that), t read by nothing else, g's output read only by the
+ * Mul, whose unit is one native step (it reads t without a reorder).
+ * Returns the Mul's output and sets *kind, else -1. In a fused group g is
+ * skipped: the Mul's unit computes the activation from t alone. */
+static int gate_after(const struct dn_state *s, int k, int t, enum dn_gate *kind)
 {
 	const struct jalad_graph *g = s->g;
 	if (k + 1 >= g->n_nodes)
 		return -1;
-	const struct jalad_node *sg = &g->nodes[k], *mu = &g->nodes[k + 1];
+	const struct jalad_node *mu = &g->nodes[k + 1];
 	const struct jalad_tensor_ir *ti = &g->tensors[t];
-	if (strcmp(sg->op_type, "Sigmoid") != 0 || strcmp(mu->op_type, "Mul") != 0 || sg->n_in != 1 ||
-	    sg->in[0] != t || mu->n_in != 2 || ti->is_output || ti->n_consumers != 2 || ti->last_use != k + 1)
+	int gate;
+	if (dn_gated(g, k + 1, kind, &gate) != t || gate != k || ti->is_output || ti->n_consumers != 2 ||
+	    ti->last_use != k + 1 || !only_feeds(s, g->nodes[k].out[0], k + 1))
 		return -1;
-	int sig = sg->out[0];
-	if (!((mu->in[0] == t && mu->in[1] == sig) || (mu->in[1] == t && mu->in[0] == sig)) ||
-	    !only_feeds(s, sig, k + 1))
+	if (!main_step(s->unit[k + 1]) || s->unit[k + 1]->nsteps != 1)
 		return -1;
-	for (int j = k; j <= k + 1; j++)
-		if (!main_step(s->unit[j]) || s->unit[j]->nsteps != 1)
-			return -1;
 	return s->unit[k + 1]->out == mu->out[0] ? mu->out[0] : -1;
 }
 
-static void silu_act(struct dn_act *act)
+/* The gate's activation as a post-op: HardSwish is oneDNN's eltwise
+ * hardswish, the Mul's own kernel; SiLU is this backend's kernel, which
+ * no post-op reproduces (0 returned). */
+static int gate_act(enum dn_gate kind, struct dn_act *act)
 {
+	if (kind != DN_GATE_HARDSWISH)
+		return 0;
 	memset(act, 0, sizeof *act);
 	act->n = 1;
-	act->alg = dnnl_eltwise_swish;
-	act->alpha = 1.0f;
+	act->alg = dnnl_eltwise_hardswish;
+	return 1;
 }
 
 /* The fused primitive of head's operation with post-ops po (freed here),
@@ -172,11 +175,13 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 			end++;
 		}
 	}
-	int silu_out = silu_after(s, end, out);
-	if (silu_out >= 0 && dn_md_equal(dn_home(s, silu_out), ymd)) {
-		have_act = 1;
-		silu_act(&act);
-		out = silu_out;
+	enum dn_gate gk;
+	int gate_out = gate_after(s, end, out, &gk), silu = 0;
+	if (gate_out >= 0 && dn_md_equal(dn_home(s, gate_out), ymd)) {
+		/* SiLU: the Mul's kernel step, in place on the group's output */
+		have_act = gate_act(gk, &act);
+		silu = !have_act;
+		out = gate_out;
 		end += 2;
 	} else if (end < g->n_nodes && only_feeds(s, out, end) && main_step(s->unit[end]) &&
 		   dn_node_act(g, &g->nodes[end], &act) && s->unit[end]->nsteps == act.n &&
@@ -222,6 +227,23 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 		return jalad_fail(JALAD_ERR_INTERNAL, "dnnl: fused unit at node %d has no destination", i);
 	}
 	dr->id = out;
+	if (silu) {
+		const struct dn_step *ks = main_step(s->unit[end - 1]);
+		struct dn_step *ks_new;
+		struct dn_ref r;
+		enum jalad_status e = dn_kern_step(fu, ks->kern, ks->count, &ks_new);
+		ms = &fu->step[fu->nsteps - 2];
+		if (e == JALAD_OK)
+			e = dn_ref_home(s, &r, out, ymd);
+		if (e == JALAD_OK)
+			e = dn_step_arg(ks_new, DNNL_ARG_SRC, &r);
+		if (e == JALAD_OK)
+			e = dn_step_arg(ks_new, DNNL_ARG_DST, &r);
+		if (e != JALAD_OK) {
+			dn_unit_free(fu);
+			return e;
+		}
+	}
 	s->fused[i] = fu;
 	s->t[out].group_out = 1;
 	if (o >= 0 && !sum) {
@@ -304,14 +326,17 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 		return JALAD_OK;
 	struct dn_act a1, a2;
 	int y = head->out, j = i + 1, x = y;
-	int have_a1 = act_after(s, j, y, &a1), silu;
+	enum dn_gate gk;
+	int have_a1 = act_after(s, j, y, &a1), gate;
 	if (have_a1) {
 		x = g->nodes[j].out[0];
 		j++;
-	} else if ((silu = silu_after(s, j, y)) >= 0 && dn_md_equal(dn_home(s, silu), dn_home(s, y))) {
+	} else if ((gate = gate_after(s, j, y, &gk)) >= 0 && dn_md_equal(dn_home(s, gate), dn_home(s, y))) {
+		/* a SiLU between the two is this backend's kernel: no fusion */
+		if (!gate_act(gk, &a1))
+			return JALAD_OK;
 		have_a1 = 1;
-		silu_act(&a1);
-		x = silu;
+		x = gate;
 		j += 2;
 	}
 	/* the depthwise convolution reading x */
@@ -336,10 +361,10 @@ static enum jalad_status fuse_dw_at(struct dn_state *s, int i, int *done)
 	if (have_a2) {
 		out = g->nodes[end].out[0];
 		end++;
-	} else if ((silu = silu_after(s, end, out)) >= 0 && dn_md_equal(dn_home(s, silu), dn_home(s, out))) {
+	} else if ((gate = gate_after(s, end, out, &gk)) >= 0 && dn_md_equal(dn_home(s, gate), dn_home(s, out)) &&
+		   gate_act(gk, &a2)) {
 		have_a2 = 1;
-		silu_act(&a2);
-		out = silu;
+		out = gate;
 		end += 2;
 	}
 	struct dn_step *dws = main_step(dw);

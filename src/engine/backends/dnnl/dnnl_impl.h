@@ -71,8 +71,18 @@ struct dn_ref {
 	dnnl_memory_t mem;           /* DN_REF_MEM: owned by the backend's list */
 };
 
+/* A C kernel a step runs instead of a primitive (dnnl_kern.c). */
+enum dn_kern {
+	DN_KERN_NONE = 0,
+	DN_KERN_SILU,                /* y = x * sigmoid(x) */
+};
+
 struct dn_step {
-	int prim;                    /* primitive id */
+	int prim;                    /* primitive id, -1 for a kernel step */
+	enum dn_kern kern;           /* the kernel of a step with prim -1: reads
+					its DNNL_ARG_SRC, writes its DNNL_ARG_DST
+					(may be the same buffer), count floats */
+	int64_t count;
 	int nargs, cap;
 	int *arg;                    /* DNNL_ARG_* */
 	struct dn_ref *ref;
@@ -285,6 +295,22 @@ struct dn_act {
 enum jalad_status dn_act_post_ops(dnnl_post_ops_t po, const struct dn_act *act);
 /* Is node n an activation dnnl can run (and fuse)? */
 int dn_node_act(const struct jalad_graph *g, const struct jalad_node *n, struct dn_act *act);
+
+/* Node i is Mul(x, g(x)) with g an activation of x alone, as ONNX exporters
+ * write SiLU (g = Sigmoid) and HardSwish (g = HardSigmoid with alpha 1/6,
+ * beta 1/2): returns x and sets *kind (and *gate, g's node), else -1. The
+ * Mul's unit computes the activation from x and ignores g's output, so
+ * the result is the same whether g ran, was skipped by a fused group or
+ * came across a cut. */
+enum dn_gate { DN_GATE_SILU = 1, DN_GATE_HARDSWISH };
+int dn_gated(const struct jalad_graph *g, int i, enum dn_gate *kind, int *gate);
+/* Append a step running kernel k on count floats (arguments follow). */
+enum jalad_status dn_kern_step(struct dn_unit *u, enum dn_kern k, int64_t count, struct dn_step **out);
+
+/* ------------------------------------------------------------ kernels (dnnl_kern.c) */
+
+/* Run kernel k on n floats of x into y (y may be x) on nthr threads. */
+void dn_kern_run(enum dn_kern k, const float *x, float *y, int64_t n, int nthr);
 
 /* ------------------------------------------------------------ fusion (dnnl_fuse.c) */
 

@@ -384,6 +384,14 @@ enum jalad_status dn_unit_step(struct dn_unit *u, int prim, struct dn_step **out
 	return JALAD_OK;
 }
 
+enum jalad_status dn_kern_step(struct dn_unit *u, enum dn_kern k, int64_t count, struct dn_step **out)
+{
+	JALAD_FORWARD(dn_unit_step(u, -1, out));
+	(*out)->kern = k;
+	(*out)->count = count;
+	return JALAD_OK;
+}
+
 enum jalad_status dn_step_arg(struct dn_step *st, int arg, const struct dn_ref *ref)
 {
 	if (st->nargs == st->cap) {
@@ -420,6 +428,10 @@ enum jalad_status dn_unit_clone(const struct dn_unit *u, struct dn_unit **out)
 	for (int i = 0; i < u->nsteps; i++) {
 		struct dn_step *st;
 		enum jalad_status e = dn_unit_step(c, u->step[i].prim, &st);
+		if (e == JALAD_OK) {
+			st->kern = u->step[i].kern;
+			st->count = u->step[i].count;
+		}
 		for (int k = 0; e == JALAD_OK && k < u->step[i].nargs; k++)
 			e = dn_step_arg(&c->step[i], u->step[i].arg[k], &u->step[i].ref[k]);
 		if (e != JALAD_OK) {

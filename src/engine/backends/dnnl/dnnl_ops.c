@@ -536,8 +536,14 @@ static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u
 	dn_md_tag(&wt, 2, wd, transb ? dnnl_ab : dnnl_ba);
 	dn_md_plain(&bias, 1, &nn);
 	dn_md_plain(&dst, 2, dd);
+	/* Constant weights go into the layout oneDNN prefers, once: its
+	 * brgemm kernel on blocked weights streams them about twice as fast
+	 * as the gemm kernel on the model's row-major matrix (MobileNetV3's
+	 * 1024 x 1000 classifier: 0.038 ms instead of 0.072 hot). */
+	dnnl_memory_desc_t wany;
+	dn_md_tag(&wany, 2, wd, g->tensors[bw].data ? dnnl_format_tag_any : (transb ? dnnl_ab : dnnl_ba));
 	union dn_opdesc od;
-	DN_TRY(dnnl_inner_product_forward_desc_init(&od.ip, dnnl_forward_inference, &src, &wt,
+	DN_TRY(dnnl_inner_product_forward_desc_init(&od.ip, dnnl_forward_inference, &src, &wany,
 						    c >= 0 ? &bias : NULL, &dst),
 	       "inner product descriptor");
 	dnnl_primitive_desc_t pd;
@@ -717,10 +723,10 @@ enum jalad_status dn_act_post_ops(dnnl_post_ops_t po, const struct dn_act *act)
 }
 
 /* One eltwise primitive, or two (the second in place on the output). */
-static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit *u, const struct dn_act *act)
+static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit *u, const struct dn_act *act, int x)
 {
 	const struct jalad_node *n = &s->g->nodes[i];
-	int x = act_input(s, n, 0), y = single_output(s, n);
+	int y = single_output(s, n);
 	if (x < 0 || y < 0)
 		return UNSUPPORTED;
 	const dnnl_memory_desc_t *md = dn_home(s, x);
@@ -770,6 +776,76 @@ static enum jalad_status build_eltwise(struct dn_state *s, int i, struct dn_unit
 		JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, use_flat ? &flat : &dmd));
 	}
 	return set_out(s, u, y, &dmd, pd);
+}
+
+/* ------------------------------------------------------------ gated activations */
+
+int dn_gated(const struct jalad_graph *g, int i, enum dn_gate *kind, int *gate)
+{
+	const struct jalad_node *n = &g->nodes[i];
+	if (strcmp(n->op_type, "Mul") != 0 || n->n_in != 2 || n->in[0] < 0 || n->in[1] < 0 || n->in[0] == n->in[1])
+		return -1;
+	for (int k = 0; k < 2; k++) {
+		int x = n->in[k], gt = n->in[1 - k], p = g->tensors[gt].producer;
+		if (p < 0 || g->tensors[x].data)
+			continue;
+		const struct jalad_node *gn = &g->nodes[p];
+		if (gn->n_in < 1 || gn->in[0] != x || gn->n_out < 1 || gn->out[0] != gt)
+			continue;
+		if (!strcmp(gn->op_type, "Sigmoid") && gn->n_in == 1) {
+			*kind = DN_GATE_SILU;
+		} else if (!strcmp(gn->op_type, "HardSigmoid") && gn->n_in == 1 &&
+			   fabsf(jalad_attr_float(gn, "alpha", 0.2f) - 1.0f / 6.0f) <= 1e-7f &&
+			   jalad_attr_float(gn, "beta", 0.5f) == 0.5f) {
+			/* oneDNN's hardswish, x * min(max(x + 3, 0), 6) / 6 */
+			*kind = DN_GATE_HARDSWISH;
+		} else {
+			continue;
+		}
+		*gate = p;
+		return x;
+	}
+	return -1;
+}
+
+/* Is md one dense buffer (every byte an element, padded channels
+ * included), so an elementwise kernel may see it as a flat vector? */
+static int md_dense(const dnnl_memory_desc_t *md)
+{
+	int64_t count = 1;
+	for (int k = 0; k < md->ndims; k++)
+		count *= md->padded_dims[k];
+	return md->offset0 == 0 && dn_md_bytes(md) == (size_t)count * sizeof(float);
+}
+
+/* Mul(x, g(x)): the activation computed from x (dn_gated). HardSwish is
+ * oneDNN's eltwise hardswish (the post-op a fused Conv or Gemm applies);
+ * SiLU is this backend's kernel on x's buffer seen flat. */
+static enum jalad_status build_gated(struct dn_state *s, int i, struct dn_unit *u, enum dn_gate kind, int x)
+{
+	int y = single_output(s, &s->g->nodes[i]);
+	if (x < 0 || y < 0 || !s->t[x].f32 || s->g->tensors[x].data ||
+	    s->g->tensors[x].ndim != s->g->tensors[y].ndim ||
+	    memcmp(s->g->tensors[x].dims, s->g->tensors[y].dims,
+		   (size_t)s->g->tensors[y].ndim * sizeof s->g->tensors[y].dims[0]) != 0)
+		return UNSUPPORTED;
+	if (kind == DN_GATE_HARDSWISH) {
+		struct dn_act act = {.n = 1, .alg = dnnl_eltwise_hardswish, .alg2 = dnnl_alg_kind_undef};
+		return build_eltwise(s, i, u, &act, x);
+	}
+	const dnnl_memory_desc_t *md = dn_home(s, x);
+	if (!md_dense(md))
+		return UNSUPPORTED;
+	dnnl_memory_desc_t dmd = *md;
+	struct dn_ref xr;
+	struct dn_step *st;
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, &dmd, &xr));
+	JALAD_FORWARD(dn_kern_step(u, DN_KERN_SILU, (int64_t)(dn_md_bytes(&dmd) / sizeof(float)), &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dmd));
+	JALAD_FORWARD(set_out(s, u, y, &dmd, NULL));
+	u->impl = "jalad:silu";
+	return JALAD_OK;
 }
 
 /* ------------------------------------------------------------ binary */
@@ -1018,6 +1094,8 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 	const struct jalad_node *n = &s->g->nodes[i];
 	const char *op = n->op_type;
 	struct dn_act act;
+	enum dn_gate gate;
+	int gnode;
 	enum jalad_status st;
 	struct dn_unit *u = dn_unit_new(i, i + 1);
 	*out = NULL;
@@ -1039,6 +1117,8 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 		st = build_binary(s, i, u, dnnl_binary_add, 1);
 	else if ((!strcmp(op, "Max") || !strcmp(op, "Min")) && n->n_in == 2)
 		st = build_binary(s, i, u, op[1] == 'a' ? dnnl_binary_max : dnnl_binary_min, 1);
+	else if (!strcmp(op, "Mul") && dn_gated(s->g, i, &gate, &gnode) >= 0)
+		st = build_gated(s, i, u, gate, dn_gated(s->g, i, &gate, &gnode));
 	else if (!strcmp(op, "Mul"))
 		st = build_binary(s, i, u, dnnl_binary_mul, 1);
 	else if (!strcmp(op, "Sub"))
@@ -1054,7 +1134,7 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 	else if (!strcmp(op, "BatchNormalization"))
 		st = build_bn(s, i, u);
 	else if (dn_node_act(s->g, n, &act))
-		st = build_eltwise(s, i, u, &act);
+		st = build_eltwise(s, i, u, &act, act_input(s, n, 0));
 	else
 		st = UNSUPPORTED;
 	if (st != JALAD_OK) {
