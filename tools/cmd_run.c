@@ -329,9 +329,11 @@ int cmd_run(int argc, char **argv)
 	struct jalad_session *s = NULL;
 	struct jalad_tensor in = { 0 };
 	double *times = NULL;
+	uint64_t tl = jalad_now_ns_tool();
 	enum jalad_status st = jalad_model_load(path, NULL, &m);
 	if (st != JALAD_OK)
 		return tool_error("run", st);
+	double load_ms = (double)(jalad_now_ns_tool() - tl) / 1e6;
 	struct jalad_preprocess pp;
 	int have_pp = 0;
 	if (image_in) {
@@ -401,8 +403,8 @@ int cmd_run(int argc, char **argv)
 		printf("{\"model\": ");
 		tool_json_str(stdout, path);
 		printf(", \"backend\": \"%s\", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, "
-		       "\"session_create_ms\": %.3f, \"output_shape\": \"%s\", \"top5\": [",
-		       jalad_session_backend(s), threads, repeat, med, create_ms, shape);
+		       "\"model_load_ms\": %.3f, \"session_create_ms\": %.3f, \"output_shape\": \"%s\", \"top5\": [",
+		       jalad_session_backend(s), threads, repeat, med, load_ms, create_ms, shape);
 		for (int k = 0; k < ntop; k++)
 			printf("%s{\"index\": %d, \"value\": %.6g}", k ? ", " : "", top5[k], ((const float *)out.data)[top5[k]]);
 		printf("]");
@@ -413,8 +415,8 @@ int cmd_run(int argc, char **argv)
 		printf("output: %s (%s)\n", shape, jalad_dtype_name(out.dtype));
 		for (int k = 0; k < ntop; k++)
 			printf("  top%d: class %d  %.6g\n", k + 1, top5[k], ((const float *)out.data)[top5[k]]);
-		printf("median: %.3f ms over %ld runs (%s backend, session created in %.1f ms)\n", med, repeat,
-		       jalad_session_backend(s), create_ms);
+		printf("median: %.3f ms over %ld runs (%s backend, model loaded in %.1f ms, session created in %.1f ms)\n",
+		       med, repeat, jalad_session_backend(s), load_ms, create_ms);
 		if (profile)
 			prof_print_text(&prof, (int)top);
 	}

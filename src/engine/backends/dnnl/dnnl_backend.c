@@ -61,7 +61,8 @@ static void dn_free(void *state)
 	for (int t = 0; s->consumers && t < g->n_tensors; t++)
 		free(s->consumers[t]);
 	for (int i = 0; i < s->n_prims; i++) {
-		dnnl_primitive_destroy(s->prims[i].p);
+		if (s->prims[i].p)
+			dnnl_primitive_destroy(s->prims[i].p);
 		if (s->prims[i].pd)
 			dnnl_primitive_desc_destroy(s->prims[i].pd);
 		free(s->prims[i].key);
@@ -78,6 +79,7 @@ static void dn_free(void *state)
 	jalad_pool_free(s->pool);
 	free(s->unit);
 	free(s->fused);
+	free(s->wino);
 	free(s->consumers);
 	free(s->t);
 	free(s->prims);
@@ -329,14 +331,37 @@ static enum jalad_status plan_storage(struct dn_state *s)
 	JALAD_RETURN_IF(!s->arena, JALAD_ERR_NOMEM, "dnnl backend: arena of %zu bytes", s->arena_bytes);
 	/* Touch it now so the first run pays no page faults. */
 	memset(s->arena, 0, s->arena_bytes);
-	/* Reorders between each arena home and its plain view. */
+	/* Reorders from arena homes to plain views that every whole run needs
+	 * (a fallback reads the tensor, or it is a graph output); the others
+	 * serve only ranges that start or end at that tensor, and are made
+	 * on the first such run (boundary_reorder()): a session that never
+	 * runs a split does not pay for them (GoogLeNet: 7 ms of 75). */
 	for (int t = 0; t < nt; t++) {
 		struct dn_tensor *d = &s->t[t];
-		if (d->store != DN_STORE_ARENA)
-			continue;
-		JALAD_FORWARD(dn_reorder_get(s, dn_md(s, d->home_md), dn_md(s, d->plain_md), &d->to_plain));
-		JALAD_FORWARD(dn_reorder_get(s, dn_md(s, d->plain_md), dn_md(s, d->home_md), &d->from_plain));
+		if (d->store == DN_STORE_ARENA && (d->plain_consumer || g->tensors[t].is_output))
+			JALAD_FORWARD(dn_reorder_get(s, dn_md(s, d->home_md), dn_md(s, d->plain_md), &d->to_plain));
 	}
+	return JALAD_OK;
+}
+
+/* Tensor t's reorder from its arena home to its plain view (to_plain) or
+ * back, made on first use with the session's thread count. Plain <->
+ * blocked reorders need no scratchpad; one that did would not fit the
+ * scratchpad sized at create() and is refused. */
+static enum jalad_status boundary_reorder(struct dn_state *s, int t, int to_plain, int *prim)
+{
+	struct dn_tensor *d = &s->t[t];
+	int *id = to_plain ? &d->to_plain : &d->from_plain;
+	if (*id < 0) {
+		size_t scratch = s->scratchpad_bytes;
+		const dnnl_memory_desc_t *home = dn_md(s, d->home_md), *plain = dn_md(s, d->plain_md);
+		omp_set_num_threads(s->threads);
+		enum jalad_status st = to_plain ? dn_reorder_get(s, home, plain, id) : dn_reorder_get(s, plain, home, id);
+		JALAD_FORWARD(st);
+		JALAD_RETURN_IF(s->scratchpad_bytes > scratch, JALAD_ERR_INTERNAL,
+				"dnnl: tensor '%s': its layout reorder needs a scratchpad", s->g->tensors[t].name);
+	}
+	*prim = *id;
 	return JALAD_OK;
 }
 
@@ -442,6 +467,26 @@ static enum jalad_status bind_all(struct dn_state *s)
 	return JALAD_OK;
 }
 
+/* Make the primitives a whole run [0, n) executes, each at its unit's
+ * thread count; the others wait for a split range (dn_prim_ready()). */
+static enum jalad_status make_whole_run(struct dn_state *s)
+{
+	const struct jalad_graph *g = s->g;
+	for (int i = 0; i < g->n_nodes;) {
+		const struct dn_unit *u = s->fused[i] ? s->fused[i] : s->unit[i];
+		omp_set_num_threads(u->nthr);
+		for (int k = 0; !u->fallback && k < u->nsteps; k++)
+			if (u->step[k].prim >= 0)
+				JALAD_FORWARD(dn_prim_ready(s, u->step[k].prim));
+		const struct dn_tensor *d = u->out >= 0 ? &s->t[u->out] : NULL;
+		if (d && d->to_plain >= 0)
+			JALAD_FORWARD(dn_prim_ready(s, d->to_plain));
+		i = u->end;
+	}
+	omp_set_num_threads(s->threads);
+	return JALAD_OK;
+}
+
 /* ------------------------------------------------------------ create */
 
 /* A debugging switch set to anything but "" or "0". */
@@ -478,9 +523,12 @@ static enum jalad_status dn_create(const struct jalad_graph *g, int threads, voi
 			st = jalad_fail(JALAD_ERR_UNSUPPORTED, "dnnl: no CPU engine");
 		goto fail;
 	}
-	if ((st = init_tensors(s)) != JALAD_OK || (st = build_units(s)) != JALAD_OK ||
+	if ((st = init_tensors(s)) != JALAD_OK || (st = dn_pick_winograd(s)) != JALAD_OK ||
+	    (st = build_units(s)) != JALAD_OK ||
 	    (st = dn_fuse_all(s)) != JALAD_OK || (st = plan_storage(s)) != JALAD_OK ||
 	    (st = bind_all(s)) != JALAD_OK)
+		goto fail;
+	if ((st = make_whole_run(s)) != JALAD_OK)
 		goto fail;
 	size_t scratch = 0;
 	int any_pooled = 0;
@@ -535,6 +583,8 @@ static enum jalad_status exec_unit(struct dn_state *s, const struct dn_unit *u, 
 			JALAD_FORWARD(exec_kern(s, u, st));
 			continue;
 		}
+		if (!s->prims[st->prim].p)
+			JALAD_FORWARD(dn_prim_ready(s, st->prim));
 		int timed = reorder_ns && s->prims[st->prim].reorder;
 		uint64_t t0 = timed ? jalad_now_ns() : 0;
 		dnnl_status_t ds = dnnl_primitive_execute(s->prims[st->prim].p, s->strm, st->nargs, st->exec);
@@ -548,6 +598,8 @@ static enum jalad_status exec_unit(struct dn_state *s, const struct dn_unit *u, 
 
 static enum jalad_status reorder(struct dn_state *s, int prim, dnnl_memory_t from, dnnl_memory_t to)
 {
+	if (!s->prims[prim].p)
+		JALAD_FORWARD(dn_prim_ready(s, prim));
 	dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, s->scratch_mem}};
 	dnnl_status_t ds = dnnl_primitive_execute(s->prims[prim].p, s->strm, s->scratch_mem ? 3 : 2, args);
 	JALAD_RETURN_IF(ds != dnnl_success, JALAD_ERR_INTERNAL, "dnnl: reorder failed (%d)", (int)ds);
@@ -606,7 +658,9 @@ static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_te
 		const struct jalad_tensor_ir *ti = &g->tensors[t];
 		if (d->store != DN_STORE_ARENA || ti->producer >= a || ti->last_use < a || !read_in(s, t, a, b))
 			continue;
-		JALAD_FORWARD(reorder(s, d->from_plain, d->view, d->home));
+		int prim;
+		JALAD_FORWARD(boundary_reorder(s, t, 0, &prim));
+		JALAD_FORWARD(reorder(s, prim, d->view, d->home));
 	}
 	if (prof)
 		entry_ns = jalad_now_ns() - entry_ns;
@@ -623,6 +677,11 @@ static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_te
 			JALAD_FORWARD(exec_unit(s, u, prof ? &rns : NULL));
 			const struct dn_tensor *d = &s->t[u->out];
 			if (d->store == DN_STORE_ARENA && (d->plain_consumer || g->tensors[u->out].last_use >= b)) {
+				int prim;
+				if (d->to_plain < 0) {
+					JALAD_FORWARD(boundary_reorder(s, u->out, 1, &prim));
+					omp_set_num_threads(nthr);
+				}
 				uint64_t r0 = prof ? jalad_now_ns() : 0;
 				JALAD_FORWARD(reorder(s, d->to_plain, d->home, d->view));
 				if (prof)

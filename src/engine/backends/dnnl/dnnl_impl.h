@@ -127,8 +127,9 @@ struct dn_viewmem {
 };
 
 struct dn_prim {
-	dnnl_primitive_t p;
+	dnnl_primitive_t p;          /* made by dn_prim_ready(), NULL before */
 	dnnl_primitive_desc_t pd;    /* kept for queries (impl names, layouts) */
+	int keep_pd;                 /* keep pd once p is made */
 	unsigned char *key;          /* what it was made from, for sharing (owned), or NULL */
 	size_t key_len;
 	uint64_t hash;               /* of key */
@@ -192,6 +193,7 @@ struct dn_state {
 
 	int fuse;                    /* fusion allowed (JALAD_DNNL_NOFUSE unset) */
 	int winograd;                /* Winograd 3x3 allowed (JALAD_DNNL_NOWINOGRAD unset) */
+	unsigned char *wino;         /* per node: a convolution given Winograd (dn_pick_winograd) */
 	int blocked;                 /* 2-D convolutions take nChw16c activations (dn_pick_layout) */
 };
 
@@ -229,8 +231,13 @@ int dn_md_is_plain(const dnnl_memory_desc_t *md);
 int dn_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 size_t dn_md_bytes(const dnnl_memory_desc_t *md);
 
-/* Register a primitive made from pd (pd is destroyed unless keep). */
+/* Register a primitive to be made from pd (pd is destroyed once it is
+ * made, unless keep; queries of a registered pd are valid until then). */
 enum jalad_status dn_prim_add(struct dn_state *s, dnnl_primitive_desc_t pd, int keep, int *id);
+/* Make primitive id (its JIT code) if not made yet. create() makes those
+ * a whole run executes; those only split ranges need (a fused group's
+ * unfused units, boundary reorders) are made on first use. */
+enum jalad_status dn_prim_ready(struct dn_state *s, int id);
 /* The primitive registered under key (len bytes), or -1. */
 int dn_prim_find(const struct dn_state *s, const void *key, size_t len);
 /* Register primitive id under key (copied), for dn_prim_find(). */
@@ -279,6 +286,9 @@ const char *dn_pd_impl(const_dnnl_primitive_desc_t pd);
 
 /* Choose the convolutions' activation layout for the graph (s->blocked). */
 void dn_pick_layout(struct dn_state *s);
+
+/* Choose the convolutions that get Winograd kernels (s->wino). */
+enum jalad_status dn_pick_winograd(struct dn_state *s);
 
 /* Build node i's own native unit. JALAD_ERR_UNSUPPORTED: use the fallback.
  * On success sets the output tensor's home_md. */

@@ -199,21 +199,29 @@ static enum jalad_status grow(void **p, int *cap, int need, size_t esize)
 
 enum jalad_status dn_prim_add(struct dn_state *s, dnnl_primitive_desc_t pd, int keep, int *id)
 {
-	dnnl_primitive_t p = NULL;
 	enum jalad_status st = grow((void **)&s->prims, &s->cap_prims, s->n_prims + 1, sizeof *s->prims);
-	if (st == JALAD_OK) {
-		dn_scratchpad_note(s, pd);
-		st = dn_check(dnnl_primitive_create(&p, pd), "primitive creation");
-	}
-	if (st != JALAD_OK || !keep) {
+	if (st != JALAD_OK) {
 		dnnl_primitive_desc_destroy(pd);
-		pd = NULL;
-	}
-	if (st != JALAD_OK)
 		return st;
-	s->prims[s->n_prims].p = p;
+	}
+	dn_scratchpad_note(s, pd);
+	memset(&s->prims[s->n_prims], 0, sizeof s->prims[s->n_prims]);
 	s->prims[s->n_prims].pd = pd;
+	s->prims[s->n_prims].keep_pd = keep;
 	*id = s->n_prims++;
+	return JALAD_OK;
+}
+
+enum jalad_status dn_prim_ready(struct dn_state *s, int id)
+{
+	struct dn_prim *p = &s->prims[id];
+	if (p->p)
+		return JALAD_OK;
+	DN_TRY(dnnl_primitive_create(&p->p, p->pd), "primitive creation");
+	if (!p->keep_pd) {
+		dnnl_primitive_desc_destroy(p->pd);
+		p->pd = NULL;
+	}
 	return JALAD_OK;
 }
 

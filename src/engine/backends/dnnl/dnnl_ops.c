@@ -431,9 +431,11 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 	 * (F(4x4,3x3) or F(2x2,3x3)) takes 0.25-0.8x the time of the direct
 	 * kernel on this class of CPU, measured per layer from 7x7 to 224x224,
 	 * at errors of about 1e-6 of the output's range; fewer channels or
-	 * another shape: direct (brgconv, NHWC). */
+	 * another shape: direct (brgconv, NHWC). Only the layers
+	 * dn_pick_winograd() chose: the weight transform is slow. */
 	if (s->winograd && nsp == 2 && group == 1 && sp.k[1] == 3 && sp.k[2] == 3 && sp.s[1] == 1 &&
 	    sp.s[2] == 1 && sp.d[1] == 1 && sp.d[2] == 1 && xi->dims[1] >= 16 && yi->dims[1] >= 16 &&
+	    s->wino && s->wino[i] &&
 	    dnnl_convolution_forward_desc_init(&od.conv, dnnl_forward_inference, dnnl_convolution_winograd, &src,
 					       &wt, b >= 0 ? &bias : NULL, &dst, strides, pl, pr) == dnnl_success) {
 		enum jalad_status st = dn_make_prim(s, &od, NULL, &pd, &prim);
@@ -503,7 +505,89 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 	return set_out(s, u, y, &od.conv.dst_desc, pd);
 }
 
+/* ------------------------------------------------------------ Winograd budget */
+
+/* Node i is a convolution the Winograd kernels take (3x3, stride 1, no
+ * dilation, one group, 16+ channels each way, constant weights): its
+ * output's H * W and its weights' bytes. */
+static int wino_candidate(const struct dn_state *s, int i, int64_t *hw, int64_t *wbytes)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	if (strcmp(n->op_type, "Conv") != 0 || n->n_in < 2 || n->n_out < 1)
+		return 0;
+	int x = act_input(s, n, 0), w = f32_input(s, n, 1), y = single_output(s, n);
+	if (x < 0 || w < 0 || y < 0 || !g->tensors[w].data)
+		return 0;
+	const struct jalad_tensor_ir *xi = &g->tensors[x], *wi = &g->tensors[w], *yi = &g->tensors[y];
+	struct nn_spatial sp;
+	if (xi->ndim != 4 || wi->ndim != 4 || yi->ndim != 4 || jalad_attr_int(n, "group", 1) != 1 ||
+	    nn_spatial_infer(n, 2, xi->dims + 2, wi->dims + 2, 0, &sp) != JALAD_OK)
+		return 0;
+	if (sp.k[1] != 3 || sp.k[2] != 3 || sp.s[1] != 1 || sp.s[2] != 1 || sp.d[1] != 1 || sp.d[2] != 1 ||
+	    xi->dims[1] < 16 || yi->dims[1] < 16)
+		return 0;
+	*hw = yi->dims[2] * yi->dims[3];
+	*wbytes = (int64_t)jalad_ir_bytes(wi);
+	return 1;
+}
+
+/* oneDNN 2.6 transforms Winograd weights with scalar code, about 12 ms
+ * per MB of a layer's weights on one core, once per session; the kernel
+ * saves time in proportion to the layer's FLOPs, i.e. to its weights
+ * times its output's H * W. Feature-map sizes are taken largest first,
+ * each size whole, while the weights of the layers taken stay within a
+ * quarter of the model's constant bytes, or 4 MB (up to 50 ms) for small
+ * models: ResNet-50 keeps Winograd down to
+ * 14x14 and drops its 7x7 layers (84 ms of transforms for 1 ms per run),
+ * GoogLeNet keeps 56x56 and 28x28 and drops its 14x14 inception layers
+ * (25 ms of transforms, 1.3 ms per run); its session creation stays
+ * below ONNX Runtime's. */
+#define WINO_FLOOR ((int64_t)4 << 20)
+
+enum jalad_status dn_pick_winograd(struct dn_state *s)
+{
+	const struct jalad_graph *g = s->g;
+	int n = g->n_nodes;
+	s->wino = calloc((size_t)(n ? n : 1), 1);
+	int64_t *hw = calloc((size_t)(n ? n : 1), sizeof *hw), *wb = calloc((size_t)(n ? n : 1), sizeof *wb);
+	if (!s->wino || !hw || !wb) {
+		free(hw);
+		free(wb);
+		return jalad_fail(JALAD_ERR_NOMEM, "dnnl backend: %d nodes", n);
+	}
+	int64_t total = 0, used = 0;
+	for (int t = 0; t < g->n_tensors; t++)
+		if (g->tensors[t].data && g->tensors[t].dtype == JALAD_DTYPE_FLOAT32)
+			total += (int64_t)jalad_ir_bytes(&g->tensors[t]);
+	for (int i = 0; i < n; i++)
+		if (!wino_candidate(s, i, &hw[i], &wb[i]))
+			hw[i] = 0;
+	for (;;) {
+		int64_t size = 0, bytes = 0;
+		for (int i = 0; i < n; i++)
+			if (!s->wino[i] && hw[i] > size)
+				size = hw[i];
+		if (!size)
+			break;
+		for (int i = 0; i < n; i++)
+			if (hw[i] == size)
+				bytes += wb[i];
+		if (used + bytes > (total / 4 > WINO_FLOOR ? total / 4 : WINO_FLOOR))
+			break;
+		used += bytes;
+		for (int i = 0; i < n; i++)
+			if (hw[i] == size)
+				s->wino[i] = 1;
+	}
+	free(hw);
+	free(wb);
+	return JALAD_OK;
+}
+
 /* ------------------------------------------------------------ Gemm */
+
+#define GEMM_COPY_MAX ((size_t)4 << 20)
 
 static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u)
 {
@@ -536,12 +620,16 @@ static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u
 	dn_md_tag(&wt, 2, wd, transb ? dnnl_ab : dnnl_ba);
 	dn_md_plain(&bias, 1, &nn);
 	dn_md_plain(&dst, 2, dd);
-	/* Constant weights go into the layout oneDNN prefers, once: its
-	 * brgemm kernel on blocked weights streams them about twice as fast
-	 * as the gemm kernel on the model's row-major matrix (MobileNetV3's
-	 * 1024 x 1000 classifier: 0.038 ms instead of 0.072 hot). */
+	/* Constant weights up to 4 MiB go into the layout oneDNN prefers,
+	 * once: where they stay in cache between runs its brgemm kernel on
+	 * blocked weights reads them about twice as fast as the gemm kernel
+	 * on the model's row-major matrix (MobileNetV3's 1024 x 1000
+	 * classifier: 0.038 ms instead of 0.072 hot). Larger ones come from
+	 * memory at the same speed either way, and a copy would double them
+	 * (VGG-16: 400 MB). */
 	dnnl_memory_desc_t wany;
-	dn_md_tag(&wany, 2, wd, g->tensors[bw].data ? dnnl_format_tag_any : (transb ? dnnl_ab : dnnl_ba));
+	int own = g->tensors[bw].data && jalad_ir_bytes(bi) <= GEMM_COPY_MAX;
+	dn_md_tag(&wany, 2, wd, own ? dnnl_format_tag_any : (transb ? dnnl_ab : dnnl_ba));
 	union dn_opdesc od;
 	DN_TRY(dnnl_inner_product_forward_desc_init(&od.ip, dnnl_forward_inference, &src, &wany,
 						    c >= 0 ? &bias : NULL, &dst),
