@@ -16,7 +16,9 @@
 # (JALAD_DNNL_NOWINOGRAD=1): every convolution on the direct kernels, the
 # figure to hold against the FMA peak. Each round runs every model x thread
 # count x engine once, in that order, as its own process wrapped in
-# /usr/bin/time (peak RSS); a number in the table is the median over rounds
+# /usr/bin/time (peak RSS); "load+create" is jalad's model load plus session
+# creation, timed inside `jalad run`, against ONNX Runtime's
+# InferenceSession.create from the file; a number in the table is the median over rounds
 # of the per-process medians. Interleaving spreads slow phases of the
 # machine over all engines.
 #
@@ -59,7 +61,7 @@ PY=/usr/bin/python3
 OUT=bench/out/engine
 
 usage() {
-	sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -139,18 +141,16 @@ restore() {
 }
 trap restore EXIT
 
-# Input shape, FLOPs and load time (a `jalad info` process) of each model.
+# Input shape and FLOPs of each model.
 : > "$OUT/models.jsonl"
 for m in $MODELS; do
 	p=$(model_path "$m")
 	shape=$($PY -c "import onnx,sys; g=onnx.load(sys.argv[1], load_external_data=False).graph; \
 init={i.name for i in g.initializer}; i=[x for x in g.input if x.name not in init][0]; \
 print(','.join(str(d.dim_value) for d in i.type.tensor_type.shape.dim))" "$p")
-	t0=$(date +%s%N)
 	"$JALAD" info "$p" --json > "$TMP/info.json"
-	load_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	flops=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['total_flops'])" "$TMP/info.json")
-	echo "{\"model\": \"$m\", \"shape\": \"$shape\", \"flops\": $flops, \"load_ms\": $load_ms}" >> "$OUT/models.jsonl"
+	echo "{\"model\": \"$m\", \"shape\": \"$shape\", \"flops\": $flops}" >> "$OUT/models.jsonl"
 done
 
 # ---------------------------------------------------------------- runs
@@ -243,7 +243,7 @@ print(f"Batch 1, fp32, median ms over {rounds} interleaved rounds of {runs} runs
       f"(PLATFORM.md's Zen 4 figure: 117). Load average at the start of each round: "
       f"{', '.join(load)}.\n")
 print("| model | threads | jalad dnnl | dnnl direct | jalad ref | ORT | PyTorch | dnnl/ORT | direct/ORT "
-      "| GFLOP/s dnnl, direct (direct % of peak) | create ms dnnl (load+create) / ORT | peak RSS MB dnnl / ORT "
+      "| GFLOP/s dnnl, direct (direct % of peak) | load+create ms dnnl / ORT | peak RSS MB dnnl / ORT "
       "| worst op (dnnl) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 threads = sorted({r["threads"] for r in raw})
@@ -251,7 +251,11 @@ for md in models:
     m = md["model"]
     for t in threads:
         d, dd, rf, o, pt = (pick(e, m, t, "median_ms") for e in ("dnnl", "direct", "ref", "ort", "torch"))
+        # both in-process: jalad's model load + session creation, ORT's
+        # InferenceSession.create from the file
         cd, co = pick("dnnl", m, t, "session_create_ms"), pick("ort", m, t, "session_create_ms")
+        ld = pick("dnnl", m, t, "model_load_ms")
+        cd = cd + ld if cd is not None and ld is not None else None
         rd, ro = rss("dnnl", m, t), rss("ort", m, t)
         ratio = d / o if d and o else None
         dratio = dd / o if dd and o else None
@@ -260,6 +264,6 @@ for md in models:
         pct = 100 * gfd / (peak * t) if gfd else None
         print(f"| {m} | {t} | {f(d)} | {f(dd)} | {f(rf)} | {f(o)} | {f(pt)} | {f(ratio, '%.3f')} "
               f"| {f(dratio, '%.3f')} | {f(gf, '%.0f')}, {f(gfd, '%.0f')} ({f(pct, '%.0f')}%) "
-              f"| {f(cd, '%.0f')} ({f(cd + md['load_ms'] if cd else None, '%.0f')}) / {f(co, '%.0f')} "
+              f"| {f(cd, '%.0f')} / {f(co, '%.0f')} "
               f"| {f(rd, '%.0f')} / {f(ro, '%.0f')} | {worst_op(m, t)} |")
 EOF

@@ -337,6 +337,33 @@ static uint8_t *make_modern(size_t *len)
 	return mb_pack(&b, xd, "z", len);
 }
 
+/* x [1,16,16,16] -> Conv 3x3 (16 -> 512, 295 KB of weights, a 16x16 map)
+ * -> MaxPool 4x4 -> Conv 3x3 (512 -> 256, 4.7 MB, a 4x4 map) -> z: the
+ * Winograd budget (a quarter of the weights, at least 4 MB) takes the
+ * large map and leaves the small one, whose transform would cost about
+ * 50 ms, on the direct kernel. */
+static uint8_t *make_wino(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "wa", "ba"}, *i1[] = {"a"}, *i2[] = {"p", "wb", "bb"};
+	Onnx__NodeProto *n;
+	memset(&b, 0, sizeof b);
+	b.seed = 5;
+	n = mb_node(&b, "Conv", 3, i0, "a");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	n = mb_node(&b, "MaxPool", 1, i1, "p");
+	mb_ints(&b, n, "kernel_shape", 2, 4, 4, 0, 0);
+	mb_ints(&b, n, "strides", 2, 4, 4, 0, 0);
+	n = mb_node(&b, "Conv", 3, i2, "z");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	mb_init(&b, "wa", 4, 512, 16, 3, 3, 0.2f, 0);
+	mb_init(&b, "ba", 1, 512, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "wb", 4, 256, 512, 3, 3, 0.02f, 0);
+	mb_init(&b, "bb", 1, 256, 0, 0, 0, 0.1f, 0);
+	int64_t xd[4] = {1, 16, 16, 16};
+	return mb_pack(&b, xd, "z", len);
+}
+
 /* ------------------------------------------------------------ checks */
 
 static struct jalad_session *session(const struct jalad_model *m, const char *backend)
@@ -560,6 +587,41 @@ done:
 }
 #endif
 
+static void check_wino(void)
+{
+	size_t len;
+	uint8_t *buf = make_wino(&len);
+	struct jalad_model *m = NULL;
+	struct jalad_session *s = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "wino model: %s", jalad_last_error());
+	if (st != JALAD_OK)
+		goto done;
+	check_model("wino", m);
+	struct jalad_session_opts so = {.threads = 1, .backend = "dnnl"};
+	CHECK(jalad_session_create(m, &so, &s) == JALAD_OK);
+	if (!s)
+		goto done;
+	struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, 4, {1, 16, 16, 16}, NULL};
+	float *x = calloc(16 * 16 * 16, sizeof *x);
+	in.data = x;
+	jalad_session_set_profiling(s, 1);
+	CHECK(x && jalad_session_run(s, &in, 1) == JALAD_OK);
+	struct jalad_node_prof a, b;
+	CHECK(jalad_session_node_profile(s, 0, &a) == JALAD_OK && jalad_session_node_profile(s, 2, &b) == JALAD_OK);
+	/* oneDNN has Winograd kernels for AVX-512 only: elsewhere neither is */
+	CHECK_MSG(!strstr(b.impl, "wino"), "the 4x4 layer runs %s", b.impl);
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		CHECK_MSG(strstr(a.impl, "wino") != NULL, "the 16x16 layer runs %s", a.impl);
+	printf("test_dnnl: Winograd budget: 16x16 layer %s, 4x4 layer %s\n", a.impl, b.impl);
+	free(x);
+done:
+	jalad_session_free(s);
+	jalad_model_free(m);
+	free(buf);
+}
+
 static void check_mixed(void)
 {
 	size_t len;
@@ -600,6 +662,7 @@ int main(void)
 #endif
 	check_mixed();
 	check_modern();
+	check_wino();
 	check_file("models/fmnist-vgg.onnx");
 	check_file("models/fmnist-resnet.onnx");
 	TEST_MAIN_END("test_dnnl");
