@@ -2,8 +2,7 @@
  * oneDNN backend tests:
  *   - its outputs match the reference kernels' (max|a-b| / max|b| <= 1e-4)
  *     on both Fashion-MNIST models and on a small model that mixes native
- *     nodes, fused groups (Conv+Add+Relu, Conv+Clip, Gemm) and nodes that
- *     fall back to the reference kernels (Flatten);
+ *     nodes, fused groups (Conv+Add+Relu, Conv+Clip, Gemm) and shape ops;
  *   - every cut k run as [0,k) then [k,n) on two dnnl sessions equals the
  *     full dnnl run bit for bit (same thread count), including cuts inside
  *     fused groups and around fallback nodes;
@@ -13,6 +12,10 @@
  *   - the same on a model of MobileNetV3 / EfficientNet patterns (SiLU,
  *     HardSwish as HardSigmoid * x, a squeeze-and-excitation gate), and
  *     the per-node profile covers every node once, fused groups included;
+ *   - the same on ShuffleNetV2's channel shuffle (Concat, Reshape,
+ *     Transpose, Slice) and other shape ops and Slices around blocked
+ *     layouts: all native but a Slice with a negative step, which falls
+ *     back, and the shape ops and contiguous Slices copy nothing;
  *   - the SiLU kernel: within 2e-6 of double precision, special values,
  *     the same bits at any thread count and any position in a buffer.
  * Skipped (one passing check) when the dnnl backend is not compiled in.
@@ -68,7 +71,7 @@ struct mb {
 	Onnx__TensorProto inits[MB_MAX];
 	Onnx__TensorProto *init_ptrs[MB_MAX];
 	int64_t dims[MB_MAX][4];
-	int64_t ints[MB_MAX * 4][4];
+	int64_t ints[MB_MAX * 4][JALAD_MAX_DIMS];
 	float *data[MB_MAX];
 	int n_nodes, n_attrs, n_inits;
 	uint32_t seed;
@@ -113,6 +116,17 @@ static void mb_ints(struct mb *b, Onnx__NodeProto *n, const char *name, int cnt,
 	a->ints = b->ints[k];
 }
 
+static void mb_intv(struct mb *b, Onnx__NodeProto *n, const char *name, int cnt, const int64_t *v)
+{
+	int k = b->n_attrs;
+	Onnx__AttributeProto *a = mb_attr(b, n, name);
+	memcpy(b->ints[k], v, (size_t)cnt * sizeof *v);
+	a->has_type = 1;
+	a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+	a->n_ints = (size_t)cnt;
+	a->ints = b->ints[k];
+}
+
 static void mb_int(struct mb *b, Onnx__NodeProto *n, const char *name, int64_t v)
 {
 	Onnx__AttributeProto *a = mb_attr(b, n, name);
@@ -150,6 +164,26 @@ static void mb_init(struct mb *b, char *name, int ndim, int64_t d0, int64_t d1, 
 	b->init_ptrs[k] = t;
 }
 
+/* A 1-D int64 initializer of n values (shapes, Slice's starts...). */
+static void mb_i64(struct mb *b, char *name, int n, const int64_t *v)
+{
+	int k = b->n_inits++;
+	Onnx__TensorProto *t = &b->inits[k];
+	onnx__tensor_proto__init(t);
+	b->dims[k][0] = n;
+	b->data[k] = malloc((size_t)n * sizeof *v);
+	memcpy(b->data[k], v, (size_t)n * sizeof *v);
+	t->name = name;
+	t->n_dims = 1;
+	t->dims = b->dims[k];
+	t->has_data_type = 1;
+	t->data_type = 7;
+	t->has_raw_data = 1;
+	t->raw_data.len = (size_t)n * sizeof *v;
+	t->raw_data.data = (uint8_t *)b->data[k];
+	b->init_ptrs[k] = t;
+}
+
 static uint8_t *mb_pack(struct mb *pb, const int64_t *xd, char *out, size_t *len);
 
 /* x [1,4,10,10]:
@@ -157,7 +191,7 @@ static uint8_t *mb_pack(struct mb *pb, const int64_t *xd, char *out, size_t *len
  *   -> Relu                                                   (sum fusion)
  *   -> HardSigmoid (linear + clip) -> depthwise Conv -> Clip(0, 6) (eltwise fusion)
  *   -> MaxPool 3/2 ceil, AveragePool 2/2 -> Concat -> GlobalAveragePool
- *   -> Flatten (fallback) -> Gemm -> Relu -> Gemm -> Softmax  */
+ *   -> Flatten (a reorder to plain) -> Gemm -> Relu -> Gemm -> Softmax  */
 static uint8_t *make_mixed(size_t *len)
 {
 	static struct mb b;
@@ -364,6 +398,138 @@ static uint8_t *make_wino(size_t *len)
 	return mb_pack(&b, xd, "z", len);
 }
 
+/* x [1,8,8,8], ShuffleNetV2's channel shuffle and the other shape and
+ * data movement ops around oneDNN layouts (the depthwise convolution makes
+ * the graph nChw16c; 20 channels: a partial last block):
+ *   a = Conv 1x1 + Relu (x), b = depthwise Conv -> Conv 1x1 + Relu
+ *   -> Concat(a, b) (blocked inputs, plain output) -> Reshape [1,2,20,8,8]
+ *   -> Transpose [0,2,1,3,4] -> Reshape [1,40,8,8] (views around a copy)
+ *   -> Slice channels [0,20) and [20,40) with axis -3 and an end past
+ *   the dim (views at an offset) -> Conv 1x1 + Relu on the second half
+ *   -> Concat(first half, that) -> Transpose to NHWC -> Unsqueeze
+ *   -> Squeeze (views of views);
+ *   and of the blocked Relu output: Slice at channel 16 and rows 1..6 (a
+ *   submemory), Slice with step 2 (strided), Slice with step -1 (the
+ *   reference kernel: the Relu output goes back to plain for it),
+ *   Reshape [1,20,64] (a copy); Transpose of a blocked tensor;
+ *   -> each flattened -> Concat -> z [1, 7104] */
+static uint8_t *make_shuffle(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "w0", "b0"}, *i1[] = {"c0"}, *i2[] = {"a", "w1", "b1"}, *i3[] = {"d1", "w2", "b2"},
+		    *i4[] = {"c2"}, *i5[] = {"a", "bb"}, *i6[] = {"cat", "sh1"}, *i7[] = {"rs"},
+		    *i8[] = {"tp", "sh2"}, *i9[] = {"sh", "st0", "en0", "ax0"}, *i10[] = {"sh", "st1", "en1", "ax1"},
+		    *i11[] = {"h2", "w3", "b3"}, *i12[] = {"c3"}, *i13[] = {"h1", "r3"}, *i14[] = {"cat2"},
+		    *i15[] = {"t2", "ax2"}, *i16[] = {"us", "ax2"}, *i17[] = {"r3", "st3", "en3", "ax3", "sp3"},
+		    *i18[] = {"r3", "st4", "en4", "ax4"}, *i19[] = {"r3", "st5", "en5", "ax5", "sp5"},
+		    *i20[] = {"r3", "sh3"}, *i21[] = {"bb"}, *i22[] = {"sq"}, *i23[] = {"s5"}, *i24[] = {"s3"},
+		    *i25[] = {"s4"}, *i26[] = {"rr"}, *i27[] = {"t3"},
+		    *i28[] = {"f0", "f1", "f2", "f3", "f4", "f5"};
+	static const int64_t perm5[] = {0, 2, 1, 3, 4}, sh1[] = {1, 2, 20, 8, 8}, sh2[] = {1, 40, 8, 8}, sh3[] = {1, 20, 64};
+	static const int64_t st0[] = {0}, en0[] = {20}, ax0[] = {1}, st1[] = {20}, en1[] = {1000}, ax1[] = {-3};
+	static const int64_t ax2[] = {0}, st3[] = {-1}, en3[] = {-1000}, ax3[] = {3}, sp3[] = {-1};
+	static const int64_t st4[] = {16, 1}, en4[] = {20, 7}, ax4[] = {1, 2};
+	static const int64_t st5[] = {3, 0}, en5[] = {19, 8}, ax5[] = {1, 3}, sp5[] = {1, 2};
+	Onnx__NodeProto *n;
+	memset(&b, 0, sizeof b);
+	b.seed = 23;
+	mb_node(&b, "Conv", 3, i0, "c0");
+	mb_node(&b, "Relu", 1, i1, "a");
+	n = mb_node(&b, "Conv", 3, i2, "d1");
+	mb_ints(&b, n, "pads", 4, 1, 1, 1, 1);
+	mb_int(&b, n, "group", 20);
+	mb_node(&b, "Conv", 3, i3, "c2");
+	mb_node(&b, "Relu", 1, i4, "bb");
+	n = mb_node(&b, "Concat", 2, i5, "cat");
+	mb_int(&b, n, "axis", 1);
+	mb_node(&b, "Reshape", 2, i6, "rs");
+	n = mb_node(&b, "Transpose", 1, i7, "tp");
+	mb_intv(&b, n, "perm", 5, perm5);
+	mb_node(&b, "Reshape", 2, i8, "sh");
+	mb_node(&b, "Slice", 4, i9, "h1");
+	mb_node(&b, "Slice", 4, i10, "h2");
+	mb_node(&b, "Conv", 3, i11, "c3");
+	mb_node(&b, "Relu", 1, i12, "r3");
+	n = mb_node(&b, "Concat", 2, i13, "cat2");
+	mb_int(&b, n, "axis", 1);
+	n = mb_node(&b, "Transpose", 1, i14, "t2");
+	mb_ints(&b, n, "perm", 4, 0, 2, 3, 1);
+	mb_node(&b, "Unsqueeze", 2, i15, "us");
+	mb_node(&b, "Squeeze", 2, i16, "sq");
+	mb_node(&b, "Slice", 5, i17, "s5");
+	mb_node(&b, "Slice", 4, i18, "s3");
+	mb_node(&b, "Slice", 5, i19, "s4");
+	mb_node(&b, "Reshape", 2, i20, "rr");
+	n = mb_node(&b, "Transpose", 1, i21, "t3");
+	mb_ints(&b, n, "perm", 4, 0, 3, 2, 1);
+	mb_node(&b, "Flatten", 1, i22, "f0");
+	mb_node(&b, "Flatten", 1, i23, "f1");
+	mb_node(&b, "Flatten", 1, i24, "f2");
+	mb_node(&b, "Flatten", 1, i25, "f3");
+	mb_node(&b, "Flatten", 1, i26, "f4");
+	mb_node(&b, "Flatten", 1, i27, "f5");
+	n = mb_node(&b, "Concat", 6, i28, "z");
+	mb_int(&b, n, "axis", 1);
+
+	mb_init(&b, "w0", 4, 20, 8, 1, 1, 0.4f, 0);
+	mb_init(&b, "b0", 1, 20, 0, 0, 0, 0.2f, 0);
+	mb_init(&b, "w1", 4, 20, 1, 3, 3, 0.5f, 0);
+	mb_init(&b, "b1", 1, 20, 0, 0, 0, 0.2f, 0);
+	mb_init(&b, "w2", 4, 20, 20, 1, 1, 0.3f, 0);
+	mb_init(&b, "b2", 1, 20, 0, 0, 0, 0.2f, 0);
+	mb_init(&b, "w3", 4, 20, 20, 1, 1, 0.3f, 0);
+	mb_init(&b, "b3", 1, 20, 0, 0, 0, 0.2f, 0);
+	mb_i64(&b, "sh1", 5, sh1);
+	mb_i64(&b, "sh2", 4, sh2);
+	mb_i64(&b, "sh3", 3, sh3);
+	mb_i64(&b, "st0", 1, st0);
+	mb_i64(&b, "en0", 1, en0);
+	mb_i64(&b, "ax0", 1, ax0);
+	mb_i64(&b, "st1", 1, st1);
+	mb_i64(&b, "en1", 1, en1);
+	mb_i64(&b, "ax1", 1, ax1);
+	mb_i64(&b, "ax2", 1, ax2);
+	mb_i64(&b, "st3", 1, st3);
+	mb_i64(&b, "en3", 1, en3);
+	mb_i64(&b, "ax3", 1, ax3);
+	mb_i64(&b, "sp3", 1, sp3);
+	mb_i64(&b, "st4", 2, st4);
+	mb_i64(&b, "en4", 2, en4);
+	mb_i64(&b, "ax4", 2, ax4);
+	mb_i64(&b, "st5", 2, st5);
+	mb_i64(&b, "en5", 2, en5);
+	mb_i64(&b, "ax5", 2, ax5);
+	mb_i64(&b, "sp5", 2, sp5);
+	int64_t xd[4] = {1, 8, 8, 8};
+	return mb_pack(&b, xd, "z", len);
+}
+
+/* x [1,8,4,4]: GlobalAveragePool g -> Flatten -> Reshape o [1,8,1,1] (views
+ * of g), Conv 1x1 of g -> Add(, o) -> Relu: o shares g's buffer, which the
+ * convolution reads. (A sum post-op, in place on o, would overwrite g:
+ * dnnl_fuse.c never makes one on a view; here none would be made anyway,
+ * the convolution writes NHWC and o is plain.) */
+static uint8_t *make_viewsum(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x"}, *i1[] = {"g"}, *i2[] = {"f", "shp"}, *i3[] = {"g", "w0", "b0"}, *i4[] = {"c", "o"},
+		    *i5[] = {"a"};
+	static const int64_t shp[] = {1, 8, 1, 1};
+	memset(&b, 0, sizeof b);
+	b.seed = 31;
+	mb_node(&b, "GlobalAveragePool", 1, i0, "g");
+	mb_node(&b, "Flatten", 1, i1, "f");
+	mb_node(&b, "Reshape", 2, i2, "o");
+	mb_node(&b, "Conv", 3, i3, "c");
+	mb_node(&b, "Add", 2, i4, "a");
+	mb_node(&b, "Relu", 1, i5, "z");
+	mb_init(&b, "w0", 4, 8, 8, 1, 1, 0.5f, 0);
+	mb_init(&b, "b0", 1, 8, 0, 0, 0, 0.2f, 0);
+	mb_i64(&b, "shp", 4, shp);
+	int64_t xd[4] = {1, 8, 4, 4};
+	return mb_pack(&b, xd, "z", len);
+}
+
 /* ------------------------------------------------------------ checks */
 
 static struct jalad_session *session(const struct jalad_model *m, const char *backend)
@@ -539,6 +705,62 @@ static void check_modern(void)
 	free(buf);
 }
 
+/* The shuffle model: dnnl against ref and every cut (check_model), and
+ * every node native but the Slice with a negative step; the shape ops and
+ * contiguous Slices are views (no step). */
+static void check_shuffle(void)
+{
+	size_t len;
+	uint8_t *buf = make_shuffle(&len);
+	struct jalad_model *m = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "shuffle model: %s", jalad_last_error());
+	if (st != JALAD_OK)
+		goto done;
+	int n = jalad_model_node_count(m);
+	CHECK_MSG(n == 29, "shuffle: %d nodes", n);
+	check_model("shuffle", m);
+	struct jalad_session *s = session(m, "dnnl");
+	if (!s)
+		goto done;
+	struct jalad_tensor_desc d;
+	jalad_model_tensor_desc(m, jalad_model_input(m, 0), &d);
+	struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, d.ndim, {0}, NULL};
+	memcpy(in.dims, d.dims, sizeof in.dims);
+	float *x = calloc((size_t)jalad_tensor_numel(&in), sizeof *x);
+	in.data = x;
+	jalad_session_set_profiling(s, 1);
+	CHECK(jalad_session_run(s, &in, 1) == JALAD_OK);
+	int ref = 0, views = 0;
+	for (int i = 0; i < n; i++) {
+		struct jalad_node_prof p;
+		if (jalad_session_node_profile(s, i, &p) != JALAD_OK || !p.impl)
+			continue;
+		ref += !strcmp(p.impl, "ref");
+		views += !strcmp(p.impl, "view");
+	}
+	/* Reshape x2, Slice x2, Unsqueeze, Squeeze, 5 Flattens of native outputs */
+	CHECK_MSG(ref == 1 && views == 11, "shuffle: %d nodes on the reference kernel, %d views", ref, views);
+	free(x);
+	jalad_session_free(s);
+done:
+	jalad_model_free(m);
+	free(buf);
+}
+
+static void check_viewsum(void)
+{
+	size_t len;
+	uint8_t *buf = make_viewsum(&len);
+	struct jalad_model *m = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "viewsum model: %s", jalad_last_error());
+	if (st == JALAD_OK)
+		check_model("viewsum", m);
+	jalad_model_free(m);
+	free(buf);
+}
+
 #ifdef JALAD_HAVE_DNNL
 static void check_silu(void)
 {
@@ -663,6 +885,8 @@ int main(void)
 	check_mixed();
 	check_modern();
 	check_wino();
+	check_shuffle();
+	check_viewsum();
 	check_file("models/fmnist-vgg.onnx");
 	check_file("models/fmnist-resnet.onnx");
 	TEST_MAIN_END("test_dnnl");

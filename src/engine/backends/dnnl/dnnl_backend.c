@@ -10,7 +10,10 @@
  *     layouts, outputs of fused groups and in-place residual chains;
  *   - the model's constant data.
  * A consumer that wants another layout reorders the home into a temporary
- * first (its unit's first steps).
+ * first (its unit's first steps). Views copy nothing: a Reshape (Flatten,
+ * Squeeze, Unsqueeze) of a native plain output, or a Slice of a contiguous
+ * part of one (ShuffleNet's channel halves), has its home in the input's
+ * buffer, at an offset for the Slice (an alias set with home_off).
  *
  * Ranges. run_range(a, b) may start and end between any two nodes: every
  * arena tensor crossing cut a is reordered from its plain view into its
@@ -90,6 +93,7 @@ static void dn_free(void *state)
 	free(s->temps);
 	free(s->viewmems);
 	free(s->slots);
+	free(s->entry);
 	free(s->arena);
 	free(s->ref_scratch);
 	free(s->ins);
@@ -301,14 +305,14 @@ static enum jalad_status plan_storage(struct dn_state *s)
 	for (int i = 0; i < g->n_nodes; i++)
 		if (s->fused[i] && s->t[s->fused[i]->out].start > i)
 			s->t[s->fused[i]->out].start = i;
-	/* One slot per alias set (sized by its largest member, live over
+	/* One slot per alias set (sized by its members' ends, live over
 	 * the union of their lives). */
 	for (int t = 0; t < nt; t++) {
 		struct dn_tensor *d = &s->t[t];
 		if (d->store != DN_STORE_ARENA)
 			continue;
 		int r = root_of(s, t);
-		size_t bytes = dn_md_bytes(dn_md(s, d->home_md));
+		size_t bytes = d->home_off + dn_md_bytes(dn_md(s, d->home_md));
 		if (s->t[r].slot < 0) {
 			JALAD_FORWARD(add_slot(s, bytes, d->start, d->end, &s->t[r].slot));
 		} else {
@@ -331,6 +335,43 @@ static enum jalad_status plan_storage(struct dn_state *s)
 	JALAD_RETURN_IF(!s->arena, JALAD_ERR_NOMEM, "dnnl backend: arena of %zu bytes", s->arena_bytes);
 	/* Touch it now so the first run pays no page faults. */
 	memset(s->arena, 0, s->arena_bytes);
+	/* The order of the reorders into homes at a range's start: when a
+	 * tensor and a view into it (a Slice's part) both cross the cut, the
+	 * view's values go in last, so that its readers see the values it
+	 * came with, as they would on the reference kernels (the same bits
+	 * anyway, unless the link changed them). By alias depth (memoized),
+	 * then a counting sort. */
+	size_t zn = (size_t)(nt ? nt : 1) + 1;
+	int *depth = malloc(zn * sizeof *depth), *first = calloc(zn, sizeof *first);
+	s->entry = malloc(zn * sizeof *s->entry);
+	if (!depth || !first || !s->entry) {
+		free(depth);
+		free(first);
+		return jalad_fail(JALAD_ERR_NOMEM, "dnnl backend: storage plan");
+	}
+	for (int t = 0; t < nt; t++)
+		depth[t] = s->t[t].alias == t ? 0 : -1;
+	for (int t = 0; t < nt; t++) {
+		int a = t, n = 0;
+		while (depth[a] < 0) {
+			a = s->t[a].alias;
+			n++;
+		}
+		for (int b = t, d = depth[a] + n; depth[b] < 0; b = s->t[b].alias)
+			depth[b] = d--;
+	}
+	for (int t = 0; t < nt; t++)
+		if (s->t[t].store == DN_STORE_ARENA)
+			first[depth[t] + 1]++;
+	for (int d = 1; d < nt; d++)
+		first[d] += first[d - 1];
+	for (int t = 0; t < nt; t++)
+		if (s->t[t].store == DN_STORE_ARENA) {
+			s->entry[first[depth[t]]++] = t;
+			s->n_entry++;
+		}
+	free(depth);
+	free(first);
 	/* Reorders from arena homes to plain views that every whole run needs
 	 * (a fallback reads the tensor, or it is a graph output); the others
 	 * serve only ranges that start or end at that tensor, and are made
@@ -367,7 +408,8 @@ static enum jalad_status boundary_reorder(struct dn_state *s, int t, int to_plai
 
 /* ------------------------------------------------------------ pass 4: binding */
 
-static enum jalad_status view_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+static enum jalad_status view_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *md, size_t off,
+			       dnnl_memory_t *out)
 {
 	JALAD_FORWARD(dn_mem_new(s, md, NULL, out));
 	if (s->n_viewmems == s->cap_viewmems) {
@@ -380,25 +422,27 @@ static enum jalad_status view_mem(struct dn_state *s, int t, const dnnl_memory_d
 	s->viewmems[s->n_viewmems].mem = *out;
 	s->viewmems[s->n_viewmems].t = t;
 	s->viewmems[s->n_viewmems].cur = NULL;
+	s->viewmems[s->n_viewmems].off = off;
 	s->n_viewmems++;
 	return JALAD_OK;
 }
 
-/* A memory on tensor t's home buffer, seen through md. */
-static enum jalad_status home_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+/* A memory on tensor t's home buffer from byte off on, seen through md. */
+static enum jalad_status home_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *md, size_t off,
+				  dnnl_memory_t *out)
 {
 	struct dn_tensor *d = &s->t[t];
-	if (d->home && dn_md_equal(md, dn_md(s, d->home_md))) {
+	if (d->home && !off && dn_md_equal(md, dn_md(s, d->home_md))) {
 		*out = d->home;
 		return JALAD_OK;
 	}
 	switch (d->store) {
 	case DN_STORE_VIEW:
-		return view_mem(s, t, md, out);
+		return view_mem(s, t, md, off, out);
 	case DN_STORE_ARENA:
-		return dn_mem_new(s, md, s->arena + s->slots[d->slot].off, out);
+		return dn_mem_new(s, md, s->arena + s->slots[d->slot].off + d->home_off + off, out);
 	case DN_STORE_CONST:
-		return dn_mem_new(s, md, s->g->tensors[t].data, out);
+		return dn_mem_new(s, md, (char *)s->g->tensors[t].data + off, out);
 	default:
 		return jalad_fail(JALAD_ERR_INTERNAL, "dnnl: tensor '%s' has no home", s->g->tensors[t].name);
 	}
@@ -419,10 +463,10 @@ static enum jalad_status bind_unit(struct dn_state *s, struct dn_unit *u)
 			struct dn_ref *r = &st->ref[a];
 			dnnl_memory_t m = NULL;
 			if (r->kind == DN_REF_HOME)
-				JALAD_FORWARD(home_mem(s, r->id, dn_md(s, r->md), &m));
+				JALAD_FORWARD(home_mem(s, r->id, dn_md(s, r->md), r->off, &m));
 			else if (r->kind == DN_REF_TEMP)
 				JALAD_FORWARD(dn_mem_new(s, dn_md(s, r->md),
-							 s->arena + s->slots[s->temps[r->id].slot].off, &m));
+							 s->arena + s->slots[s->temps[r->id].slot].off + r->off, &m));
 			else
 				m = r->mem;
 			st->exec[a].arg = st->arg[a];
@@ -446,12 +490,13 @@ static enum jalad_status bind_all(struct dn_state *s)
 		struct dn_tensor *d = &s->t[t];
 		switch (d->store) {
 		case DN_STORE_VIEW:
-			JALAD_FORWARD(view_mem(s, t, dn_md(s, d->home_md), &d->home));
+			JALAD_FORWARD(view_mem(s, t, dn_md(s, d->home_md), 0, &d->home));
 			d->view = d->home;
 			break;
 		case DN_STORE_ARENA:
-			JALAD_FORWARD(dn_mem_new(s, dn_md(s, d->home_md), s->arena + s->slots[d->slot].off, &d->home));
-			JALAD_FORWARD(view_mem(s, t, dn_md(s, d->plain_md), &d->view));
+			JALAD_FORWARD(dn_mem_new(s, dn_md(s, d->home_md), s->arena + s->slots[d->slot].off + d->home_off,
+						 &d->home));
+			JALAD_FORWARD(view_mem(s, t, dn_md(s, d->plain_md), 0, &d->view));
 			break;
 		case DN_STORE_CONST:
 			JALAD_FORWARD(dn_mem_new(s, dn_md(s, d->plain_md), g->tensors[t].data, &d->home));
@@ -645,18 +690,19 @@ static enum jalad_status dn_run_range(void *state, int a, int b, struct jalad_te
 		if (p != v->cur) {
 			JALAD_RETURN_IF(!p, JALAD_ERR_INTERNAL, "dnnl: tensor '%s' has no session buffer",
 					g->tensors[v->t].name);
-			JALAD_RETURN_IF(dnnl_memory_set_data_handle(v->mem, p) != dnnl_success, JALAD_ERR_INTERNAL,
-					"dnnl: cannot set a buffer");
+			JALAD_RETURN_IF(dnnl_memory_set_data_handle(v->mem, (char *)p + v->off) != dnnl_success,
+					JALAD_ERR_INTERNAL, "dnnl: cannot set a buffer");
 			v->cur = p;
 		}
 	}
 	/* Arena tensors crossing cut a: from their plain views into their
 	 * homes (profiled as reorders of the range's first node). */
 	uint64_t entry_ns = prof ? jalad_now_ns() : 0;
-	for (int t = 0; t < g->n_tensors; t++) {
+	for (int k = 0; k < s->n_entry; k++) {
+		int t = s->entry[k];
 		const struct dn_tensor *d = &s->t[t];
 		const struct jalad_tensor_ir *ti = &g->tensors[t];
-		if (d->store != DN_STORE_ARENA || ti->producer >= a || ti->last_use < a || !read_in(s, t, a, b))
+		if (ti->producer >= a || ti->last_use < a || !read_in(s, t, a, b))
 			continue;
 		int prim;
 		JALAD_FORWARD(boundary_reorder(s, t, 0, &prim));

@@ -42,6 +42,14 @@ static int find_root(struct dn_state *s, int t)
 	return t;
 }
 
+/* Is t a view (Reshape, Slice) or viewed? A sum post-op must not join it
+ * to another tensor's buffer: a view's buffer is another tensor's, which
+ * may still be needed, and the sum overwrites its operand in place. */
+static int in_view(const struct dn_state *s, int t)
+{
+	return s->t[t].is_view || s->t[t].viewed;
+}
+
 /* Tensor t is needed only by node `next` (one consumer, not an output). */
 static int only_feeds(const struct dn_state *s, int t, int next)
 {
@@ -169,7 +177,7 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 		if (other >= 0 && s->t[other].native_out && !g->tensors[other].is_output &&
 		    g->tensors[other].last_use == end && dn_md_equal(dn_home(s, other), ymd) &&
 		    s->unit[end]->out == an->out[0] && dn_md_equal(dn_home(s, an->out[0]), ymd) &&
-		    s->unit[end]->nsteps == 1) {
+		    s->unit[end]->nsteps == 1 && !(sum && (in_view(s, other) || in_view(s, an->out[0])))) {
 			o = other;
 			out = an->out[0];
 			end++;
@@ -177,7 +185,9 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 	}
 	enum dn_gate gk;
 	int gate_out = gate_after(s, end, out, &gk), silu = 0;
-	if (gate_out >= 0 && dn_md_equal(dn_home(s, gate_out), ymd)) {
+	/* the activation's output would join o's buffer too */
+	int shared = o >= 0 && sum;
+	if (gate_out >= 0 && dn_md_equal(dn_home(s, gate_out), ymd) && !(shared && in_view(s, gate_out))) {
 		/* SiLU: the Mul's kernel step, in place on the group's output */
 		have_act = gate_act(gk, &act);
 		silu = !have_act;
@@ -185,7 +195,7 @@ static enum jalad_status fuse_at(struct dn_state *s, int i)
 		end += 2;
 	} else if (end < g->n_nodes && only_feeds(s, out, end) && main_step(s->unit[end]) &&
 		   dn_node_act(g, &g->nodes[end], &act) && s->unit[end]->nsteps == act.n &&
-		   g->nodes[end].in[0] == out) {
+		   g->nodes[end].in[0] == out && !(shared && in_view(s, g->nodes[end].out[0]))) {
 		have_act = 1;
 		out = g->nodes[end].out[0];
 		end++;

@@ -12,8 +12,9 @@
  *              fused unit (post-ops) used only when the whole group runs
  *              inside one range (dnnl_fuse.c).
  *   3. storage every tensor gets a home: the session's plain view, a slot
- *              of this backend's arena, or constant data; the arena is
- *              planned from lifetimes (dnnl_backend.c).
+ *              of this backend's arena (one per alias set: an in-place sum
+ *              and its operand, a view and what it views), or constant
+ *              data; the arena is planned from lifetimes (dnnl_backend.c).
  *   4. binding memory objects are made on the homes and the argument lists
  *              are filled in, so run_range() only sets view pointers and
  *              executes.
@@ -48,6 +49,11 @@ struct dn_tensor {
 	int plain_consumer;          /* a fallback node reads it (needs the view) */
 	int group_out;               /* written early by a fused group's head */
 	int alias;                   /* alias-set root (tensor id): shares its home */
+	size_t home_off;             /* bytes from the alias set's buffer start to this
+					tensor's home (a Slice's view of its input) */
+	int is_view;                 /* its home is a view into another's (Reshape, Slice) */
+	int viewed;                  /* another tensor's home is a view into this one's:
+					neither is ever overwritten in place */
 	int start, end;              /* live over node indices [start, end] */
 	int slot;                    /* arena slot, -1 */
 	int home_md;                 /* layout of the home buffer (md id, dn_md()), f32 only */
@@ -68,6 +74,9 @@ struct dn_ref {
 	enum dn_ref_kind kind;
 	int id;                      /* tensor or temp id */
 	int md;                      /* md id (dn_md()), HOME and TEMP */
+	size_t off;                  /* HOME and TEMP: bytes from the buffer's start
+					(an offset taken out of md: oneDNN's fast
+					reorder kernels want offset0 0) */
 	dnnl_memory_t mem;           /* DN_REF_MEM: owned by the backend's list */
 };
 
@@ -123,6 +132,7 @@ struct dn_slot {
 struct dn_viewmem {
 	dnnl_memory_t mem;           /* memory whose handle follows views[t] */
 	int t;
+	size_t off;                  /* bytes from views[t].data */
 	void *cur;
 };
 
@@ -179,6 +189,10 @@ struct dn_state {
 
 	struct dn_slot *slots;
 	int n_slots, cap_slots;
+	int *entry;                  /* arena tensors, roots of alias sets before their
+					members, views after what they view (run_range's
+					reorders in from the cut) */
+	int n_entry;
 	uint8_t *arena;
 	size_t arena_bytes;
 
@@ -245,6 +259,15 @@ enum jalad_status dn_prim_share(struct dn_state *s, int id, const void *key, siz
 /* A reorder src -> dst, shared by all users of the same pair of mds. */
 enum jalad_status dn_reorder_get(struct dn_state *s, const dnnl_memory_desc_t *src,
 				 const dnnl_memory_desc_t *dst, int *id);
+/* The same, as an op's own work (a Transpose, a Slice): not counted as a
+ * layout reorder in profiles. */
+enum jalad_status dn_copy_get(struct dn_state *s, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+			      int *id);
+/* Append to u the steps copying from into to (same dims, any layouts):
+ * one reorder, or two (dnnl_mem.c: split_tail). layout: profiled as a
+ * layout reorder, else as the node's own work. */
+enum jalad_status dn_copy_steps(struct dn_state *s, struct dn_unit *u, const struct dn_ref *from,
+				const struct dn_ref *to, int layout);
 /* Make a memory object (handle may be NULL) and keep it for destruction. */
 enum jalad_status dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, void *handle,
 			     dnnl_memory_t *out);

@@ -5,8 +5,11 @@
  * kernels, nChw16c for Winograd; nChw16c throughout in graphs with depthwise
  * convolutions, see dn_pick_layout), pools, activations, BatchNormalization
  * and Add keep their input's layout, Gemm and Softmax work on plain
- * buffers. A builder that cannot express a node returns
- * JALAD_ERR_UNSUPPORTED and the node runs the reference kernel.
+ * buffers; shape ops, Transpose and Slice write plain outputs (views of
+ * their input where they can, else reorders), and a Concat read only by
+ * them writes a plain output with one reorder per input. A builder that
+ * cannot express a node returns JALAD_ERR_UNSUPPORTED and the node runs
+ * the reference kernel.
  */
 #ifdef JALAD_HAVE_DNNL
 #include <math.h>
@@ -16,6 +19,7 @@
 
 #include "dnnl_impl.h"
 #include "engine/backends/ref/ref_ops_nn.h"
+#include "engine/backends/ref/ref_ops_tensor.h"
 
 #define UNSUPPORTED JALAD_ERR_UNSUPPORTED
 
@@ -1031,6 +1035,30 @@ static enum jalad_status build_binary(struct dn_state *s, int i, struct dn_unit 
 
 #define DN_MAX_CONCAT 256
 
+/* Reshape, Flatten, Squeeze and Unsqueeze: the input's elements in the
+ * same row-major order under other dims. */
+static int is_reshape(const char *op)
+{
+	return !strcmp(op, "Reshape") || !strcmp(op, "Flatten") || !strcmp(op, "Squeeze") ||
+	       !strcmp(op, "Unsqueeze");
+}
+
+/* Is tensor t read only by ops that take a plain buffer as it is (shape
+ * ops, Transpose, Slice), or a graph output? */
+static int plain_readers(const struct dn_state *s, int t)
+{
+	if (s->g->tensors[t].is_output)
+		return 1;
+	if (s->consumers[t][0] < 0)
+		return 0;
+	for (const int *c = s->consumers[t]; *c >= 0; c++) {
+		const char *op = s->g->nodes[*c].op_type;
+		if (!is_reshape(op) && strcmp(op, "Transpose") != 0 && strcmp(op, "Slice") != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit *u)
 {
 	const struct jalad_graph *g = s->g;
@@ -1056,6 +1084,38 @@ static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit 
 			dn_md_tag(&m, r, g->tensors[t].dims, dnnl_acdb);
 			nhwc += dn_md_equal(&m, &mds[k]);
 		}
+	}
+	/* Read only by shape ops, Transpose or Slice (the channel shuffle of
+	 * ShuffleNet): a plain output, each input copied into its part by
+	 * one reorder (two for channels blocked with a partial last block,
+	 * dn_copy_steps), not oneDNN's concat, which reorders with its
+	 * generic kernel. */
+	if (plain_readers(s, y)) {
+		dnnl_memory_desc_t part;
+		dnnl_dims_t pdims, off = {0};
+		const struct jalad_tensor_ir *yi = &g->tensors[y];
+		for (int k = 0; k < r; k++)
+			pdims[k] = yi->dims[k];
+		for (int k = 0; k < n->n_in; k++) {
+			struct dn_ref from, to;
+			const struct jalad_tensor_ir *ti = &g->tensors[n->in[k]];
+			for (int d = 0; d < r; d++)
+				if (d != axis && ti->dims[d] != yi->dims[d])
+					return UNSUPPORTED;
+			pdims[axis] = ti->dims[axis];
+			if (off[axis] + pdims[axis] > yi->dims[axis])
+				return UNSUPPORTED;
+			DN_TRY(dnnl_memory_desc_init_submemory(&part, dn_plain(s, y), pdims, off), "concat part");
+			JALAD_FORWARD(dn_ref_home(s, &from, n->in[k], &mds[k]));
+			JALAD_FORWARD(dn_ref_home(s, &to, y, &part));
+			JALAD_FORWARD(dn_copy_steps(s, u, &from, &to, 0));
+			off[axis] += pdims[axis];
+		}
+		if (off[axis] != yi->dims[axis])
+			return UNSUPPORTED;
+		JALAD_FORWARD(set_out(s, u, y, dn_plain(s, y), NULL));
+		u->impl = "jalad:copy";
+		return JALAD_OK;
 	}
 	/* Inputs in mixed layouts (a Winograd branch next to an NHWC one):
 	 * oneDNN's concat would be its reference kernel; reorder the odd ones
@@ -1083,6 +1143,149 @@ static enum jalad_status build_concat(struct dn_state *s, int i, struct dn_unit 
 		JALAD_FORWARD(add_ref(st, DNNL_ARG_MULTIPLE_SRC + k, &refs[k]));
 	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dst));
 	return set_out(s, u, y, &dst, pd);
+}
+
+/* ------------------------------------------------------------ shape ops, Transpose, Slice */
+
+/* May a view (a Reshape's output, a Slice's contiguous part) take x's
+ * home buffer, copying nothing? x must be a native unit's output (its home
+ * is this backend's) in plain layout. Nothing writes into a buffer
+ * another tensor still needs: every unit writes only its own output, and
+ * the one in-place write, a sum post-op onto the other operand of an Add
+ * (dnnl_fuse.c), is not used on a tensor that shares its buffer. */
+static int can_view(const struct dn_state *s, int x)
+{
+	return s->t[x].native_out && dn_md_is_plain(dn_home(s, x));
+}
+
+/* Make y a view of x's home, off bytes into it. */
+static enum jalad_status set_view(struct dn_state *s, struct dn_unit *u, int x, int y, size_t off)
+{
+	s->t[y].alias = x;
+	s->t[y].is_view = 1;
+	s->t[y].home_off = s->t[x].home_off + off;
+	for (int t = x;; t = s->t[t].alias) {
+		s->t[t].viewed = 1;
+		if (s->t[t].alias == t)
+			break;
+	}
+	JALAD_FORWARD(set_out(s, u, y, dn_plain(s, y), NULL));
+	u->impl = "view";
+	return JALAD_OK;
+}
+
+/* The steps copying src (a reference) into y's home seen through dst
+ * (dn_copy_steps: reorders, timed as the node's own work); y is plain. */
+static enum jalad_status copy_step(struct dn_state *s, struct dn_unit *u, const struct dn_ref *src, int y,
+				   const dnnl_memory_desc_t *dst)
+{
+	struct dn_ref yr;
+	int first = u->nsteps;
+	JALAD_FORWARD(dn_ref_home(s, &yr, y, dst));
+	JALAD_FORWARD(dn_copy_steps(s, u, src, &yr, 0));
+	return set_out(s, u, y, dn_plain(s, y), s->prims[u->step[first].prim].pd);
+}
+
+/* A plain output y of x's elements: a view of x's buffer when it may be
+ * (can_view: no step at all), else a reorder from x's home, in any layout,
+ * into y's buffer seen with x's dims. */
+static enum jalad_status build_reshape(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0 || jalad_ir_numel(&g->tensors[x]) != jalad_ir_numel(&g->tensors[y]))
+		return UNSUPPORTED;
+	if (can_view(s, x))
+		return set_view(s, u, x, y, 0);
+	struct dn_ref xr;
+	JALAD_FORWARD(dn_ref_home(s, &xr, x, dn_home(s, x)));
+	return copy_step(s, u, &xr, y, dn_plain(s, x));
+}
+
+/* One reorder from x's home seen through permuted axes (any layout: the
+ * descriptor's strides are permuted, not the data) into a plain y. */
+static enum jalad_status build_transpose(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0 || n->op != &jalad_op_transpose || !n->params)
+		return UNSUPPORTED;
+	const struct jalad_tops_transpose *p = n->params;
+	int r = g->tensors[x].ndim;
+	if (r < 1 || r > DNNL_MAX_NDIMS || g->tensors[y].ndim != r)
+		return UNSUPPORTED;
+	/* oneDNN's permutation sends input axis k to output axis perm[k] */
+	int perm[DNNL_MAX_NDIMS], seen[DNNL_MAX_NDIMS] = {0};
+	for (int k = 0; k < r; k++) {
+		if (p->perm[k] < 0 || p->perm[k] >= r || seen[p->perm[k]]++ ||
+		    g->tensors[y].dims[k] != g->tensors[x].dims[p->perm[k]])
+			return UNSUPPORTED;
+		perm[p->perm[k]] = k;
+	}
+	dnnl_memory_desc_t view;
+	DN_TRY(dnnl_memory_desc_permute_axes(&view, dn_home(s, x), perm), "transpose view");
+	struct dn_ref xr;
+	JALAD_FORWARD(dn_ref_home(s, &xr, x, &view));
+	return copy_step(s, u, &xr, y, dn_plain(s, y));
+}
+
+/* Slice with positive steps: a view when the part is contiguous in a plain
+ * x, else a reorder from x seen through an offset and strides on its plain
+ * buffer (or a submemory of a blocked home when the part starts on block
+ * boundaries) into a plain y. Negative steps run the reference kernel. */
+static enum jalad_status build_slice(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0 || n->op != &jalad_op_slice || !n->params)
+		return UNSUPPORTED;
+	const struct jalad_tops_slice *p = n->params;
+	const struct jalad_tensor_ir *xi = &g->tensors[x], *yi = &g->tensors[y];
+	int r = xi->ndim, unit = 1;
+	if (r < 1 || r > DNNL_MAX_NDIMS || yi->ndim != r)
+		return UNSUPPORTED;
+	dnnl_dims_t yd, off, strides;
+	for (int k = 0; k < r; k++) {
+		/* the region must lie inside x (infer() clamped it) */
+		if (p->step[k] < 1 || p->start[k] < 0 || yi->dims[k] < 1 ||
+		    p->start[k] + (yi->dims[k] - 1) * p->step[k] >= xi->dims[k])
+			return UNSUPPORTED;
+		yd[k] = yi->dims[k];
+		off[k] = p->start[k];
+		unit &= p->step[k] == 1;
+	}
+	/* x's row-major strides times the steps, and the part's first
+	 * element. The part is contiguous when every dim after the first
+	 * one of more than one element in y is taken whole (a channel range
+	 * of a batch of one). */
+	int64_t stride = 1, first = 0;
+	int whole = 1, contiguous = 1;
+	for (int k = r - 1; k >= 0; k--) {
+		if (yi->dims[k] > 1 && (!whole || p->step[k] != 1))
+			contiguous = 0;
+		whole &= yi->dims[k] == xi->dims[k];
+		strides[k] = stride * p->step[k];
+		first += stride * p->start[k];
+		stride *= xi->dims[k];
+	}
+	if (contiguous && can_view(s, x))
+		return set_view(s, u, x, y, (size_t)first * sizeof(float));
+	dnnl_memory_desc_t view;
+	struct dn_ref xr;
+	const dnnl_memory_desc_t *home = dn_home(s, x);
+	if (unit && !dn_md_is_plain(home) && dnnl_memory_desc_init_submemory(&view, home, yd, off) == dnnl_success) {
+		JALAD_FORWARD(dn_ref_home(s, &xr, x, &view));
+		return copy_step(s, u, &xr, y, dn_plain(s, y));
+	}
+	/* x plain (its home, or a reorder into a temp), seen with offset and strides */
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, dn_plain(s, x), &xr));
+	DN_TRY(dnnl_memory_desc_init_by_strides(&view, r, yd, dnnl_f32, strides), "slice view");
+	view.offset0 = first;
+	JALAD_FORWARD(dn_md_id(s, &view, &xr.md));
+	return copy_step(s, u, &xr, y, dn_plain(s, y));
 }
 
 /* ------------------------------------------------------------ Softmax */
@@ -1215,6 +1418,12 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 		st = build_binary(s, i, u, dnnl_binary_div, 0);
 	else if (!strcmp(op, "Concat"))
 		st = build_concat(s, i, u);
+	else if (is_reshape(op))
+		st = build_reshape(s, i, u);
+	else if (!strcmp(op, "Transpose"))
+		st = build_transpose(s, i, u);
+	else if (!strcmp(op, "Slice"))
+		st = build_slice(s, i, u);
 	else if (!strcmp(op, "Softmax"))
 		st = build_softmax(s, i, u, 0);
 	else if (!strcmp(op, "LogSoftmax"))

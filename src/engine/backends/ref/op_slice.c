@@ -7,11 +7,6 @@
 
 #include "ref_ops_tensor.h"
 
-struct slice_params {
-	int64_t start[JALAD_MAX_DIMS];  /* first element per dim (clamped) */
-	int64_t step[JALAD_MAX_DIMS];
-};
-
 static enum jalad_status slice_ints(struct jalad_graph *g, struct jalad_node *n, int i,
 				    const char *name, int64_t *v, int *count)
 {
@@ -33,7 +28,7 @@ static enum jalad_status slice_ints(struct jalad_graph *g, struct jalad_node *n,
 static enum jalad_status slice_infer(struct jalad_graph *g, struct jalad_node *n)
 {
 	const struct jalad_tensor_ir *x;
-	struct slice_params *p;
+	struct jalad_tops_slice *p;
 	int64_t starts[JALAD_MAX_DIMS], ends[JALAD_MAX_DIMS], axes[JALAD_MAX_DIMS], steps[JALAD_MAX_DIMS];
 	int64_t dims[JALAD_MAX_DIMS];
 	int ns, ne, na, nst, seen[JALAD_MAX_DIMS] = { 0 };
@@ -107,7 +102,7 @@ static enum jalad_status slice_infer(struct jalad_graph *g, struct jalad_node *n
 
 static enum jalad_status slice_run(struct jalad_op_ctx *ctx)
 {
-	const struct slice_params *p = ctx->node->params;
+	const struct jalad_tops_slice *p = ctx->node->params;
 	const struct jalad_tensor *x = &ctx->in[0];
 	struct jalad_tensor *y = &ctx->out[0];
 	int64_t xs[JALAD_MAX_DIMS], ss[JALAD_MAX_DIMS], off = 0;

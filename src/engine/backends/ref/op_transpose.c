@@ -5,14 +5,10 @@
 
 #include "ref_ops_tensor.h"
 
-struct transpose_params {
-	int perm[JALAD_MAX_DIMS];
-};
-
 static enum jalad_status transpose_infer(struct jalad_graph *g, struct jalad_node *n)
 {
 	const struct jalad_tensor_ir *x;
-	struct transpose_params *p;
+	struct jalad_tops_transpose *p;
 	int64_t dims[JALAD_MAX_DIMS];
 	const int64_t *perm;
 	int count, seen[JALAD_MAX_DIMS] = { 0 };
@@ -48,7 +44,7 @@ static enum jalad_status transpose_infer(struct jalad_graph *g, struct jalad_nod
 
 static enum jalad_status transpose_run(struct jalad_op_ctx *ctx)
 {
-	const struct transpose_params *p = ctx->node->params;
+	const struct jalad_tops_transpose *p = ctx->node->params;
 	const struct jalad_tensor *x = &ctx->in[0];
 	struct jalad_tensor *y = &ctx->out[0];
 	int64_t xs[JALAD_MAX_DIMS], ss[JALAD_MAX_DIMS];

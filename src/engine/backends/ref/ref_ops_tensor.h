@@ -35,6 +35,17 @@ extern const struct jalad_op_def jalad_op_identity, jalad_op_dropout;
 /* op_transpose.c, op_pad.c, op_expand.c, op_gather.c */
 extern const struct jalad_op_def jalad_op_transpose, jalad_op_pad, jalad_op_expand,
 	jalad_op_gather;
+/* The parameters Slice's and Transpose's infer() leave in node->params,
+ * validated (a backend that runs these ops natively reads them, so that
+ * the clamping rules live in one place). */
+struct jalad_tops_slice {
+	int64_t start[JALAD_MAX_DIMS];  /* first element per dim (clamped) */
+	int64_t step[JALAD_MAX_DIMS];   /* per dim, 1 for dims not sliced; never 0 */
+};
+struct jalad_tops_transpose {
+	int perm[JALAD_MAX_DIMS];       /* output axis i is input axis perm[i] */
+};
+
 /* op_constant.c */
 extern const struct jalad_op_def jalad_op_constant, jalad_op_constant_of_shape;
 /* op_shape.c */
