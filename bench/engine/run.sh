@@ -19,8 +19,9 @@
 # /usr/bin/time (peak RSS); "load+create" is jalad's model load plus session
 # creation, timed inside `jalad run`, against ONNX Runtime's
 # InferenceSession.create from the file; a number in the table is the median over rounds
-# of the per-process medians. Interleaving spreads slow phases of the
-# machine over all engines.
+# of the per-process medians ("dnnl/ORT" divides two such medians, "same-round
+# dnnl/ORT" is the median over rounds of the ratio within each round).
+# Interleaving spreads slow phases of the machine over all engines.
 #
 # --nice N runs the benchmark at nice N (negative values need root): the
 # whole session's scheduler autogroup (/proc/self/autogroup, restored at
@@ -61,7 +62,7 @@ PY=/usr/bin/python3
 OUT=bench/out/engine
 
 usage() {
-	sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -220,6 +221,16 @@ def pick(engine, m, t, key):
          and not r.get("failed") and key in r["result"]]
     return statistics.median(v) if v else None
 
+def paired(m, t):
+    """Median over rounds of dnnl / ORT within each round (the two ran
+    minutes apart at most, in the same phase of the machine)."""
+    by = {}
+    for r in raw:
+        if r["model"] == m and r["threads"] == t and not r.get("failed") and r["engine"] in ("dnnl", "ort"):
+            by.setdefault(r["round"], {})[r["engine"]] = r["result"]["median_ms"]
+    v = [x["dnnl"] / x["ort"] for x in by.values() if "dnnl" in x and "ort" in x and x["ort"] > 0]
+    return statistics.median(v) if v else None
+
 def rss(engine, m, t):
     v = [r["rss_kb"] / 1024 for r in raw
          if r["engine"] == engine and r["model"] == m and r["threads"] == t and not r.get("failed")]
@@ -242,10 +253,10 @@ print(f"Batch 1, fp32, median ms over {rounds} interleaved rounds of {runs} runs
       f"(jalad ref: first round only). FMA peak measured here: {peak:.0f} GFLOP/s per core "
       f"(PLATFORM.md's Zen 4 figure: 117). Load average at the start of each round: "
       f"{', '.join(load)}.\n")
-print("| model | threads | jalad dnnl | dnnl direct | jalad ref | ORT | PyTorch | dnnl/ORT | direct/ORT "
+print("| model | threads | jalad dnnl | dnnl direct | jalad ref | ORT | PyTorch | dnnl/ORT | same-round dnnl/ORT | direct/ORT "
       "| GFLOP/s dnnl, direct (direct % of peak) | load+create ms dnnl / ORT | peak RSS MB dnnl / ORT "
       "| worst op (dnnl) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 threads = sorted({r["threads"] for r in raw})
 for md in models:
     m = md["model"]
@@ -263,6 +274,7 @@ for md in models:
         gfd = md["flops"] / (dd * 1e6) if dd else None
         pct = 100 * gfd / (peak * t) if gfd else None
         print(f"| {m} | {t} | {f(d)} | {f(dd)} | {f(rf)} | {f(o)} | {f(pt)} | {f(ratio, '%.3f')} "
+              f"| {f(paired(m, t), '%.3f')} "
               f"| {f(dratio, '%.3f')} | {f(gf, '%.0f')}, {f(gfd, '%.0f')} ({f(pct, '%.0f')}%) "
               f"| {f(cd, '%.0f')} / {f(co, '%.0f')} "
               f"| {f(rd, '%.0f')} / {f(ro, '%.0f')} | {worst_op(m, t)} |")
