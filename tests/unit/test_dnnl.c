@@ -530,6 +530,27 @@ static uint8_t *make_viewsum(size_t *len)
 	return mb_pack(&b, xd, "z", len);
 }
 
+/* x [1,3,4,8] -> MatMul by a constant [8,6] -> Relu -> MatMul by a
+ * constant [3,6,5] (batch dims broadcast: [1,3] and [3]) -> Flatten
+ * -> MatMul by a constant [60,10] (a classifier head) -> z [1,10] */
+static uint8_t *make_matmul(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "w1"}, *i1[] = {"m1"}, *i2[] = {"r1", "w2"}, *i3[] = {"m2"}, *i4[] = {"f", "w3"};
+	memset(&b, 0, sizeof b);
+	b.seed = 9;
+	mb_node(&b, "MatMul", 2, i0, "m1");
+	mb_node(&b, "Relu", 1, i1, "r1");
+	mb_node(&b, "MatMul", 2, i2, "m2");
+	mb_node(&b, "Flatten", 1, i3, "f");
+	mb_node(&b, "MatMul", 2, i4, "z");
+	mb_init(&b, "w1", 2, 8, 6, 0, 0, 0.5f, 0);
+	mb_init(&b, "w2", 3, 3, 6, 5, 0, 0.5f, 0);
+	mb_init(&b, "w3", 2, 60, 10, 0, 0, 0.3f, 0);
+	int64_t xd[4] = {1, 3, 4, 8};
+	return mb_pack(&b, xd, "z", len);
+}
+
 /* ------------------------------------------------------------ checks */
 
 static struct jalad_session *session(const struct jalad_model *m, const char *backend)
@@ -844,6 +865,39 @@ done:
 	free(buf);
 }
 
+static void check_matmul(void)
+{
+	size_t len;
+	uint8_t *buf = make_matmul(&len);
+	struct jalad_model *m = NULL;
+	struct jalad_session *s = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "matmul model: %s", jalad_last_error());
+	if (st != JALAD_OK)
+		goto done;
+	CHECK(jalad_model_node_count(m) == 5);
+	check_model("matmul", m);
+	struct jalad_session_opts so = {.threads = 1, .backend = "dnnl"};
+	CHECK(jalad_session_create(m, &so, &s) == JALAD_OK);
+	if (!s)
+		goto done;
+	struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, 4, {1, 3, 4, 8}, NULL};
+	float *x = calloc(3 * 4 * 8, sizeof *x);
+	in.data = x;
+	jalad_session_set_profiling(s, 1);
+	CHECK(x && jalad_session_run(s, &in, 1) == JALAD_OK);
+	for (int k = 0; k < 5; k += 2) {
+		struct jalad_node_prof p;
+		CHECK(jalad_session_node_profile(s, k, &p) == JALAD_OK);
+		CHECK_MSG(strcmp(p.impl, "ref") != 0, "MatMul node %d runs the reference kernel", k);
+	}
+	free(x);
+done:
+	jalad_session_free(s);
+	jalad_model_free(m);
+	free(buf);
+}
+
 static void check_mixed(void)
 {
 	size_t len;
@@ -885,6 +939,7 @@ int main(void)
 	check_mixed();
 	check_modern();
 	check_wino();
+	check_matmul();
 	check_shuffle();
 	check_viewsum();
 	check_file("models/fmnist-vgg.onnx");

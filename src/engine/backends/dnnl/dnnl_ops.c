@@ -77,6 +77,8 @@ static size_t od_size(const void *od)
 		return sizeof(dnnl_softmax_v2_desc_t);
 	case dnnl_batch_normalization:
 		return sizeof(dnnl_batch_normalization_desc_t);
+	case dnnl_matmul:
+		return sizeof(dnnl_matmul_desc_t);
 	default:
 		return 0;
 	}
@@ -657,6 +659,58 @@ static enum jalad_status build_gemm(struct dn_state *s, int i, struct dn_unit *u
 		JALAD_FORWARD(add_ref(st, DNNL_ARG_BIAS, &cr));
 	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &dst));
 	return set_out(s, u, y, &dst, pd);
+}
+
+/* ------------------------------------------------------------ MatMul */
+
+static void pad_dims(const struct jalad_tensor_ir *t, int r, int64_t *out);
+
+/* MatMul of (..., M, K) by (..., K, N), both of rank 2 or more, batch dims
+ * broadcast numpy-style (oneDNN's matmul takes dims of 1 as broadcast),
+ * on plain buffers: a classifier head written as MatMul (+ Add), or
+ * batched products. 1-D operands and a non-plain activation run the
+ * reference kernel. */
+static enum jalad_status build_matmul(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int a = act_input(s, n, 0), b = f32_input(s, n, 1), y = single_output(s, n);
+	if (a < 0 || b < 0 || y < 0)
+		return UNSUPPORTED;
+	const struct jalad_tensor_ir *ai = &g->tensors[a], *bi = &g->tensors[b], *yi = &g->tensors[y];
+	int r = yi->ndim;
+	if (ai->ndim < 2 || bi->ndim < 2 || r != (ai->ndim > bi->ndim ? ai->ndim : bi->ndim) ||
+	    r > DNNL_MAX_NDIMS || !dn_md_is_plain(dn_home(s, a)) ||
+	    (!bi->data && !dn_md_is_plain(dn_home(s, b))))
+		return UNSUPPORTED;
+	int64_t ad[JALAD_MAX_DIMS], bd[JALAD_MAX_DIMS];
+	pad_dims(ai, r, ad);
+	pad_dims(bi, r, bd);
+	if (ad[r - 1] != bd[r - 2] || yi->dims[r - 2] != ad[r - 2] || yi->dims[r - 1] != bd[r - 1])
+		return UNSUPPORTED;
+	for (int k = 0; k < r - 2; k++)
+		if ((ad[k] != yi->dims[k] && ad[k] != 1) || (bd[k] != yi->dims[k] && bd[k] != 1))
+			return UNSUPPORTED;
+	dnnl_memory_desc_t amd, bmd, ymd;
+	dn_md_plain(&amd, r, ad);
+	dn_md_plain(&bmd, r, bd);
+	dn_md_plain(&ymd, r, yi->dims);
+	union {
+		dnnl_matmul_desc_t mm;
+	} od;
+	DN_TRY(dnnl_matmul_desc_init(&od.mm, &amd, &bmd, NULL, &ymd), "matmul descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	struct dn_ref ar, br;
+	struct dn_step *st;
+	JALAD_FORWARD(param_ref(s, u, i, b, &bmd, &bmd, &br));
+	JALAD_FORWARD(dn_input_ref(s, u, i, a, &amd, &ar));
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &ar));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_WEIGHTS, &br));
+	JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, &ymd));
+	return set_out(s, u, y, &ymd, pd);
 }
 
 /* ------------------------------------------------------------ pools */
@@ -1396,6 +1450,8 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 		st = build_conv(s, i, u);
 	else if (!strcmp(op, "Gemm"))
 		st = build_gemm(s, i, u);
+	else if (!strcmp(op, "MatMul"))
+		st = build_matmul(s, i, u);
 	else if (!strcmp(op, "MaxPool"))
 		st = build_pool(s, i, u, 0, 1);
 	else if (!strcmp(op, "AveragePool"))
