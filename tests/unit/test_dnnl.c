@@ -551,6 +551,28 @@ static uint8_t *make_matmul(size_t *len)
 	return mb_pack(&b, xd, "z", len);
 }
 
+/* x [1,20,5,5] -> Conv 1x1 -> ReduceMean axes (2,3) keepdims 1 -> [1,20,1,1]
+ * -> ReduceMean axes (-2,-1) keepdims 0 -> z [1,20]: both global average
+ * pooling on dnnl (ShuffleNetV2's head) */
+static uint8_t *make_reduce(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "w0", "b0"}, *i1[] = {"c"}, *i2[] = {"m"};
+	Onnx__NodeProto *n;
+	memset(&b, 0, sizeof b);
+	b.seed = 13;
+	mb_node(&b, "Conv", 3, i0, "c");
+	n = mb_node(&b, "ReduceMean", 1, i1, "m");
+	mb_ints(&b, n, "axes", 2, 2, 3, 0, 0);
+	n = mb_node(&b, "ReduceMean", 1, i2, "z");
+	mb_ints(&b, n, "axes", 2, -2, -1, 0, 0);
+	mb_int(&b, n, "keepdims", 0);
+	mb_init(&b, "w0", 4, 20, 20, 1, 1, 0.5f, 0);
+	mb_init(&b, "b0", 1, 20, 0, 0, 0, 0.2f, 0);
+	int64_t xd[4] = {1, 20, 5, 5};
+	return mb_pack(&b, xd, "z", len);
+}
+
 /* ------------------------------------------------------------ checks */
 
 static struct jalad_session *session(const struct jalad_model *m, const char *backend)
@@ -898,6 +920,38 @@ done:
 	free(buf);
 }
 
+static void check_reduce(void)
+{
+	size_t len;
+	uint8_t *buf = make_reduce(&len);
+	struct jalad_model *m = NULL;
+	struct jalad_session *s = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "reduce model: %s", jalad_last_error());
+	if (st != JALAD_OK)
+		goto done;
+	check_model("reduce", m);
+	struct jalad_session_opts so = {.threads = 1, .backend = "dnnl"};
+	CHECK(jalad_session_create(m, &so, &s) == JALAD_OK);
+	if (!s)
+		goto done;
+	struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, 4, {1, 20, 5, 5}, NULL};
+	float *x = calloc(20 * 5 * 5, sizeof *x);
+	in.data = x;
+	jalad_session_set_profiling(s, 1);
+	CHECK(x && jalad_session_run(s, &in, 1) == JALAD_OK);
+	for (int k = 1; k < 3; k++) {
+		struct jalad_node_prof p;
+		CHECK(jalad_session_node_profile(s, k, &p) == JALAD_OK);
+		CHECK_MSG(strcmp(p.impl, "ref") != 0, "ReduceMean node %d runs the reference kernel", k);
+	}
+	free(x);
+done:
+	jalad_session_free(s);
+	jalad_model_free(m);
+	free(buf);
+}
+
 static void check_mixed(void)
 {
 	size_t len;
@@ -940,6 +994,7 @@ int main(void)
 	check_modern();
 	check_wino();
 	check_matmul();
+	check_reduce();
 	check_shuffle();
 	check_viewsum();
 	check_file("models/fmnist-vgg.onnx");

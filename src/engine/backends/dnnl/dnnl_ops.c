@@ -781,6 +781,61 @@ static enum jalad_status build_pool(struct dn_state *s, int i, struct dn_unit *u
 	return set_out(s, u, y, &dst, pd);
 }
 
+/* ReduceMean over exactly the spatial axes of an (N, C, spatial...) input:
+ * a global average pooling (ShuffleNetV2 ends so). With keepdims the
+ * pooling writes the output as GlobalAveragePool does; without, the pooled
+ * (N, C, 1...) map goes through a temporary into the plain (N, C) output. */
+static enum jalad_status build_reduce_mean(struct dn_state *s, int i, struct dn_unit *u)
+{
+	const struct jalad_graph *g = s->g;
+	const struct jalad_node *n = &g->nodes[i];
+	int x = act_input(s, n, 0), y = single_output(s, n);
+	if (x < 0 || y < 0 || n->op != &jalad_op_reduce_mean || !n->params)
+		return UNSUPPORTED;
+	const struct jalad_tops_reduce *p = n->params;
+	const struct jalad_tensor_ir *xi = &g->tensors[x], *yi = &g->tensors[y];
+	int r = xi->ndim;
+	if (r < 3 || r > 2 + NN_MAX_SP || p->noop || p->mask != ((1u << r) - 1) - 3u)
+		return UNSUPPORTED;
+	if (yi->ndim == r)
+		return build_pool(s, i, u, 1, 0);
+	if (yi->ndim != 2 || yi->dims[0] != xi->dims[0] || yi->dims[1] != xi->dims[1])
+		return UNSUPPORTED;
+	int64_t pdims[JALAD_MAX_DIMS];
+	dnnl_dims_t strides, kern, zero;
+	for (int k = 0; k < r; k++)
+		pdims[k] = k < 2 ? xi->dims[k] : 1;
+	for (int k = 0; k < r - 2; k++) {
+		strides[k] = 1;
+		kern[k] = xi->dims[2 + k];
+		zero[k] = 0;
+	}
+	dnnl_memory_desc_t any, plain;
+	dn_md_tag(&any, r, pdims, dnnl_format_tag_any);
+	dn_md_plain(&plain, r, pdims);
+	dnnl_pooling_v2_desc_t od;
+	DN_TRY(dnnl_pooling_v2_forward_desc_init(&od, dnnl_forward_inference, dnnl_pooling_avg_exclude_padding,
+						 dn_home(s, x), &any, strides, kern, zero, zero, zero),
+	       "pooling descriptor");
+	dnnl_primitive_desc_t pd;
+	int prim, tmp;
+	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
+	struct dn_ref xr, tr, yr;
+	struct dn_step *st;
+	JALAD_FORWARD(dn_input_ref(s, u, i, x, dn_home(s, x), &xr));
+	JALAD_FORWARD(dn_temp_new(s, i, pd_md(pd, dnnl_query_dst_md), &tmp));
+	memset(&tr, 0, sizeof tr);
+	tr.kind = DN_REF_TEMP;
+	tr.id = tmp;
+	tr.md = s->temps[tmp].md;
+	JALAD_FORWARD(dn_unit_step(u, prim, &st));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
+	JALAD_FORWARD(add_ref(st, DNNL_ARG_DST, &tr));
+	JALAD_FORWARD(dn_ref_home(s, &yr, y, &plain));
+	JALAD_FORWARD(dn_copy_steps(s, u, &tr, &yr, 0));
+	return set_out(s, u, y, dn_plain(s, y), pd);
+}
+
 /* ------------------------------------------------------------ activations */
 
 /* A constant scalar float input k of n into *v; 0 if absent, 1 if read,
@@ -1460,6 +1515,8 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 		st = build_pool(s, i, u, 1, 1);
 	else if (!strcmp(op, "GlobalAveragePool"))
 		st = build_pool(s, i, u, 1, 0);
+	else if (!strcmp(op, "ReduceMean"))
+		st = build_reduce_mean(s, i, u);
 	else if (!strcmp(op, "Add") || (!strcmp(op, "Sum") && n->n_in == 2))
 		st = build_binary(s, i, u, dnnl_binary_add, 1);
 	else if ((!strcmp(op, "Max") || !strcmp(op, "Min")) && n->n_in == 2)

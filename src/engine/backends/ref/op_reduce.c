@@ -9,13 +9,9 @@
 
 #include "ref_ops_tensor.h"
 
-enum reduce_kind { R_MEAN, R_SUM, R_MAX, R_MIN };
+enum reduce_kind { R_MEAN = JALAD_TOPS_REDUCE_MEAN, R_SUM, R_MAX, R_MIN };
 
-struct reduce_params {
-	enum reduce_kind kind;
-	int noop;               /* output = input */
-	unsigned mask;          /* bit d: axis d is reduced */
-};
+#define reduce_params jalad_tops_reduce
 
 static enum jalad_status reduce_infer_kind(struct jalad_graph *g, struct jalad_node *n,
 					   enum reduce_kind kind, int input_from)
@@ -34,7 +30,7 @@ static enum jalad_status reduce_infer_kind(struct jalad_graph *g, struct jalad_n
 		return jalad_node_fail(n, JALAD_ERR_NOMEM, "params");
 	free(n->params);
 	n->params = p;
-	p->kind = kind;
+	p->kind = (int)kind;
 	if (use_input) {
 		if (jalad_node_input(g, n, 1))
 			JALAD_FORWARD(jalad_node_const_ints(g, n, 1, axes, JALAD_MAX_DIMS, &count));

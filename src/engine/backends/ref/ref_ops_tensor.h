@@ -50,6 +50,14 @@ struct jalad_tops_transpose {
 extern const struct jalad_op_def jalad_op_constant, jalad_op_constant_of_shape;
 /* op_shape.c */
 extern const struct jalad_op_def jalad_op_shape;
+/* op_reduce.c: a Reduce node's params (kind: JALAD_TOPS_REDUCE_MEAN, then
+ * sum, max, min), for backends that run some reductions natively. */
+#define JALAD_TOPS_REDUCE_MEAN 0
+struct jalad_tops_reduce {
+	int kind;
+	int noop;               /* output = input */
+	unsigned mask;          /* bit d: axis d is reduced */
+};
 /* op_reduce.c */
 extern const struct jalad_op_def jalad_op_reduce_mean, jalad_op_reduce_sum,
 	jalad_op_reduce_max, jalad_op_reduce_min;
