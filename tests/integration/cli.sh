@@ -3,27 +3,8 @@
 # measured, clear errors and exit codes for bad models, inputs and usage.
 set -u
 JALAD=${JALAD:-build/jalad}
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE PATTERN CMD...: exit status CODE and stderr matching PATTERN.
-expect() {
-	code=$1; pat=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$* exited $rc, expected $code; stderr: $(head -c 300 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qiE -e "$pat" "$tmp/err"; then
-		bad "$*: stderr does not match '$pat': $(head -c 300 "$tmp/err")"
-	else
-		ok
-	fi
-}
+. "$(dirname "$0")/../integration_lib.sh"
+EXPECT_ICASE=1
 
 for net in vgg resnet; do
 	model=models/fmnist-$net.onnx

@@ -13,13 +13,7 @@ SHARED=${JALAD_SHARED:-$ROOT/../shared}
 TFLITE=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
 PHOTOS=$SHARED/imagenet-sample
 REF=$ROOT/bench/ref/mobilenet_v2_quant_armnn_top5.tsv
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../integration_lib.sh"
 
 if [ ! -f "$TFLITE" ] || [ ! -d "$PHOTOS" ]; then
 	echo "SKIP: imagenet: $SHARED (the pretrained model and photos) not found"

@@ -7,13 +7,7 @@
 # in bench/loader/run.sh; the bound here only catches a return to O(n^2).
 set -u
 JALAD=${JALAD:-build/jalad}
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../integration_lib.sh"
 
 # within SECONDS CMD...: CMD exits 0 within SECONDS (killed after).
 within() {

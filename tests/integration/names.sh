@@ -7,13 +7,7 @@
 # does not check). The loader shows such bytes as U+FFFD.
 set -u
 JALAD=${JALAD:-build/jalad}
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../integration_lib.sh"
 
 if ! /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
 	echo "names: skipped, no onnx Python package (apt-get install python3-onnx)"

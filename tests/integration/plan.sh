@@ -7,28 +7,9 @@
 set -u
 JALAD=${JALAD:-build/jalad}
 PY=/usr/bin/python3
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../integration_lib.sh"
+EXPECT_ICASE=1
 model=models/fmnist-vgg.onnx
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE PATTERN CMD...: exit status CODE and stderr matching PATTERN.
-expect() {
-	code=$1; pat=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$* exited $rc, expected $code; stderr: $(head -c 400 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qiE "$pat" "$tmp/err"; then
-		bad "$*: stderr does not match '$pat': $(head -c 400 "$tmp/err")"
-	else
-		ok
-	fi
-}
 
 # check DESCRIPTION PYTHON-CODE [FILES...]: the code must exit 0.
 check() {

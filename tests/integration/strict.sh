@@ -5,27 +5,7 @@
 # valid Conv model, with the onnx Python package.
 set -u
 JALAD=${JALAD:-build/jalad}
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE PATTERN CMD...: exit status CODE and stderr matching PATTERN.
-expect() {
-	code=$1; pat=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$* exited $rc, expected $code; stderr: $(head -c 300 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qE "$pat" "$tmp/err"; then
-		bad "$*: stderr does not match '$pat': $(head -c 300 "$tmp/err")"
-	else
-		ok
-	fi
-}
+. "$(dirname "$0")/../integration_lib.sh"
 
 if ! /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
 	echo "strict: skipped, no onnx Python package (apt-get install python3-onnx)"
@@ -40,13 +20,11 @@ from onnx import helper, TensorProto
 out = sys.argv[1]
 F = TensorProto.FLOAT
 
-
 def weights(name="W", n=9, dims=(1, 1, 3, 3)):
     # By hand: helper.make_tensor refuses a count that does not match.
     t = TensorProto(name=name, data_type=F, dims=list(dims))
     t.float_data.extend([0.1] * n)
     return t
-
 
 def model(inputs=None, outputs=None, inits=None, nodes=None, conv_attrs=None):
     if conv_attrs is None:
@@ -63,11 +41,9 @@ def model(inputs=None, outputs=None, inits=None, nodes=None, conv_attrs=None):
         inits if inits is not None else [weights()])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
-
 def save(name, m):
     with open("%s/%s.onnx" % (out, name), "wb") as f:
         f.write(m.SerializeToString())
-
 
 X = helper.make_tensor_value_info
 save("good", model())

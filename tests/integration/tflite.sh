@@ -15,27 +15,7 @@ SHARED=${JALAD_SHARED:-$ROOT/../shared}
 PY=/usr/bin/python3
 IMPORT="$ROOT/models/import_tflite.py"
 MAKE="$ROOT/tests/integration/make_tflite.py"
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE PATTERN CMD...: exit status CODE and stderr matching PATTERN.
-expect() {
-	code=$1; pat=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$* exited $rc, expected $code; stderr: $(head -c 300 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qE "$pat" "$tmp/err"; then
-		bad "$*: stderr does not match '$pat': $(head -c 300 "$tmp/err")"
-	else
-		ok
-	fi
-}
+. "$(dirname "$0")/../integration_lib.sh"
 
 # has_meta MODEL KEY VALUE: `jalad info` shows metadata KEY = VALUE.
 has_meta() {
