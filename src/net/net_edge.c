@@ -514,6 +514,28 @@ int edge_have_source(enum jalad_net_payload kind, const struct jalad_edge_image 
 	return src && src->image && src->pp;
 }
 
+/* The payload kind plan i sends with source src: an image payload without
+ * its image goes as the plan's stand-in container; an image whose
+ * preprocessing does not make the model's input shape is an error. */
+enum jalad_status edge_payload_kind(const struct jalad_edge *e, int i, const struct jalad_edge_image *src,
+				    enum jalad_net_payload *out)
+{
+	enum jalad_net_payload kind = e->plans[i].payload;
+	if (jalad_net_payload_is_image(kind) && !edge_have_source(kind, src))
+		kind = JALAD_NET_PAYLOAD_CONTAINER;
+	if (kind == JALAD_NET_PAYLOAD_U8 || kind == JALAD_NET_PAYLOAD_PNG || kind == JALAD_NET_PAYLOAD_JPEG) {
+		const struct jalad_tensor_desc *d = &e->cuts[i].desc[0];
+		JALAD_RETURN_IF(src->pp->channels != d->dims[1] || src->pp->height != d->dims[2] ||
+					src->pp->width != d->dims[3],
+				JALAD_ERR_SHAPE,
+				"edge: the image's preprocessing makes %dx%dx%d, the model's input '%s' is %lldx%lldx%lld",
+				src->pp->channels, src->pp->height, src->pp->width, d->name, (long long)d->dims[1],
+				(long long)d->dims[2], (long long)d->dims[3]);
+	}
+	*out = kind;
+	return JALAD_OK;
+}
+
 /* The dictionary plan i's container needs, or NULL. */
 const struct jalad_codec_dict *edge_plan_dict(const struct jalad_edge *e, int i)
 {
@@ -657,18 +679,8 @@ enum jalad_status jalad_edge_infer_image(struct jalad_edge *e, const struct jala
 
 	/* Encode (the slowdown stretches the codec call itself). An image
 	 * payload without its image goes as the plan's stand-in container. */
-	enum jalad_net_payload kind = p->payload;
-	if (jalad_net_payload_is_image(kind) && !edge_have_source(kind, src))
-		kind = JALAD_NET_PAYLOAD_CONTAINER;
-	if (kind == JALAD_NET_PAYLOAD_U8 || kind == JALAD_NET_PAYLOAD_PNG || kind == JALAD_NET_PAYLOAD_JPEG) {
-		const struct jalad_tensor_desc *d = &c->desc[0];
-		JALAD_RETURN_IF(src->pp->channels != d->dims[1] || src->pp->height != d->dims[2] ||
-					src->pp->width != d->dims[3],
-				JALAD_ERR_SHAPE,
-				"edge: the image's preprocessing makes %dx%dx%d, the model's input '%s' is %lldx%lldx%lld",
-				src->pp->channels, src->pp->height, src->pp->width, d->name, (long long)d->dims[1],
-				(long long)d->dims[2], (long long)d->dims[3]);
-	}
+	enum jalad_net_payload kind;
+	JALAD_FORWARD(edge_payload_kind(e, i, src, &kind));
 	const uint8_t *payload = e->cbuf;
 	const struct jalad_codec_dict *dict = NULL;
 	size_t len = 0;

@@ -66,6 +66,8 @@ void edge_slow_down(const struct jalad_edge *e, uint64_t t0);
 /* Learn from a finished request on plan i, re-plan, fill the estimates in res. */
 void edge_finish_request(struct jalad_edge *e, int i, struct jalad_edge_result *res);
 int edge_have_source(enum jalad_net_payload kind, const struct jalad_edge_image *src);
+enum jalad_status edge_payload_kind(const struct jalad_edge *e, int i, const struct jalad_edge_image *src,
+				    enum jalad_net_payload *out);
 const struct jalad_codec_dict *edge_plan_dict(const struct jalad_edge *e, int i);
 void edge_disable_dict(struct jalad_edge *e, const struct jalad_codec_dict *dict, int status);
 enum jalad_status edge_local_outputs(struct jalad_edge *e, struct jalad_session *sess, struct jalad_edge_result *res);

@@ -137,18 +137,9 @@ static enum jalad_status head_run(struct stream *s, struct slot *sl, const struc
 	}
 	res->edge_ms = edge_ms_since(t0);
 
-	enum jalad_net_payload kind = p->payload;
+	enum jalad_net_payload kind;
 	const struct jalad_edge_image *src = f->src;
-	if (jalad_net_payload_is_image(kind) && !edge_have_source(kind, src))
-		kind = JALAD_NET_PAYLOAD_CONTAINER;
-	if (kind == JALAD_NET_PAYLOAD_U8 || kind == JALAD_NET_PAYLOAD_PNG || kind == JALAD_NET_PAYLOAD_JPEG) {
-		const struct jalad_tensor_desc *d = &c->desc[0];
-		JALAD_RETURN_IF(src->pp->channels != d->dims[1] || src->pp->height != d->dims[2] ||
-					src->pp->width != d->dims[3],
-				JALAD_ERR_SHAPE, "edge: the image's preprocessing makes %dx%dx%d, the model's input is %lldx%lldx%lld",
-				src->pp->channels, src->pp->height, src->pp->width, (long long)d->dims[1],
-				(long long)d->dims[2], (long long)d->dims[3]);
-	}
+	JALAD_FORWARD(edge_payload_kind(e, i, src, &kind));
 	uint64_t t1 = jalad_now_ns();
 	sl->dict = NULL;
 	if (kind == JALAD_NET_PAYLOAD_CONTAINER) {
