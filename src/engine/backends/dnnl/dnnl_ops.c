@@ -433,15 +433,9 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 	union dn_opdesc od;
 	dnnl_primitive_desc_t pd = NULL;
 	int prim = -1;
-	/* 3x3 stride-1 convolutions with 16+ channels each way: Winograd
-	 * (F(4x4,3x3) or F(2x2,3x3)) takes 0.25-0.8x the time of the direct
-	 * kernel on this class of CPU, measured per layer from 7x7 to 224x224,
-	 * at errors of about 1e-6 of the output's range; fewer channels or
-	 * another shape: direct (brgconv, NHWC). Only the layers
-	 * dn_pick_winograd() chose: the weight transform is slow. */
-	if (s->winograd && nsp == 2 && group == 1 && sp.k[1] == 3 && sp.k[2] == 3 && sp.s[1] == 1 &&
-	    sp.s[2] == 1 && sp.d[1] == 1 && sp.d[2] == 1 && xi->dims[1] >= 16 && yi->dims[1] >= 16 &&
-	    s->wino && s->wino[i] &&
+	/* Winograd where dn_pick_winograd() chose it (wino_candidate() says
+	 * which shapes), else the direct kernels below. */
+	if (s->winograd && s->wino[i] &&
 	    dnnl_convolution_forward_desc_init(&od.conv, dnnl_forward_inference, dnnl_convolution_winograd, &src,
 					       &wt, b >= 0 ? &bias : NULL, &dst, strides, pl, pr) == dnnl_success) {
 		enum jalad_status st = dn_make_prim(s, &od, NULL, &pd, &prim);
@@ -515,7 +509,11 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 
 /* Node i is a convolution the Winograd kernels take (3x3, stride 1, no
  * dilation, one group, 16+ channels each way, constant weights): its
- * output's H * W and its weights' bytes. */
+ * output's H * W and its weights' bytes. On this class of CPU Winograd
+ * (F(4x4,3x3) or F(2x2,3x3)) takes 0.25-0.8x the time of the direct
+ * kernel, measured per layer from 7x7 to 224x224, at errors of about 1e-6
+ * of the output's range; fewer channels or another shape: direct
+ * (brgconv, NHWC). */
 static int wino_candidate(const struct dn_state *s, int i, int64_t *hw, int64_t *wbytes)
 {
 	const struct jalad_graph *g = s->g;
@@ -1495,7 +1493,7 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 	const char *op = n->op_type;
 	struct dn_act act;
 	enum dn_gate gate;
-	int gnode;
+	int gnode, gx;
 	enum jalad_status st;
 	struct dn_unit *u = dn_unit_new(i, i + 1);
 	*out = NULL;
@@ -1521,8 +1519,8 @@ enum jalad_status dn_build_node(struct dn_state *s, int i, struct dn_unit **out)
 		st = build_binary(s, i, u, dnnl_binary_add, 1);
 	else if ((!strcmp(op, "Max") || !strcmp(op, "Min")) && n->n_in == 2)
 		st = build_binary(s, i, u, op[1] == 'a' ? dnnl_binary_max : dnnl_binary_min, 1);
-	else if (!strcmp(op, "Mul") && dn_gated(s->g, i, &gate, &gnode) >= 0)
-		st = build_gated(s, i, u, gate, dn_gated(s->g, i, &gate, &gnode));
+	else if (!strcmp(op, "Mul") && (gx = dn_gated(s->g, i, &gate, &gnode)) >= 0)
+		st = build_gated(s, i, u, gate, gx);
 	else if (!strcmp(op, "Mul"))
 		st = build_binary(s, i, u, dnnl_binary_mul, 1);
 	else if (!strcmp(op, "Sub"))
