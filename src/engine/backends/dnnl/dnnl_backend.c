@@ -238,33 +238,52 @@ static enum jalad_status add_slot(struct dn_state *s, size_t size, int start, in
 	sl->start = start;
 	sl->end = end < start ? start : end;
 	sl->off = 0;
+	sl->split_only = 0;
 	*id = s->n_slots++;
 	return JALAD_OK;
 }
 
-/* Greedy by decreasing size, as the session does (jalad_arena_place). */
+/* Greedy by decreasing size, as the session does (jalad_arena_place),
+ * in two regions: first the slots a whole run uses, then those only split
+ * ranges use (the insides of fused groups). Placed together, the latter
+ * spread the former over more memory, and a whole run's data then evicts
+ * more of the weights from the caches. */
 static enum jalad_status place_slots(struct dn_state *s)
 {
 	enum jalad_status st = JALAD_OK;
 	size_t zn = (size_t)(s->n_slots ? s->n_slots : 1);
-	int *start = malloc(zn * sizeof *start), *end = malloc(zn * sizeof *end);
+	int *start = malloc(zn * sizeof *start), *end = malloc(zn * sizeof *end), *ids = malloc(zn * sizeof *ids);
 	size_t *size = malloc(zn * sizeof *size), *off = malloc(zn * sizeof *off);
-	if (!start || !end || !size || !off) {
+	if (!start || !end || !ids || !size || !off) {
 		st = jalad_fail(JALAD_ERR_NOMEM, "dnnl backend: arena plan");
 		goto fail;
 	}
-	for (int i = 0; i < s->n_slots; i++) {
-		start[i] = s->slots[i].start;
-		end[i] = s->slots[i].end;
-		size[i] = s->slots[i].size;
+	s->arena_bytes = s->arena_whole_bytes = 0;
+	for (int region = 0; region < 2; region++) {
+		int n = 0;
+		size_t bytes = 0;
+		for (int i = 0; i < s->n_slots; i++) {
+			if (s->slots[i].split_only != region)
+				continue;
+			ids[n] = i;
+			start[n] = s->slots[i].start;
+			end[n] = s->slots[i].end;
+			size[n++] = s->slots[i].size;
+		}
+		if (!n)
+			continue;
+		if ((st = jalad_arena_place(n, size, start, end, off, &bytes)) != JALAD_OK)
+			goto fail;
+		for (int k = 0; k < n; k++)
+			s->slots[ids[k]].off = s->arena_bytes + off[k];
+		s->arena_bytes += (bytes + 63) & ~(size_t)63;
+		if (!region)
+			s->arena_whole_bytes = s->arena_bytes;
 	}
-	if ((st = jalad_arena_place(s->n_slots, size, start, end, off, &s->arena_bytes)) != JALAD_OK)
-		goto fail;
-	for (int i = 0; i < s->n_slots; i++)
-		s->slots[i].off = off[i];
 fail:
 	free(start);
 	free(end);
+	free(ids);
 	free(size);
 	free(off);
 	return st;
@@ -300,16 +319,28 @@ static enum jalad_status plan_storage(struct dn_state *s)
 	for (int i = 0; i < g->n_nodes; i++)
 		if (s->fused[i] && s->t[s->fused[i]->out].start > i)
 			s->t[s->fused[i]->out].start = i;
+	/* Tensors made inside a fused group (not its output): only split
+	 * ranges write them. */
+	char *inside = calloc((size_t)(nt ? nt : 1), 1);
+	JALAD_RETURN_IF(!inside, JALAD_ERR_NOMEM, "dnnl backend: storage plan");
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int j = i; s->fused[i] && j < s->fused[i]->end; j++)
+			for (int k = 0; k < g->nodes[j].n_out; k++)
+				if (g->nodes[j].out[k] >= 0 && g->nodes[j].out[k] != s->fused[i]->out)
+					inside[g->nodes[j].out[k]] = 1;
 	/* One slot per alias set (sized by its members' ends, live over
 	 * the union of their lives). */
-	for (int t = 0; t < nt; t++) {
+	enum jalad_status st = JALAD_OK;
+	for (int t = 0; t < nt && st == JALAD_OK; t++) {
 		struct dn_tensor *d = &s->t[t];
 		if (d->store != DN_STORE_ARENA)
 			continue;
 		int r = root_of(s, t);
 		size_t bytes = d->home_off + dn_md_bytes(dn_md(s, d->home_md));
 		if (s->t[r].slot < 0) {
-			JALAD_FORWARD(add_slot(s, bytes, d->start, d->end, &s->t[r].slot));
+			if ((st = add_slot(s, bytes, d->start, d->end, &s->t[r].slot)) != JALAD_OK)
+				break;
+			s->slots[s->t[r].slot].split_only = inside[t];
 		} else {
 			struct dn_slot *sl = &s->slots[s->t[r].slot];
 			size_t sz = (bytes + 63) & ~(size_t)63;
@@ -319,17 +350,24 @@ static enum jalad_status plan_storage(struct dn_state *s)
 				sl->start = d->start;
 			if (d->end > sl->end)
 				sl->end = d->end;
+			sl->split_only &= inside[t];
 		}
 		d->slot = s->t[r].slot;
 	}
+	free(inside);
+	JALAD_FORWARD(st);
 	for (int k = 0; k < s->n_temps; k++)
 		JALAD_FORWARD(add_slot(s, dn_md_bytes(dn_md(s, s->temps[k].md)), s->temps[k].node, s->temps[k].node,
 				       &s->temps[k].slot));
 	JALAD_FORWARD(place_slots(s));
 	s->arena = aligned_alloc(64, s->arena_bytes ? s->arena_bytes : 64);
 	JALAD_RETURN_IF(!s->arena, JALAD_ERR_NOMEM, "dnnl backend: arena of %zu bytes", s->arena_bytes);
-	/* Touch it now so the first run pays no page faults. */
-	memset(s->arena, 0, s->arena_bytes);
+	/* Touch what a whole run uses now, so the first run pays no page
+	 * faults; the split-only region is touched by the split runs that
+	 * use it. */
+	memset(s->arena, 0, s->arena_whole_bytes);
+	jalad_log(JALAD_LOG_DEBUG, "dnnl: arena of %zu bytes, %zu used by whole runs", s->arena_bytes,
+		  s->arena_whole_bytes);
 	/* The order of the reorders into homes at a range's start: when a
 	 * tensor and a view into it (a Slice's part) both cross the cut, the
 	 * view's values go in last, so that its readers see the values it

@@ -127,6 +127,8 @@ struct dn_temp {
 struct dn_slot {
 	size_t size, off;
 	int start, end;
+	int split_only;              /* holds only tensors inside fused groups: a
+					whole run never touches it */
 };
 
 struct dn_viewmem {
@@ -195,6 +197,7 @@ struct dn_state {
 	int n_entry;
 	uint8_t *arena;
 	size_t arena_bytes;
+	size_t arena_whole_bytes;     /* its first part: the slots a whole run uses */
 
 	void *scratchpad;            /* oneDNN user scratchpad, shared (owned list) */
 	size_t scratchpad_bytes;
