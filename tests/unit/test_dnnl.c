@@ -551,6 +551,29 @@ static uint8_t *make_matmul(size_t *len)
 	return mb_pack(&b, xd, "z", len);
 }
 
+/* x [1,16,4,4] -> Conv 1x1 -> Relu (a fused pair: its inside lives in the
+ * split-only part of the arena) -> GlobalAveragePool -> Flatten -> Gemm
+ * 1280 -> 1024 (5.2 MB of weights: kept plain, copied to huge pages) */
+static uint8_t *make_bigfc(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "w0", "b0"}, *i1[] = {"c"}, *i2[] = {"r"}, *i3[] = {"g"}, *i4[] = {"f", "wf", "bf"};
+	memset(&b, 0, sizeof b);
+	b.seed = 13;
+	mb_node(&b, "Conv", 3, i0, "c");
+	mb_node(&b, "Relu", 1, i1, "r");
+	mb_node(&b, "GlobalAveragePool", 1, i2, "g");
+	mb_node(&b, "Flatten", 1, i3, "f");
+	Onnx__NodeProto *n = mb_node(&b, "Gemm", 3, i4, "z");
+	mb_int(&b, n, "transB", 1);
+	mb_init(&b, "w0", 4, 1280, 16, 1, 1, 0.3f, 0);
+	mb_init(&b, "b0", 1, 1280, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "wf", 2, 1024, 1280, 0, 0, 0.05f, 0);
+	mb_init(&b, "bf", 1, 1024, 0, 0, 0, 0.1f, 0);
+	int64_t xd[4] = {1, 16, 4, 4};
+	return mb_pack(&b, xd, "z", len);
+}
+
 /* x [1,20,5,5] -> Conv 1x1 -> ReduceMean axes (2,3) keepdims 1 -> [1,20,1,1]
  * -> ReduceMean axes (-2,-1) keepdims 0 -> z [1,20]: both global average
  * pooling on dnnl (ShuffleNetV2's head) */
@@ -932,6 +955,40 @@ static void check_reduce(void)
 		CHECK_MSG(strcmp(impl[k], "ref") != 0, "ReduceMean node %d runs the reference kernel", k);
 }
 
+/* Weights and arena on huge pages (the default) or not: the same bits,
+ * and every cut as the full run. */
+static void check_bigfc(void)
+{
+	size_t len;
+	uint8_t *buf = make_bigfc(&len);
+	struct jalad_model *m = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "bigfc model: %s", jalad_last_error());
+	if (st == JALAD_OK) {
+		check_model("bigfc", m);
+		float x[256];
+		fill(x, 256, 5, 1.0f);
+		struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, 4, {1, 16, 4, 4}, x};
+		float *out[2] = {NULL, NULL};
+		int64_t n[2] = {0, 0};
+		for (int k = 0; k < 2; k++) {
+			if (k)
+				setenv("JALAD_DNNL_NOHUGEPAGES", "1", 1);
+			struct jalad_session *s = session(m, "dnnl");
+			if (s && jalad_session_run(s, &in, 1) == JALAD_OK)
+				out[k] = output_copy(s, &n[k]);
+			jalad_session_free(s);
+		}
+		unsetenv("JALAD_DNNL_NOHUGEPAGES");
+		CHECK(out[0] && out[1] && n[0] == 1024 && n[1] == 1024 &&
+		      !memcmp(out[0], out[1], 1024 * sizeof *out[0]));
+		free(out[0]);
+		free(out[1]);
+	}
+	jalad_model_free(m);
+	free(buf);
+}
+
 static void check_mixed(void)
 {
 	size_t len;
@@ -977,6 +1034,7 @@ int main(void)
 	check_reduce();
 	check_shuffle();
 	check_viewsum();
+	check_bigfc();
 	check_file("models/fmnist-vgg.onnx");
 	check_file("models/fmnist-resnet.onnx");
 	TEST_MAIN_END("test_dnnl");

@@ -37,7 +37,9 @@
  * Switches (environment, read at create(); for debugging and benchmarks):
  * JALAD_DNNL_NOFUSE=1 disables fusion, JALAD_DNNL_NOWINOGRAD=1 keeps every
  * convolution on the direct kernels, JALAD_DNNL_LAYOUT=nhwc|blocked forces
- * the convolutions' activation layout (default: dn_pick_layout()).
+ * the convolutions' activation layout (default: dn_pick_layout()),
+ * JALAD_DNNL_NOHUGEPAGES=1 keeps weights and arena off huge pages
+ * (dn_big_alloc()).
  */
 #ifdef JALAD_HAVE_DNNL
 #include <omp.h>
@@ -360,7 +362,7 @@ static enum jalad_status plan_storage(struct dn_state *s)
 		JALAD_FORWARD(add_slot(s, dn_md_bytes(dn_md(s, s->temps[k].md)), s->temps[k].node, s->temps[k].node,
 				       &s->temps[k].slot));
 	JALAD_FORWARD(place_slots(s));
-	s->arena = aligned_alloc(64, s->arena_bytes ? s->arena_bytes : 64);
+	s->arena = dn_big_alloc(s, s->arena_bytes);
 	JALAD_RETURN_IF(!s->arena, JALAD_ERR_NOMEM, "dnnl backend: arena of %zu bytes", s->arena_bytes);
 	/* Touch what a whole run uses now, so the first run pays no page
 	 * faults; the split-only region is touched by the split runs that
@@ -585,6 +587,7 @@ static enum jalad_status dn_create(const struct jalad_graph *g, int threads, voi
 	s->nthr = s->threads;
 	s->fuse = !env_flag("JALAD_DNNL_NOFUSE");
 	s->winograd = !env_flag("JALAD_DNNL_NOWINOGRAD");
+	s->huge = !env_flag("JALAD_DNNL_NOHUGEPAGES");
 	dn_pick_layout(s);
 	/* Before any primitive: kernels size their work for this count. */
 	omp_set_num_threads(s->threads);

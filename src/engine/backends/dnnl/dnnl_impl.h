@@ -182,6 +182,9 @@ struct dn_state {
 	int n_mems, cap_mems;
 	void **owned;                /* buffers to free (weights) */
 	int n_owned, cap_owned;
+	uint8_t *chunk;              /* the free part of dn_buf_new's last chunk */
+	size_t chunk_left;
+	int huge;                    /* big blocks ask for huge pages (dn_big_alloc) */
 
 	struct dn_temp *temps;
 	int n_temps, cap_temps;
@@ -275,6 +278,10 @@ enum jalad_status dn_copy_steps(struct dn_state *s, struct dn_unit *u, const str
 enum jalad_status dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, void *handle,
 			     dnnl_memory_t *out);
 /* Keep an aligned buffer of bytes for the state's life. */
+#define DN_HUGE ((size_t)2 << 20)  /* a transparent huge page */
+#define DN_CHUNK ((size_t)8 << 20) /* dn_buf_new's chunks */
+#define DN_COPY_MAX ((size_t)16 << 20) /* plain weights copied to huge pages, at most */
+void *dn_big_alloc(const struct dn_state *s, size_t bytes);
 enum jalad_status dn_buf_new(struct dn_state *s, size_t bytes, void **out);
 /* Grow the shared scratchpad request to the pd's scratchpad size. */
 void dn_scratchpad_note(struct dn_state *s, const_dnnl_primitive_desc_t pd);

@@ -234,9 +234,18 @@ static enum jalad_status const_mem(struct dn_state *s, int t, const dnnl_memory_
 static enum jalad_status weights_mem(struct dn_state *s, int t, const dnnl_memory_desc_t *user,
 				     const dnnl_memory_desc_t *want, dnnl_memory_t *out)
 {
-	if (dn_md_equal(user, want))
-		return const_mem(s, t, user, out);
 	void *buf;
+	if (dn_md_equal(user, want)) {
+		/* Used in place, unless it is big enough for huge pages
+		 * (dn_big_alloc) and small enough to stay in the L3 cache
+		 * between runs: a Gemm's weights kept plain (above 4 MiB). */
+		size_t nb = dn_md_bytes(want);
+		if (!s->huge || nb < DN_HUGE / 2 || nb > DN_COPY_MAX)
+			return const_mem(s, t, user, out);
+		JALAD_FORWARD(dn_buf_new(s, nb, &buf));
+		memcpy(buf, s->g->tensors[t].data, nb);
+		return dn_mem_new(s, want, buf, out);
+	}
 	dnnl_memory_t src = NULL;
 	dnnl_primitive_desc_t pd = NULL;
 	dnnl_primitive_t p = NULL;
