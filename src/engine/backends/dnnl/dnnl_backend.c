@@ -22,9 +22,12 @@
  * it is made. Fused groups run fused only when they lie wholly inside
  * [a, b); see dnnl_fuse.c.
  *
- * Memory. Primitives, weight reorders, memory objects and the arena are
- * made in create(); run_range() sets the view pointers of its memory
- * objects (the session's arena does not move) and executes.
+ * Memory. Weight reorders, memory objects and the arena are made in
+ * create(), with the primitives whole runs use (the rest on first use);
+ * run_range() sets the view pointers of its memory objects (the session's
+ * arena does not move) and executes. The arena has two parts: the slots a
+ * whole run uses, then those only split ranges use (place_slots()).
+ * Weights and arena ask for huge pages (dn_big_alloc()).
  *
  * Threads. oneDNN runs on OpenMP, whose thread count is the calling
  * thread's ICV (process-wide in practice): create() and run_range() call
@@ -70,6 +73,7 @@ static void dn_free(void *state)
 		free(s->prims[i].key);
 		free(s->prims[i].od);
 	}
+	dn_weights_free(s);
 	for (int i = 0; i < s->n_mems; i++)
 		dnnl_memory_destroy(s->mems[i]);
 	for (int i = 0; i < s->n_owned; i++)
@@ -607,7 +611,7 @@ static enum jalad_status dn_create(const struct jalad_graph *g, int threads, voi
 	if ((st = init_tensors(s)) != JALAD_OK || (st = dn_pick_winograd(s)) != JALAD_OK ||
 	    (st = build_units(s)) != JALAD_OK ||
 	    (st = dn_fuse_all(s)) != JALAD_OK || (st = plan_storage(s)) != JALAD_OK ||
-	    (st = bind_all(s)) != JALAD_OK)
+	    (st = bind_all(s)) != JALAD_OK || (st = dn_weights_run(s)) != JALAD_OK)
 		goto fail;
 	if ((st = make_whole_run(s)) != JALAD_OK)
 		goto fail;

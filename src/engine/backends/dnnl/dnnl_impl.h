@@ -118,6 +118,14 @@ struct dn_unit {
 					main primitive's dn_prim.od), else NULL: only those fuse */
 };
 
+/* A weight reorder queued at build time, run by dn_weights_run(). */
+struct dn_wjob {
+	dnnl_primitive_desc_t pd;    /* the primitive is made where it runs */
+	dnnl_memory_t src;           /* on the model's constant (owned here) */
+	dnnl_memory_t dst;           /* in s->mems */
+	size_t bytes;                /* the destination's: the job's cost */
+};
+
 struct dn_temp {
 	int md;                      /* md id */
 	int node;                    /* live only while this node runs */
@@ -185,6 +193,8 @@ struct dn_state {
 	uint8_t *chunk;              /* the free part of dn_buf_new's last chunk */
 	size_t chunk_left;
 	int huge;                    /* big blocks ask for huge pages (dn_big_alloc) */
+	struct dn_wjob *wjobs;       /* weight reorders made, not yet run (dn_weights_run) */
+	int n_wjobs, cap_wjobs;
 
 	struct dn_temp *temps;
 	int n_temps, cap_temps;
@@ -280,9 +290,14 @@ enum jalad_status dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, v
 /* Keep an aligned buffer of bytes for the state's life. */
 #define DN_HUGE ((size_t)2 << 20)  /* a transparent huge page */
 #define DN_CHUNK ((size_t)8 << 20) /* dn_buf_new's chunks */
+#define DN_MAX_WTHREADS 64          /* threads for the weight reorders, at most */
 #define DN_COPY_MAX ((size_t)16 << 20) /* plain weights copied to huge pages, at most */
 void *dn_big_alloc(const struct dn_state *s, size_t bytes);
 enum jalad_status dn_buf_new(struct dn_state *s, size_t bytes, void **out);
+enum jalad_status dn_weights_add(struct dn_state *s, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
+				 void *data, dnnl_memory_t dst);
+enum jalad_status dn_weights_run(struct dn_state *s);
+void dn_weights_free(struct dn_state *s);
 /* Grow the shared scratchpad request to the pd's scratchpad size. */
 void dn_scratchpad_note(struct dn_state *s, const_dnnl_primitive_desc_t pd);
 /* A new temp for node, returns its id. */

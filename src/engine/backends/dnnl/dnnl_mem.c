@@ -2,6 +2,9 @@
  * and their table, the primitive / memory / buffer lists a state owns, and
  * units. */
 #ifdef JALAD_HAVE_DNNL
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -444,6 +447,114 @@ enum jalad_status dn_buf_new(struct dn_state *s, size_t bytes, void **out)
 		s->chunk_left = DN_CHUNK - n;
 	}
 	return JALAD_OK;
+}
+
+/* Queue the reorder of constant data (layout user) into dst (layout
+ * want). */
+enum jalad_status dn_weights_add(struct dn_state *s, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
+				 void *data, dnnl_memory_t dst)
+{
+	JALAD_FORWARD(grow((void **)&s->wjobs, &s->cap_wjobs, s->n_wjobs + 1, sizeof *s->wjobs));
+	struct dn_wjob *j = &s->wjobs[s->n_wjobs++]; /* freed by dn_weights_free(), even half made */
+	memset(j, 0, sizeof *j);
+	j->dst = dst;
+	j->bytes = dnnl_memory_desc_get_size(want);
+	JALAD_FORWARD(dn_check(dnnl_memory_create(&j->src, user, s->eng, data), "weights memory"));
+	return dn_check(dnnl_reorder_primitive_desc_create(&j->pd, user, s->eng, want, s->eng, NULL),
+			"weights reorder");
+}
+
+void dn_weights_free(struct dn_state *s)
+{
+	for (int i = 0; i < s->n_wjobs; i++) {
+		struct dn_wjob *j = &s->wjobs[i];
+		if (j->pd)
+			dnnl_primitive_desc_destroy(j->pd);
+		if (j->src)
+			dnnl_memory_destroy(j->src);
+	}
+	free(s->wjobs);
+	s->wjobs = NULL;
+	s->n_wjobs = s->cap_wjobs = 0;
+}
+
+/* The weight reorders, shared by the session's threads. */
+struct wrun {
+	struct dn_state *s;
+	int *order;                  /* jobs, largest first */
+	atomic_int next;
+	atomic_int failed;           /* a oneDNN status, or 0 */
+};
+
+static int job_cmp(const void *a, const void *b, void *jobs)
+{
+	const struct dn_wjob *j = jobs;
+	size_t x = j[*(const int *)a].bytes, y = j[*(const int *)b].bytes;
+	return x < y ? 1 : x > y ? -1 : *(const int *)a - *(const int *)b;
+}
+
+static void *wrun_worker(void *arg)
+{
+	struct wrun *w = arg;
+	struct dn_state *s = w->s;
+	dnnl_stream_t strm = NULL;
+	/* One OpenMP thread per job: a one-off copy is not worth waking
+	 * workers, and Winograd's weight transform runs many small parallel
+	 * regions that each wait for a worker when another process holds
+	 * the core (20 ms per layer instead of 3). Each thread takes the
+	 * next job. */
+	omp_set_num_threads(1);
+	dnnl_status_t ds = dnnl_stream_create(&strm, s->eng, dnnl_stream_default_flags);
+	for (int k; ds == dnnl_success && !atomic_load(&w->failed) && (k = atomic_fetch_add(&w->next, 1)) < s->n_wjobs;) {
+		struct dn_wjob *j = &s->wjobs[w->order[k]];
+		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, j->src}, {DNNL_ARG_TO, j->dst}};
+		dnnl_primitive_t p = NULL;
+		ds = dnnl_primitive_create(&p, j->pd);
+		if (ds == dnnl_success)
+			ds = dnnl_primitive_execute(p, strm, 2, args);
+		if (ds == dnnl_success)
+			ds = dnnl_stream_wait(strm);
+		if (p)
+			dnnl_primitive_destroy(p);
+	}
+	if (ds != dnnl_success)
+		atomic_store(&w->failed, (int)ds);
+	if (strm)
+		dnnl_stream_destroy(strm);
+	return NULL;
+}
+
+/* Run the queued weight reorders, largest first, on the session's thread
+ * count (as many threads as there are jobs, at most); Winograd's weight
+ * transform is scalar code (about 12 ms per MB), so ResNet-50's take
+ * about half as long on two threads. */
+enum jalad_status dn_weights_run(struct dn_state *s)
+{
+	enum jalad_status st = JALAD_OK;
+	struct wrun w = {.s = s};
+	atomic_init(&w.next, 0);
+	atomic_init(&w.failed, 0);
+	w.order = malloc((size_t)(s->n_wjobs ? s->n_wjobs : 1) * sizeof *w.order);
+	JALAD_RETURN_IF(!w.order, JALAD_ERR_NOMEM, "dnnl backend: weight reorders");
+	for (int i = 0; i < s->n_wjobs; i++)
+		w.order[i] = i;
+	qsort_r(w.order, (size_t)s->n_wjobs, sizeof *w.order, job_cmp, s->wjobs);
+	int nt = s->threads < s->n_wjobs ? s->threads : s->n_wjobs, started = 0;
+	pthread_t tid[DN_MAX_WTHREADS];
+	if (nt > DN_MAX_WTHREADS)
+		nt = DN_MAX_WTHREADS;
+	for (; started < nt - 1; started++)
+		if (pthread_create(&tid[started], NULL, wrun_worker, &w) != 0)
+			break; /* fewer helpers: the jobs still all run */
+	wrun_worker(&w);
+	for (int i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	omp_set_num_threads(s->nthr);
+	if (atomic_load(&w.failed))
+		st = jalad_fail(JALAD_ERR_INTERNAL, "dnnl: weights reorder failed with status %d", atomic_load(&w.failed));
+	free(w.order);
+	dn_weights_free(s);
+	return st;
 }
 
 void dn_scratchpad_note(struct dn_state *s, const_dnnl_primitive_desc_t pd)

@@ -246,34 +246,10 @@ static enum jalad_status weights_mem(struct dn_state *s, int t, const dnnl_memor
 		memcpy(buf, s->g->tensors[t].data, nb);
 		return dn_mem_new(s, want, buf, out);
 	}
-	dnnl_memory_t src = NULL;
-	dnnl_primitive_desc_t pd = NULL;
-	dnnl_primitive_t p = NULL;
 	JALAD_FORWARD(dn_buf_new(s, dn_md_bytes(want), &buf));
 	JALAD_FORWARD(dn_mem_new(s, want, buf, out));
-	DN_TRY(dnnl_memory_create(&src, user, s->eng, s->g->tensors[t].data), "weights memory");
-	/* One thread: a one-off copy is not worth waking OpenMP's workers,
-	 * and Winograd's weight transform runs many small parallel regions
-	 * that each wait for a worker when another process holds the core
-	 * (20 ms per layer instead of 3). */
-	omp_set_num_threads(1);
-	enum jalad_status st = dn_check(dnnl_reorder_primitive_desc_create(&pd, user, s->eng, want, s->eng, NULL),
-					"weights reorder");
-	if (st == JALAD_OK)
-		st = dn_check(dnnl_primitive_create(&p, pd), "weights reorder");
-	if (st == JALAD_OK) {
-		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, *out}};
-		st = dn_check(dnnl_primitive_execute(p, s->strm, 2, args), "weights reorder");
-		if (st == JALAD_OK)
-			st = dn_check(dnnl_stream_wait(s->strm), "weights reorder");
-	}
-	omp_set_num_threads(s->nthr);
-	if (p)
-		dnnl_primitive_destroy(p);
-	if (pd)
-		dnnl_primitive_desc_destroy(pd);
-	dnnl_memory_destroy(src);
-	return st;
+	/* The reorder runs later, with the others (dn_weights_run). */
+	return dn_weights_add(s, user, want, s->g->tensors[t].data, *out);
 }
 
 /* A parameter input (weights, bias, statistics) in layout want: prepared
