@@ -598,6 +598,16 @@ static uint8_t *make_reduce(size_t *len)
 
 /* ------------------------------------------------------------ checks */
 
+/* The model a builder made (buf NULL: it ran out of memory), or NULL
+ * after a failed check. */
+static struct jalad_model *load_built(const char *name, const uint8_t *buf, size_t len)
+{
+	struct jalad_model *m = NULL;
+	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
+	CHECK_MSG(st == JALAD_OK, "%s model: %s", name, jalad_last_error());
+	return st == JALAD_OK ? m : NULL;
+}
+
 static struct jalad_session *session(const struct jalad_model *m, const char *backend)
 {
 	struct jalad_session *s = NULL;
@@ -756,10 +766,8 @@ static void check_modern(void)
 {
 	size_t len;
 	uint8_t *buf = make_modern(&len);
-	struct jalad_model *m = NULL;
-	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
-	CHECK_MSG(st == JALAD_OK, "modern model: %s", jalad_last_error());
-	if (st == JALAD_OK) {
+	struct jalad_model *m = load_built("modern", buf, len);
+	if (m) {
 		CHECK(jalad_model_node_count(m) == 13);
 		check_model("modern", m);
 		CHECK(check_profile(m, "ref") == 0);
@@ -778,10 +786,8 @@ static void check_shuffle(void)
 {
 	size_t len;
 	uint8_t *buf = make_shuffle(&len);
-	struct jalad_model *m = NULL;
-	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
-	CHECK_MSG(st == JALAD_OK, "shuffle model: %s", jalad_last_error());
-	if (st != JALAD_OK)
+	struct jalad_model *m = load_built("shuffle", buf, len);
+	if (!m)
 		goto done;
 	int n = jalad_model_node_count(m);
 	CHECK_MSG(n == 29, "shuffle: %d nodes", n);
@@ -818,10 +824,8 @@ static void check_viewsum(void)
 {
 	size_t len;
 	uint8_t *buf = make_viewsum(&len);
-	struct jalad_model *m = NULL;
-	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
-	CHECK_MSG(st == JALAD_OK, "viewsum model: %s", jalad_last_error());
-	if (st == JALAD_OK)
+	struct jalad_model *m = load_built("viewsum", buf, len);
+	if (m)
 		check_model("viewsum", m);
 	jalad_model_free(m);
 	free(buf);
@@ -884,13 +888,11 @@ done:
 #define IMPL_LEN 64
 static int native_impls(const char *name, uint8_t *buf, size_t len, char (*impl)[IMPL_LEN], int n)
 {
-	struct jalad_model *m = NULL;
+	struct jalad_model *m = load_built(name, buf, len);
 	struct jalad_session *s = NULL;
 	float *x = NULL;
 	int count = -1;
-	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
-	CHECK_MSG(st == JALAD_OK, "%s model: %s", name, jalad_last_error());
-	if (st != JALAD_OK)
+	if (!m)
 		goto done;
 	check_model(name, m);
 	struct jalad_session_opts so = {.threads = 1, .backend = "dnnl"};
@@ -961,10 +963,8 @@ static void check_bigfc(void)
 {
 	size_t len;
 	uint8_t *buf = make_bigfc(&len);
-	struct jalad_model *m = NULL;
-	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
-	CHECK_MSG(st == JALAD_OK, "bigfc model: %s", jalad_last_error());
-	if (st == JALAD_OK) {
+	struct jalad_model *m = load_built("bigfc", buf, len);
+	if (m) {
 		check_model("bigfc", m);
 		float x[256];
 		fill(x, 256, 5, 1.0f);
@@ -993,10 +993,8 @@ static void check_mixed(void)
 {
 	size_t len;
 	uint8_t *buf = make_mixed(&len);
-	struct jalad_model *m = NULL;
-	enum jalad_status st = buf ? jalad_model_load_buffer(buf, len, NULL, &m) : JALAD_ERR_NOMEM;
-	CHECK_MSG(st == JALAD_OK, "mixed model: %s", jalad_last_error());
-	if (st == JALAD_OK) {
+	struct jalad_model *m = load_built("mixed", buf, len);
+	if (m) {
 		CHECK(jalad_model_node_count(m) == 19);
 		check_model("mixed", m);
 	}
