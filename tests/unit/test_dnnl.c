@@ -373,7 +373,7 @@ static uint8_t *make_modern(size_t *len)
 
 /* x [1,16,16,16] -> Conv 3x3 (16 -> 512, 295 KB of weights, a 16x16 map)
  * -> MaxPool 4x4 -> Conv 3x3 (512 -> 256, 4.7 MB, a 4x4 map) -> z: the
- * Winograd budget (an eighth of the weights, at least 4 MB) takes the
+ * Winograd budget (a quarter of the weights, at least 4 MB) takes the
  * large map and leaves the small one, whose transform would cost about
  * 50 ms, on the direct kernel. */
 static uint8_t *make_wino(size_t *len)

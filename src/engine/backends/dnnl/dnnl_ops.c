@@ -521,20 +521,17 @@ static int wino_candidate(const struct dn_state *s, int i, int64_t *hw, int64_t 
 	return 1;
 }
 
-/* oneDNN 2.6 transforms Winograd weights with scalar code, about 6-12 ms
+/* oneDNN 2.6 transforms Winograd weights with scalar code, about 12 ms
  * per MB of a layer's weights on one core, once per session; the kernel
  * saves time in proportion to the layer's FLOPs, i.e. to its weights
  * times its output's H * W. Feature-map sizes are taken largest first,
- * each size whole, while the weights of the layers taken stay within an
- * eighth of the model's constant bytes (WINO_SHARE), or 4 MB (up to 50 ms)
- * for small models. ResNet-50 keeps Winograd at 56x56 and 28x28: its 14x14
- * layers (14 MB, 14% of its weights) took 140 ms of transforms for 2.5 ms
- * per run (65.0 -> 67.5 ms at 1 thread, session 215 -> 77 ms), and its
- * 7x7 ones 84 ms for 1 ms; GoogLeNet keeps 56x56 and 28x28 and drops its
- * 14x14 inception layers (25 ms of transforms, 1.3 ms per run). So a
- * session is made in less time than ONNX Runtime's even when the host
- * slows it down, and the break-even is a few runs rather than fifty. */
-#define WINO_SHARE 8
+ * each size whole, while the weights of the layers taken stay within a
+ * quarter of the model's constant bytes, or 4 MB (up to 50 ms) for small
+ * models: ResNet-50 keeps Winograd down to
+ * 14x14 and drops its 7x7 layers (84 ms of transforms for 1 ms per run),
+ * GoogLeNet keeps 56x56 and 28x28 and drops its 14x14 inception layers
+ * (25 ms of transforms, 1.3 ms per run); its session creation stays
+ * below ONNX Runtime's. */
 #define WINO_FLOOR ((int64_t)4 << 20)
 
 enum jalad_status dn_pick_winograd(struct dn_state *s)
@@ -565,7 +562,7 @@ enum jalad_status dn_pick_winograd(struct dn_state *s)
 		for (int i = 0; i < n; i++)
 			if (hw[i] == size)
 				bytes += wb[i];
-		if (used + bytes > (total / WINO_SHARE > WINO_FLOOR ? total / WINO_SHARE : WINO_FLOOR))
+		if (used + bytes > (total / 4 > WINO_FLOOR ? total / 4 : WINO_FLOOR))
 			break;
 		used += bytes;
 		for (int i = 0; i < n; i++)
