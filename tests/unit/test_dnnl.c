@@ -553,7 +553,8 @@ static uint8_t *make_matmul(size_t *len)
 
 /* x [1,16,4,4] -> Conv 1x1 -> Relu (a fused pair: its inside lives in the
  * split-only part of the arena) -> GlobalAveragePool -> Flatten -> Gemm
- * 1280 -> 1024 (5.2 MB of weights: kept plain, copied to huge pages) */
+ * 1280 -> 1024 (5.2 MB of weights: kept plain; copied to huge pages when
+ * they are on) */
 static uint8_t *make_bigfc(size_t *len)
 {
 	static struct mb b;
@@ -957,8 +958,8 @@ static void check_reduce(void)
 		CHECK_MSG(strcmp(impl[k], "ref") != 0, "ReduceMean node %d runs the reference kernel", k);
 }
 
-/* Weights and arena on huge pages (the default) or not: the same bits,
- * and every cut as the full run. */
+/* Weights and arena on huge pages (JALAD_DNNL_HUGEPAGES=1) or not (the
+ * default): the same bits, and every cut as the full run. */
 static void check_bigfc(void)
 {
 	size_t len;
@@ -973,13 +974,13 @@ static void check_bigfc(void)
 		int64_t n[2] = {0, 0};
 		for (int k = 0; k < 2; k++) {
 			if (k)
-				setenv("JALAD_DNNL_NOHUGEPAGES", "1", 1);
+				setenv("JALAD_DNNL_HUGEPAGES", "1", 1);
 			struct jalad_session *s = session(m, "dnnl");
 			if (s && jalad_session_run(s, &in, 1) == JALAD_OK)
 				out[k] = output_copy(s, &n[k]);
 			jalad_session_free(s);
 		}
-		unsetenv("JALAD_DNNL_NOHUGEPAGES");
+		unsetenv("JALAD_DNNL_HUGEPAGES");
 		CHECK(out[0] && out[1] && n[0] == 1024 && n[1] == 1024 &&
 		      !memcmp(out[0], out[1], 1024 * sizeof *out[0]));
 		free(out[0]);

@@ -27,7 +27,7 @@
  * run_range() sets the view pointers of its memory objects (the session's
  * arena does not move) and executes. The arena has two parts: the slots a
  * whole run uses, then those only split ranges use (place_slots()).
- * Weights and arena ask for huge pages (dn_big_alloc()).
+ * Weights and arena may ask for huge pages (dn_big_alloc()).
  *
  * Threads. oneDNN runs on OpenMP, whose thread count is the calling
  * thread's ICV (process-wide in practice): create() and run_range() call
@@ -41,7 +41,7 @@
  * JALAD_DNNL_NOFUSE=1 disables fusion, JALAD_DNNL_NOWINOGRAD=1 keeps every
  * convolution on the direct kernels, JALAD_DNNL_LAYOUT=nhwc|blocked forces
  * the convolutions' activation layout (default: dn_pick_layout()),
- * JALAD_DNNL_NOHUGEPAGES=1 keeps weights and arena off huge pages
+ * JALAD_DNNL_HUGEPAGES=1 puts weights and arena on huge pages
  * (dn_big_alloc()).
  */
 #ifdef JALAD_HAVE_DNNL
@@ -591,7 +591,7 @@ static enum jalad_status dn_create(const struct jalad_graph *g, int threads, voi
 	s->nthr = s->threads;
 	s->fuse = !env_flag("JALAD_DNNL_NOFUSE");
 	s->winograd = !env_flag("JALAD_DNNL_NOWINOGRAD");
-	s->huge = !env_flag("JALAD_DNNL_NOHUGEPAGES");
+	s->huge = env_flag("JALAD_DNNL_HUGEPAGES");
 	dn_pick_layout(s);
 	/* Before any primitive: kernels size their work for this count. */
 	omp_set_num_threads(s->threads);

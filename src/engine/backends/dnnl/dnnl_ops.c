@@ -236,9 +236,10 @@ static enum jalad_status weights_mem(struct dn_state *s, int t, const dnnl_memor
 {
 	void *buf;
 	if (dn_md_equal(user, want)) {
-		/* Used in place, unless it is big enough for huge pages
-		 * (dn_big_alloc) and small enough to stay in the L3 cache
-		 * between runs: a Gemm's weights kept plain (above 4 MiB). */
+		/* Used in place, unless huge pages are on (dn_big_alloc) and
+		 * it is big enough for them and small enough to stay in the
+		 * L3 cache between runs: a Gemm's weights kept plain (above
+		 * 4 MiB). */
 		size_t nb = dn_md_bytes(want);
 		if (!s->huge || nb < DN_HUGE / 2 || nb > DN_COPY_MAX)
 			return const_mem(s, t, user, out);
