@@ -290,7 +290,6 @@ enum jalad_status dn_mem_new(struct dn_state *s, const dnnl_memory_desc_t *md, v
 /* Keep an aligned buffer of bytes for the state's life. */
 #define DN_HUGE ((size_t)2 << 20)  /* a transparent huge page */
 #define DN_CHUNK ((size_t)8 << 20) /* dn_buf_new's chunks */
-#define DN_MAX_WTHREADS 64          /* threads for the weight reorders, at most */
 #define DN_COPY_MAX ((size_t)16 << 20) /* plain weights copied to huge pages, at most */
 void *dn_big_alloc(const struct dn_state *s, size_t bytes);
 enum jalad_status dn_buf_new(struct dn_state *s, size_t bytes, void **out);

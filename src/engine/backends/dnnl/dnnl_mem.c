@@ -3,7 +3,6 @@
  * units. */
 #ifdef JALAD_HAVE_DNNL
 #include <omp.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,16 +495,18 @@ static int job_cmp(const void *a, const void *b, void *jobs)
 	return x < y ? 1 : x > y ? -1 : *(const int *)a - *(const int *)b;
 }
 
-static void *wrun_worker(void *arg)
+/* A pool task: each thread takes the next job until none is left. */
+static void wrun_task(void *ctx, int ith, int nth)
 {
-	struct wrun *w = arg;
+	(void)ith;
+	(void)nth;
+	struct wrun *w = ctx;
 	struct dn_state *s = w->s;
 	dnnl_stream_t strm = NULL;
 	/* One OpenMP thread per job: a one-off copy is not worth waking
 	 * workers, and Winograd's weight transform runs many small parallel
 	 * regions that each wait for a worker when another process holds
-	 * the core (20 ms per layer instead of 3). Each thread takes the
-	 * next job. */
+	 * the core (20 ms per layer instead of 3). */
 	omp_set_num_threads(1);
 	dnnl_status_t ds = dnnl_stream_create(&strm, s->eng, dnnl_stream_default_flags);
 	for (int k; ds == dnnl_success && !atomic_load(&w->failed) && (k = atomic_fetch_add(&w->next, 1)) < s->n_wjobs;) {
@@ -524,17 +525,17 @@ static void *wrun_worker(void *arg)
 		atomic_store(&w->failed, (int)ds);
 	if (strm)
 		dnnl_stream_destroy(strm);
-	return NULL;
 }
 
-/* Run the queued weight reorders, largest first, on the session's thread
- * count (as many threads as there are jobs, at most); Winograd's weight
- * transform is scalar code (about 12 ms per MB), so ResNet-50's take
- * about half as long on two threads. */
+/* Run the queued weight reorders, largest first, on a pool of the
+ * session's thread count (as many threads as there are jobs, at most);
+ * Winograd's weight transform is scalar code (6-12 ms per MB), so
+ * ResNet-50's take about half as long on two threads. */
 enum jalad_status dn_weights_run(struct dn_state *s)
 {
 	enum jalad_status st = JALAD_OK;
 	struct wrun w = {.s = s};
+	struct jalad_pool *pool = NULL;
 	atomic_init(&w.next, 0);
 	atomic_init(&w.failed, 0);
 	w.order = malloc((size_t)(s->n_wjobs ? s->n_wjobs : 1) * sizeof *w.order);
@@ -542,16 +543,12 @@ enum jalad_status dn_weights_run(struct dn_state *s)
 	for (int i = 0; i < s->n_wjobs; i++)
 		w.order[i] = i;
 	qsort_r(w.order, (size_t)s->n_wjobs, sizeof *w.order, job_cmp, s->wjobs);
-	int nt = s->threads < s->n_wjobs ? s->threads : s->n_wjobs, started = 0;
-	pthread_t tid[DN_MAX_WTHREADS];
-	if (nt > DN_MAX_WTHREADS)
-		nt = DN_MAX_WTHREADS;
-	for (; started < nt - 1; started++)
-		if (pthread_create(&tid[started], NULL, wrun_worker, &w) != 0)
-			break; /* fewer helpers: the jobs still all run */
-	wrun_worker(&w);
-	for (int i = 0; i < started; i++)
-		pthread_join(tid[i], NULL);
+	int nt = s->threads < s->n_wjobs ? s->threads : s->n_wjobs;
+	/* no pool (threads would not start): the caller runs every job */
+	if (nt > 1 && jalad_pool_create(nt, &pool) != JALAD_OK)
+		pool = NULL;
+	jalad_pool_run(pool, wrun_task, &w);
+	jalad_pool_free(pool);
 	omp_set_num_threads(s->nthr);
 	if (atomic_load(&w.failed))
 		st = jalad_fail(JALAD_ERR_INTERNAL, "dnnl: weights reorder failed with status %d", atomic_load(&w.failed));
