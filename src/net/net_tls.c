@@ -43,6 +43,7 @@ struct jalad_tls_conn {
 	SSL *ssl;
 	int client;
 	int got_data;  /* application data has come from the peer */
+	int cert_asked; /* client: the server asked for a certificate this edge lacks */
 	char why[192]; /* client: why the server's authentication was refused */
 };
 
@@ -213,6 +214,20 @@ static int psk_find_cb(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESS
 	return *sess ? 1 : 0;
 }
 
+/* OpenSSL calls this when the server asks a client that has no
+ * certificate for one (mutual TLS): noted, so that a close right after the
+ * handshake is explained even when the server's alert is lost; the
+ * handshake goes on without a certificate, for the server to refuse. */
+static int client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+	(void)x509;
+	(void)pkey;
+	struct jalad_tls_conn *c = SSL_get_app_data(ssl);
+	if (c)
+		c->cert_asked = 1;
+	return 0;
+}
+
 /* The client's check of the server's certificate, in place of OpenSSL's
  * own call of X509_verify_cert(): a PSK client takes none, a CA is checked
  * as usual (chain and name), a pin must match the leaf's public key or the
@@ -356,6 +371,7 @@ enum jalad_status jalad_tls_create(const struct jalad_tls_opts *o, int server, s
 		/* Every client mode verifies, the PSK one by refusing any certificate. */
 		SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
 		SSL_CTX_set_cert_verify_callback(t->ctx, client_verify_cb, t);
+		SSL_CTX_set_client_cert_cb(t->ctx, client_cert_cb);
 	}
 	*out = t;
 	return JALAD_OK;
@@ -567,10 +583,12 @@ static long closed_early(struct jalad_tls_conn *c, const char *what)
 		jalad_fail(JALAD_ERR_IO, "tls %s: the server refused the connection: %s", what, ssl_err(eb, sizeof eb));
 	} else {
 		ERR_clear_error();
+		const char *hint = c->cert_asked ? " (it requires a client certificate, mutual TLS, and this edge has none)"
+				   : SSL_get_certificate(c->ssl)
+					   ? " (as a server requiring client certificates does when it refuses this edge's)"
+					   : "";
 		jalad_fail(JALAD_ERR_IO, "tls %s: the server closed the connection right after the handshake%s", what,
-			   SSL_get_certificate(c->ssl) ? " (as a server requiring client certificates does when it "
-							 "refuses this edge's)"
-						       : "");
+			   hint);
 	}
 	return JALAD_IO_ERROR;
 }
