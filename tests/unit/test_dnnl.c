@@ -17,7 +17,10 @@
  *     layouts: all native but a Slice with a negative step, which falls
  *     back, and the shape ops and contiguous Slices copy nothing;
  *   - the SiLU kernel: within 2e-6 of double precision, special values,
- *     the same bits at any thread count and any position in a buffer.
+ *     the same bits at any thread count and any position in a buffer;
+ *   - Winograd weights made by dnnl_wino.c equal oneDNN's reorder bit for
+ *     bit, in each of its three float formats (on AVX-512 CPUs, where
+ *     oneDNN has Winograd kernels).
  * Skipped (one passing check) when the dnnl backend is not compiled in.
  */
 #include <math.h>
@@ -880,6 +883,95 @@ done:
 }
 #endif
 
+#ifdef JALAD_HAVE_DNNL
+/* Winograd weights made by dnnl_wino.c equal oneDNN's own reorder into
+ * the same format, bit for bit, on convolutions that get each of the three
+ * float formats. Returns the formats seen (bit wino_format). */
+static int wino_weights_case(dnnl_engine_t eng, dnnl_stream_t strm, int64_t ic, int64_t oc, int64_t hw)
+{
+	dnnl_memory_desc_t src, wany, dst, user;
+	dnnl_dims_t sd = {1, ic, hw, hw}, wd = {oc, ic, 3, 3}, dd = {1, oc, hw, hw}, one = {1, 1}, pad = {1, 1};
+	dnnl_convolution_desc_t cd;
+	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+	dnnl_primitive_t r = NULL;
+	dnnl_memory_t um = NULL, om = NULL;
+	float *w = NULL, *a = NULL, *b = NULL;
+	int seen = 0;
+	CHECK(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+	      dnnl_memory_desc_init_by_tag(&wany, 4, wd, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+	      dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+	      dnnl_memory_desc_init_by_tag(&user, 4, wd, dnnl_f32, dnnl_oihw) == dnnl_success);
+	CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_winograd, &src, &wany,
+						 NULL, &dst, one, pad, pad) == dnnl_success);
+	if (dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL) != dnnl_success)
+		return 0; /* no Winograd kernel for this shape on this CPU */
+	const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	CHECK(want != NULL);
+	if (!want || !dn_wino_supported(&user, want)) {
+		CHECK_MSG(!want || want->format_kind != dnnl_format_kind_wino ||
+				  want->format_desc.wino_desc.wino_format == dnnl_wino_wei_aaOIoi,
+			  "ic %lld oc %lld: a float Winograd format (%d) left to oneDNN", (long long)ic, (long long)oc,
+			  want ? (int)want->format_desc.wino_desc.wino_format : -1);
+		goto done;
+	}
+	size_t n = dnnl_memory_desc_get_size(want), nw = (size_t)(oc * ic * 9);
+	w = malloc(nw * sizeof *w);
+	a = malloc(n);
+	b = malloc(n);
+	CHECK(w && a && b);
+	if (!w || !a || !b)
+		goto done;
+	fill(w, (int64_t)nw, (uint32_t)(ic * 31 + oc), 1.0f);
+	w[0] = -0.0f; /* a sign oneDNN's sums from +0 drop */
+	memset(a, 0x5a, n);
+	memset(b, 0xa5, n);
+	CHECK(dnnl_memory_create(&um, &user, eng, w) == dnnl_success &&
+	      dnnl_memory_create(&om, want, eng, a) == dnnl_success &&
+	      dnnl_reorder_primitive_desc_create(&rpd, &user, eng, want, eng, NULL) == dnnl_success &&
+	      dnnl_primitive_create(&r, rpd) == dnnl_success);
+	dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, um}, {DNNL_ARG_TO, om}};
+	CHECK(r && dnnl_primitive_execute(r, strm, 2, args) == dnnl_success && dnnl_stream_wait(strm) == dnnl_success);
+	dn_wino_weights(&user, want, w, b);
+	const dnnl_wino_desc_t *wd6 = &want->format_desc.wino_desc;
+	size_t used = (size_t)wd6->alpha * (size_t)wd6->alpha * (size_t)wd6->ic * (size_t)wd6->oc * sizeof(float);
+	CHECK_MSG(!memcmp(a, b, used), "ic %lld oc %lld %lldx%lld: Winograd format %d differs from oneDNN's reorder",
+		  (long long)ic, (long long)oc, (long long)hw, (long long)hw, (int)wd6->wino_format);
+	seen = 1 << wd6->wino_format;
+done:
+	dnnl_primitive_destroy(r);
+	dnnl_primitive_desc_destroy(rpd);
+	dnnl_primitive_desc_destroy(pd);
+	dnnl_memory_destroy(um);
+	dnnl_memory_destroy(om);
+	free(w);
+	free(a);
+	free(b);
+	return seen;
+}
+
+static void check_wino_weights(void)
+{
+	dnnl_engine_t eng = NULL;
+	dnnl_stream_t strm = NULL;
+	CHECK(dnnl_engine_create(&eng, dnnl_cpu, 0) == dnnl_success &&
+	      dnnl_stream_create(&strm, eng, dnnl_stream_default_flags) == dnnl_success);
+	static const int64_t shapes[][3] = {{16, 64, 56}, {32, 128, 28}, {48, 192, 28}, {64, 256, 14},
+					    {256, 256, 14}, {128, 192, 28}, {512, 512, 7}, {96, 208, 14},
+					    {24, 40, 28}, {3, 64, 56}};
+	int seen = 0;
+	for (size_t i = 0; eng && strm && i < sizeof shapes / sizeof *shapes; i++)
+		seen |= wino_weights_case(eng, strm, shapes[i][0], shapes[i][1], shapes[i][2]);
+	/* oneDNN has float Winograd kernels for AVX-512 only */
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		CHECK_MSG(seen == (1 << dnnl_wino_wei_aaOio | 1 << dnnl_wino_wei_aaOBiOo | 1 << dnnl_wino_wei_OBaaIBOIio),
+			  "Winograd weight formats met: mask %#x", seen);
+	printf("test_dnnl: Winograd weights equal oneDNN's reorder (formats mask %#x)\n", seen);
+	dnnl_stream_destroy(strm);
+	dnnl_engine_destroy(eng);
+}
+#endif
+
 /* The kernels a built model's nodes ran on: loads buf (freed here),
  * checks the model (check_model), then makes one profiled run on the dnnl
  * backend (1 thread, zeros) and copies into impl[k], for node k < n, its
@@ -1025,6 +1117,7 @@ int main(void)
 
 #ifdef JALAD_HAVE_DNNL
 	check_silu();
+	check_wino_weights();
 #endif
 	check_mixed();
 	check_modern();

@@ -124,6 +124,9 @@ struct dn_wjob {
 	dnnl_memory_t src;           /* on the model's constant (owned here) */
 	dnnl_memory_t dst;           /* in s->mems */
 	size_t bytes;                /* the destination's: the job's cost */
+	int wino;                    /* made by dn_wino_weights(), not pd */
+	const float *data;           /* the constant, dense oihw (wino) */
+	dnnl_memory_desc_t user, want;
 };
 
 struct dn_temp {
@@ -296,6 +299,10 @@ enum jalad_status dn_buf_new(struct dn_state *s, size_t bytes, void **out);
 enum jalad_status dn_weights_add(struct dn_state *s, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
 				 void *data, dnnl_memory_t dst);
 enum jalad_status dn_weights_run(struct dn_state *s);
+/* Winograd 4x3 weights without oneDNN's reorder (dnnl_wino.c): whether
+ * this pair of layouts is one it makes, and the transform itself. */
+int dn_wino_supported(const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want);
+void dn_wino_weights(const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want, const float *src, float *dst);
 void dn_weights_free(struct dn_state *s);
 /* Grow the shared scratchpad request to the pd's scratchpad size. */
 void dn_scratchpad_note(struct dn_state *s, const_dnnl_primitive_desc_t pd);

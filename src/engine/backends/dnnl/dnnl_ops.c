@@ -522,17 +522,16 @@ static int wino_candidate(const struct dn_state *s, int i, int64_t *hw, int64_t 
 	return 1;
 }
 
-/* oneDNN 2.6 transforms Winograd weights with scalar code, about 12 ms
- * per MB of a layer's weights on one core, once per session; the kernel
- * saves time in proportion to the layer's FLOPs, i.e. to its weights
- * times its output's H * W. Feature-map sizes are taken largest first,
- * each size whole, while the weights of the layers taken stay within a
- * quarter of the model's constant bytes, or 4 MB (up to 50 ms) for small
- * models: ResNet-50 keeps Winograd down to
- * 14x14 and drops its 7x7 layers (84 ms of transforms for 1 ms per run),
- * GoogLeNet keeps 56x56 and 28x28 and drops its 14x14 inception layers
- * (25 ms of transforms, 1.3 ms per run); its session creation stays
- * below ONNX Runtime's. */
+/* Winograd weights are transformed once per session: 1-3 ms per MB of a
+ * layer's weights on one core (dnnl_wino.c; oneDNN's own reorder, scalar
+ * code, took about 12); the kernel saves time in proportion to the layer's
+ * FLOPs, i.e. to its weights times its output's H * W. Feature-map sizes
+ * are taken largest first, each size whole, while the weights of the
+ * layers taken stay within a quarter of the model's constant bytes, or 4
+ * MB for small models: ResNet-50 keeps Winograd down to 14x14 and drops
+ * its 7x7 layers (no faster on them), GoogLeNet keeps 56x56 and 28x28 and
+ * drops its 14x14 inception layers (with them: 2-5% faster runs, 7 ms more
+ * at session creation). */
 #define WINO_FLOOR ((int64_t)4 << 20)
 
 enum jalad_status dn_pick_winograd(struct dn_state *s)
