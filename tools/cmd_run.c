@@ -1,5 +1,5 @@
 /* jalad run MODEL [--input FILE | --random] [--threads N] [--repeat R]
- * [--backend B] [--dump-output FILE.pb] [--json] [--profile]: output
+ * [--min-time MS] [--backend B] [--dump-output FILE.pb] [--json] [--profile]: output
  * summary + latency (+ time per node and per op type). */
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +8,12 @@
 
 static const char *run_help =
 	"usage: jalad run MODEL [--input FILE.pb|.png|.jpg | --random] [--threads N] [--repeat R]\n"
-	"                 [--backend ref|dnnl] [--scale S --mean M --std D] [--dump-output OUT.pb] [--json]\n"
+	"                 [--min-time MS] [--backend ref|dnnl] [--scale S --mean M --std D] [--dump-output OUT.pb] [--json]\n"
 	"                 [--dump-input IN.pb] [--check-splits] [--profile [--top K]]\n"
 	"Runs MODEL on one input (default --random) R times (default 10) after one warm-up run;\n"
 	"prints the output (top-5 for a classifier) and the median latency.\n"
+	"--min-time MS goes on past R timed runs until they add up to MS milliseconds (a steadier\n"
+	"median for fast models; at most 1000000 runs).\n"
 	"--json prints {\"median_ms\", \"runs\", \"top5\", ...}.\n"
 	"--check-splits also runs every cut k as an edge session on [0, k) and a cloud session\n"
 	"on [k, n) fed with the tensors crossing k, and checks each output is bit-identical to\n"
@@ -271,7 +273,7 @@ int cmd_run(int argc, char **argv)
 {
 	const char *path = NULL, *input = NULL, *backend = NULL, *dump = NULL, *dump_in = NULL;
 	const char *scale = NULL, *mean = NULL, *stdv = NULL;
-	long threads = 0, repeat = 10, top = 15;
+	long threads = 0, repeat = 10, top = 15, min_ms = 0, runs = 0;
 	int json = 0, rc = EXIT_FAIL, check_splits = 0, use_random = 0, profile = 0;
 	struct prof prof = { 0 };
 	const struct tool_sopt sopts[] = {
@@ -286,6 +288,7 @@ int cmd_run(int argc, char **argv)
 	const struct tool_iopt iopts[] = {
 		{ "--threads", 1, 256, &threads, "a number 1..256" },
 		{ "--repeat", 1, 1000000, &repeat, "a number >= 1" },
+		{ "--min-time", 0, 3600000, &min_ms, "milliseconds 0..3600000" },
 		{ "--top", 1, 1000000, &top, "a number >= 1" },
 	};
 	for (int i = 1; i < argc; i++) {
@@ -356,20 +359,29 @@ int cmd_run(int argc, char **argv)
 		tool_error("run", st);
 		goto done;
 	}
-	times = malloc((size_t)repeat * sizeof *times);
+	size_t cap = (size_t)repeat;
+	times = malloc(cap * sizeof *times);
 	if (!times)
 		goto done;
 	st = jalad_session_run(s, &in, 1); /* warm-up */
-	for (long r = 0; st == JALAD_OK && r < repeat; r++) {
+	for (double total = 0; st == JALAD_OK && (runs < repeat || (total < (double)min_ms && runs < 1000000)); runs++) {
+		if ((size_t)runs == cap) {
+			double *t = realloc(times, 2 * cap * sizeof *times);
+			if (!t)
+				break; /* the runs so far are the sample */
+			times = t;
+			cap *= 2;
+		}
 		uint64_t a = jalad_now_ns_tool();
 		st = jalad_session_run(s, &in, 1);
-		times[r] = (double)(jalad_now_ns_tool() - a) / 1e6;
+		times[runs] = (double)(jalad_now_ns_tool() - a) / 1e6;
+		total += times[runs];
 	}
 	if (st != JALAD_OK) {
 		tool_error("run", st);
 		goto done;
 	}
-	double med = tool_median(times, (int)repeat);
+	double med = tool_median(times, (int)runs);
 	/* After the timed runs, so that timing the nodes cannot slow them. */
 	if (profile && (st = prof_collect(m, s, &in, repeat < 1000 ? (int)repeat : 1000, &prof)) != JALAD_OK) {
 		tool_error("run", st);
@@ -404,7 +416,7 @@ int cmd_run(int argc, char **argv)
 		tool_json_str(stdout, path);
 		printf(", \"backend\": \"%s\", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, "
 		       "\"model_load_ms\": %.3f, \"session_create_ms\": %.3f, \"output_shape\": \"%s\", \"top5\": [",
-		       jalad_session_backend(s), threads, repeat, med, load_ms, create_ms, shape);
+		       jalad_session_backend(s), threads, runs, med, load_ms, create_ms, shape);
 		for (int k = 0; k < ntop; k++)
 			printf("%s{\"index\": %d, \"value\": %.6g}", k ? ", " : "", top5[k], ((const float *)out.data)[top5[k]]);
 		printf("]");
@@ -416,7 +428,7 @@ int cmd_run(int argc, char **argv)
 		for (int k = 0; k < ntop; k++)
 			printf("  top%d: class %d  %.6g\n", k + 1, top5[k], ((const float *)out.data)[top5[k]]);
 		printf("median: %.3f ms over %ld runs (%s backend, model loaded in %.1f ms, session created in %.1f ms)\n",
-		       med, repeat, jalad_session_backend(s), load_ms, create_ms);
+		       med, runs, jalad_session_backend(s), load_ms, create_ms);
 		if (profile)
 			prof_print_text(&prof, (int)top);
 	}

@@ -2,8 +2,10 @@
 // Time one ONNX model on ONNX Runtime (onnxruntime-node, CPU provider).
 //
 //   node bench/engine/ort_run.js MODEL.onnx --shape 1,3,224,224 \
-//        [--threads N] [--warmup W] [--runs R]
+//        [--threads N] [--warmup W] [--runs R] [--min-ms T]
 //
+// --min-ms T: timed runs go on past R until they add up to T ms (at most
+// 1000000 runs), as `jalad run --min-time` does.
 // Prints one JSON line: {"engine": "ort", "median_ms", "min_ms",
 // "session_create_ms", "runs", "threads", "version"}. Threads: intra-op
 // N, inter-op 1, sequential execution, all graph optimizations; the input
@@ -14,7 +16,7 @@
 const path = require('path');
 
 function parseArgs(argv) {
-  const o = { model: null, threads: 1, warmup: 3, runs: 20, shape: null };
+  const o = { model: null, threads: 1, warmup: 3, runs: 20, minMs: 0, shape: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -24,12 +26,13 @@ function parseArgs(argv) {
     if (a === '--threads') o.threads = parseInt(next(), 10);
     else if (a === '--warmup') o.warmup = parseInt(next(), 10);
     else if (a === '--runs') o.runs = parseInt(next(), 10);
+    else if (a === '--min-ms') o.minMs = parseFloat(next());
     else if (a === '--shape') o.shape = next().split(',').map((v) => parseInt(v, 10));
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
     else o.model = a;
   }
-  if (!o.model || !o.shape || !(o.threads >= 1) || !(o.runs >= 1)) {
-    throw new Error('usage: ort_run.js MODEL --shape D0,D1,... [--threads N] [--warmup W] [--runs R]');
+  if (!o.model || !o.shape || !(o.threads >= 1) || !(o.runs >= 1) || !(o.minMs >= 0)) {
+    throw new Error('usage: ort_run.js MODEL --shape D0,D1,... [--threads N] [--warmup W] [--runs R] [--min-ms T]');
   }
   return o;
 }
@@ -69,17 +72,20 @@ async function main() {
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, o.shape) };
   for (let i = 0; i < o.warmup; i++) await session.run(feeds);
   const times = [];
-  for (let i = 0; i < o.runs; i++) {
+  let total = 0;
+  while (times.length < o.runs || (total < o.minMs && times.length < 1000000)) {
     const a = process.hrtime.bigint();
     await session.run(feeds);
-    times.push(Number(process.hrtime.bigint() - a) / 1e6);
+    const ms = Number(process.hrtime.bigint() - a) / 1e6;
+    times.push(ms);
+    total += ms;
   }
   let version = '?';
   try {
     version = require(path.join(__dirname, '..', 'node_modules', 'onnxruntime-node', 'package.json')).version;
   } catch (e) { /* keep '?' */ }
   process.stdout.write(JSON.stringify({
-    engine: 'ort', model: o.model, threads: o.threads, runs: o.runs,
+    engine: 'ort', model: o.model, threads: o.threads, runs: times.length,
     median_ms: median(times), min_ms: Math.min(...times),
     session_create_ms: createMs, version,
   }) + '\n');

@@ -2,10 +2,12 @@
 # Engine benchmark: jalad (dnnl and ref backends) against ONNX Runtime and
 # PyTorch on the same machine, batch 1, in interleaved rounds.
 #
-#   bench/engine/run.sh [--rounds N] [--runs R] [--threads "1 2"]
+#   bench/engine/run.sh [--rounds N] [--runs R] [--min-ms T] [--threads "1 2"]
 #                       [--models "resnet50 vgg16 ..."] [--ref-rounds N] [--nice N]
 #
-# Defaults: 3 rounds, 20 timed runs (after 3 warm-up runs) per process,
+# Defaults: 3 rounds, at least 20 timed runs (after 3 warm-up runs, jalad:
+# one) per process and on until they add up to 500 ms (--min-ms: a steadier
+# median for the fast models, where 20 runs last a few ms),
 # threads "1 2", models resnet50 vgg16 mobilenet_v2 mobilenet_v2_tflite
 # squeezenet1_1 mobilenet_v3_small efficientnet_b0 shufflenet_v2_x1_0
 # googlenet fmnist-vgg fmnist-resnet, jalad ref in the first round only (it is the slow baseline,
@@ -50,6 +52,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 ROUNDS=3
 RUNS=20
+MIN_MS=500
 WARMUP=3
 THREADS="1 2"
 MODELS="resnet50 vgg16 mobilenet_v2 mobilenet_v2_tflite squeezenet1_1 mobilenet_v3_small efficientnet_b0 shufflenet_v2_x1_0 googlenet fmnist-vgg fmnist-resnet"
@@ -62,13 +65,14 @@ PY=/usr/bin/python3
 OUT=bench/out/engine
 
 usage() {
-	sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
+	--min-ms) MIN_MS=$2; shift 2 ;;
 	--threads) THREADS=$2; shift 2 ;;
 	--models) MODELS=$2; shift 2 ;;
 	--ref-rounds) REF_ROUNDS=$2; shift 2 ;;
@@ -168,13 +172,13 @@ run() {
 	[ "$engine" = dnnl ] && [ "$r" -le 1 ] && prof="--profile"
 	case "$engine" in
 	dnnl|ref)
-		set -- "$JALAD" run "$p" --backend "$engine" --threads "$t" --repeat "$RUNS" --json $prof ;;
+		set -- "$JALAD" run "$p" --backend "$engine" --threads "$t" --repeat "$RUNS" --min-time "$MIN_MS" --json $prof ;;
 	direct)
-		set -- env JALAD_DNNL_NOWINOGRAD=1 "$JALAD" run "$p" --backend dnnl --threads "$t" --repeat "$RUNS" --json ;;
+		set -- env JALAD_DNNL_NOWINOGRAD=1 "$JALAD" run "$p" --backend dnnl --threads "$t" --repeat "$RUNS" --min-time "$MIN_MS" --json ;;
 	ort)
-		set -- node bench/engine/ort_run.js "$p" --shape "$shape" --threads "$t" --warmup "$WARMUP" --runs "$RUNS" ;;
+		set -- node bench/engine/ort_run.js "$p" --shape "$shape" --threads "$t" --warmup "$WARMUP" --runs "$RUNS" --min-ms "$MIN_MS" ;;
 	torch)
-		set -- $PY bench/engine/torch_run.py "$m" --threads "$t" --warmup "$WARMUP" --runs "$RUNS" ;;
+		set -- $PY bench/engine/torch_run.py "$m" --threads "$t" --warmup "$WARMUP" --runs "$RUNS" --min-ms "$MIN_MS" ;;
 	esac
 	[ -n "$NICE" ] && [ -z "$AUTOGROUP" ] && set -- nice -n "$NICE" "$@"
 	if /usr/bin/time -f "%M" -o "$TMP/rss" "$@" > "$TMP/out" 2> "$TMP/err"; then
@@ -208,9 +212,9 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 
 # ---------------------------------------------------------------- table
-$PY - "$OUT" "$ROUNDS" "$RUNS" <<'EOF' | tee "$OUT/table.md"
+$PY - "$OUT" "$ROUNDS" "$RUNS" "$MIN_MS" <<'EOF' | tee "$OUT/table.md"
 import json, statistics, sys, os
-out, rounds, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out, rounds, runs, min_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 peak = json.load(open(os.path.join(out, "peak.json")))["gflops_per_core"]
 models = [json.loads(l) for l in open(os.path.join(out, "models.jsonl"))]
 raw = [json.loads(l) for l in open(os.path.join(out, "raw.jsonl"))]
@@ -249,7 +253,7 @@ def worst_op(m, t):
     return "-"
 
 load = [json.loads(l)["loadavg_start"].split()[0] for l in open(os.path.join(out, "load.jsonl"))]
-print(f"Batch 1, fp32, median ms over {rounds} interleaved rounds of {runs} runs "
+print(f"Batch 1, fp32, median ms over {rounds} interleaved rounds of at least {runs} runs and {min_ms} ms "
       f"(jalad ref: first round only). FMA peak measured here: {peak:.0f} GFLOP/s per core "
       f"(PLATFORM.md's Zen 4 figure: 117). Load average at the start of each round: "
       f"{', '.join(load)}.\n")

@@ -2,7 +2,7 @@
 """Time one model on PyTorch (eager, inference mode), the peer for jalad.
 
     /usr/bin/python3 bench/engine/torch_run.py NAME [--threads N]
-                     [--warmup W] [--runs R]
+                     [--warmup W] [--runs R] [--min-ms T]
 
 NAME is a torchvision architecture (resnet50, vgg16, mobilenet_v2,
 squeezenet1_1, ...) built exactly as models/export_zoo.py builds it
@@ -11,7 +11,8 @@ from models/train_fmnist.py (untrained weights: only the time matters).
 Batch 1, fixed pseudo-random input, torch.set_num_threads(N) (Debian's
 PyTorch defaults to one thread). Prints one JSON line: {"engine": "torch",
 "median_ms", "min_ms", "session_create_ms" (model construction), "runs",
-"threads", "version"}.
+"threads", "version"}. --min-ms T: timed runs go on past R until they add
+up to T ms (at most 1000000 runs), as `jalad run --min-time` does.
 """
 
 import argparse
@@ -42,6 +43,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--min-ms", type=float, default=0.0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
@@ -53,12 +55,14 @@ def main():
     with torch.inference_mode():
         for _ in range(a.warmup):
             model(x)
-        for _ in range(a.runs):
+        total = 0.0
+        while len(times) < a.runs or (total < a.min_ms and len(times) < 1000000):
             t = time.perf_counter()
             model(x)
             times.append((time.perf_counter() - t) * 1e3)
+            total += times[-1]
     print(json.dumps({
-        "engine": "torch", "model": a.name, "threads": a.threads, "runs": a.runs,
+        "engine": "torch", "model": a.name, "threads": a.threads, "runs": len(times),
         "median_ms": statistics.median(times), "min_ms": min(times),
         "session_create_ms": create_ms, "version": torch.__version__,
     }))

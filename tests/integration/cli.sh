@@ -60,6 +60,12 @@ expect 1 "dataset|spec|unknown" "$JALAD" eval models/fmnist-vgg.onnx --data nosu
 expect 0 "" "$JALAD" info models/fmnist-resnet.onnx --json
 "$JALAD" run models/fmnist-vgg.onnx --random --repeat 3 --json >"$tmp/run.json" 2>&1 &&
 	grep -q '"median_ms"' "$tmp/run.json" && grep -q '"runs": 3' "$tmp/run.json" && ok || bad "run --json"
+# --min-time: on past --repeat until the timed runs add up to 200 ms (a
+# run of this model takes well under 100 ms here)
+"$JALAD" run models/fmnist-vgg.onnx --random --repeat 2 --min-time 200 --json >"$tmp/run.json" 2>&1 &&
+	runs=$(sed -n 's/.*"runs": \([0-9]*\).*/\1/p' "$tmp/run.json") && [ "${runs:-0}" -gt 2 ] && ok ||
+	bad "run --min-time: $(head -c 300 "$tmp/run.json")"
+expect 2 "min-time" "$JALAD" run models/fmnist-vgg.onnx --min-time -5
 
 # The options and dataset added for real photos: bad values are usage
 # errors naming the option, bad folders failures naming the problem.
