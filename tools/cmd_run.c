@@ -8,8 +8,9 @@
 
 static const char *run_help =
 	"usage: jalad run MODEL [--input FILE.pb|.png|.jpg | --random] [--threads N] [--repeat R]\n"
-	"                 [--min-time MS] [--backend ref|dnnl] [--scale S --mean M --std D] [--dump-output OUT.pb] [--json]\n"
-	"                 [--dump-input IN.pb] [--check-splits] [--profile [--top K]]\n"
+	"                 [--min-time MS] [--backend ref|dnnl] [--scale S --mean M --std D]\n"
+	"                 [--dump-output OUT.pb] [--json] [--dump-input IN.pb] [--check-splits]\n"
+	"                 [--profile [--top K]]\n"
 	"Runs MODEL on one input (default --random) R times (default 10) after one warm-up run;\n"
 	"prints the output (top-5 for a classifier) and the median latency.\n"
 	"--min-time MS goes on past R timed runs until they add up to MS milliseconds (a steadier\n"

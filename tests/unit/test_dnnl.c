@@ -20,7 +20,9 @@
  *     the same bits at any thread count and any position in a buffer;
  *   - Winograd weights made by dnnl_wino.c equal oneDNN's reorder bit for
  *     bit, in each of its three float formats (on AVX-512 CPUs, where
- *     oneDNN has Winograd kernels).
+ *     oneDNN has Winograd kernels);
+ *   - classifier Gemms of 4-16 MiB run as 1x1 convolutions (jit_1x1 on
+ *     AVX-512), with an output in place or copied out, both transB.
  * Skipped (one passing check) when the dnnl backend is not compiled in.
  */
 #include <math.h>
@@ -570,11 +572,40 @@ static uint8_t *make_bigfc(size_t *len)
 	mb_node(&b, "Flatten", 1, i3, "f");
 	Onnx__NodeProto *n = mb_node(&b, "Gemm", 3, i4, "z");
 	mb_int(&b, n, "transB", 1);
-	mb_init(&b, "w0", 4, 1280, 16, 1, 1, 0.3f, 0);
-	mb_init(&b, "b0", 1, 1280, 0, 0, 0, 0.1f, 0);
-	mb_init(&b, "wf", 2, 1024, 1280, 0, 0, 0.05f, 0);
+	mb_init(&b, "w0", 4, 1288, 16, 1, 1, 0.3f, 0);
+	mb_init(&b, "b0", 1, 1288, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "wf", 2, 1024, 1288, 0, 0, 0.05f, 0);
 	mb_init(&b, "bf", 1, 1024, 0, 0, 0, 0.1f, 0);
 	int64_t xd[4] = {1, 16, 4, 4};
+	return mb_pack(&b, xd, "z", len);
+}
+
+/* Classifier Gemms run as 1x1 convolutions (weights of 4-16 MiB, k % 16
+ * == 0): x [1,16,2,2] -> Conv 1x1 (1280) -> GlobalAveragePool -> Flatten
+ * -> Gemm transB=1 (1280 -> 1024, 5.2 MB; output in place, the Relu fused)
+ * -> Relu -> Gemm transB=0 (1024 -> 1030, 4.2 MB; output padded to 1040
+ * by the kernel, copied out by a reorder step) -> z [1,1030] */
+static uint8_t *make_fcconv(size_t *len)
+{
+	static struct mb b;
+	static char *i0[] = {"x", "w0", "b0"}, *i1[] = {"c"}, *i2[] = {"g"}, *i3[] = {"f", "wa", "ba"}, *i4[] = {"a"},
+		    *i5[] = {"r", "wb", "bb"};
+	memset(&b, 0, sizeof b);
+	b.seed = 17;
+	mb_node(&b, "Conv", 3, i0, "c");
+	mb_node(&b, "GlobalAveragePool", 1, i1, "g");
+	mb_node(&b, "Flatten", 1, i2, "f");
+	Onnx__NodeProto *n = mb_node(&b, "Gemm", 3, i3, "a");
+	mb_int(&b, n, "transB", 1);
+	mb_node(&b, "Relu", 1, i4, "r");
+	mb_node(&b, "Gemm", 3, i5, "z");
+	mb_init(&b, "w0", 4, 1280, 16, 1, 1, 0.3f, 0);
+	mb_init(&b, "b0", 1, 1280, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "wa", 2, 1024, 1280, 0, 0, 0.05f, 0);
+	mb_init(&b, "ba", 1, 1024, 0, 0, 0, 0.1f, 0);
+	mb_init(&b, "wb", 2, 1024, 1030, 0, 0, 0.05f, 0);
+	mb_init(&b, "bb", 1, 1030, 0, 0, 0, 0.1f, 0);
+	int64_t xd[4] = {1, 16, 2, 2};
 	return mb_pack(&b, xd, "z", len);
 }
 
@@ -1050,8 +1081,24 @@ static void check_reduce(void)
 		CHECK_MSG(strcmp(impl[k], "ref") != 0, "ReduceMean node %d runs the reference kernel", k);
 }
 
+static void check_fcconv(void)
+{
+	size_t len;
+	uint8_t *buf = make_fcconv(&len);
+	char impl[6][IMPL_LEN];
+	CHECK(native_impls("fcconv", buf, len, impl, 6) == 6);
+	/* oneDNN's jit_1x1 kernels need AVX-512: elsewhere the inner product */
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		for (int k = 3; k < 6; k += 2)
+			CHECK_MSG(strstr(impl[k], "jit_1x1") != NULL, "Gemm node %d runs %s", k, impl[k]);
+	printf("test_dnnl: classifier Gemms run %s and %s\n", impl[3], impl[5]);
+}
+
 /* Weights and arena on huge pages (JALAD_DNNL_HUGEPAGES=1) or not (the
- * default): the same bits, and every cut as the full run. */
+ * default): the same bits, and every cut as the full run (a Gemm of 5.2 MB
+ * over 1288 inputs: the inner product on the model's matrix, copied to
+ * huge pages when they are on). */
 static void check_bigfc(void)
 {
 	size_t len;
@@ -1123,6 +1170,7 @@ int main(void)
 	check_modern();
 	check_wino();
 	check_matmul();
+	check_fcconv();
 	check_reduce();
 	check_shuffle();
 	check_viewsum();

@@ -299,8 +299,9 @@ enum jalad_status dn_buf_new(struct dn_state *s, size_t bytes, void **out);
 enum jalad_status dn_weights_add(struct dn_state *s, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
 				 void *data, dnnl_memory_t dst);
 enum jalad_status dn_weights_run(struct dn_state *s);
-/* Winograd 4x3 weights without oneDNN's reorder (dnnl_wino.c): whether
- * this pair of layouts is one it makes, and the transform itself. */
+/* Float Winograd weights (F(2x2,3x3), F(4x4,3x3)) without oneDNN's
+ * reorder (dnnl_wino.c): whether this pair of layouts is one it makes,
+ * and the transform itself. */
 int dn_wino_supported(const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want);
 void dn_wino_weights(const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want, const float *src, float *dst);
 void dn_weights_free(struct dn_state *s);
