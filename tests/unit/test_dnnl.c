@@ -1061,6 +1061,39 @@ static void check_wino(void)
 	printf("test_dnnl: Winograd budget: 16x16 layer %s, 4x4 layer %s\n", impl[0], impl[2]);
 }
 
+/* The Fashion-MNIST VGG's 3x3 layers (2-4 MFLOP) take Winograd at one
+ * thread and stay direct at two (WINO_MT_MIN_FLOPS). */
+static void check_wino_threads(void)
+{
+	struct jalad_model *m = NULL;
+	if (jalad_model_load("models/fmnist-vgg.onnx", NULL, &m) != JALAD_OK) {
+		CHECK_MSG(0, "models/fmnist-vgg.onnx: %s", jalad_last_error());
+		return;
+	}
+	int count[2] = {0, 0};
+	for (int t = 1; t <= 2; t++) {
+		struct jalad_session_opts so = {.threads = t, .backend = "dnnl"};
+		struct jalad_session *s = NULL;
+		float x[28 * 28] = {0};
+		struct jalad_tensor in = {JALAD_DTYPE_FLOAT32, 4, {1, 1, 28, 28}, x};
+		CHECK(jalad_session_create(m, &so, &s) == JALAD_OK);
+		if (s)
+			jalad_session_set_profiling(s, 1);
+		CHECK(s && jalad_session_run(s, &in, 1) == JALAD_OK);
+		for (int k = 0; s && k < jalad_model_node_count(m); k++) {
+			struct jalad_node_prof p;
+			if (jalad_session_node_profile(s, k, &p) == JALAD_OK && p.impl && strstr(p.impl, "wino"))
+				count[t - 1]++;
+		}
+		jalad_session_free(s);
+	}
+	jalad_model_free(m);
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		CHECK_MSG(count[0] > 0, "no Winograd layer at 1 thread");
+	CHECK_MSG(count[1] == 0, "%d Winograd layers at 2 threads", count[1]);
+}
+
 static void check_matmul(void)
 {
 	size_t len;
@@ -1169,6 +1202,7 @@ int main(void)
 	check_mixed();
 	check_modern();
 	check_wino();
+	check_wino_threads();
 	check_matmul();
 	check_fcconv();
 	check_reduce();

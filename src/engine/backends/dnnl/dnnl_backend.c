@@ -34,7 +34,9 @@
  * omp_set_num_threads(), so sessions with different thread counts in one
  * process take turns; two sessions must not run at once on the same cores.
  * Every node runs on the session's thread count (node_threads()).
- * Weight reorders at create() run on one thread for the same reason.
+ * Weight reorders at create() run on a pool of the session's size, each
+ * job on one OpenMP thread (dn_weights_run(); Winograd weights by
+ * dnnl_wino.c's transform).
  * Fallback kernels use a jalad pool of the session's size.
  *
  * Switches (environment, read at create(); for debugging and benchmarks):

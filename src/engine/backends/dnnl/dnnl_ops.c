@@ -493,8 +493,19 @@ static enum jalad_status build_conv(struct dn_state *s, int i, struct dn_unit *u
 
 /* ------------------------------------------------------------ Winograd budget */
 
+/* On more than one thread, a layer below this many FLOPs loses more to
+ * the three parallel phases of a Winograd convolution (input transform,
+ * products, output transform, each ending at a barrier) than it saves:
+ * the Fashion-MNIST VGG's 2-4 MFLOP layers at 2 threads took 0.086 ms
+ * with Winograd against 0.083 direct on a quiet host, 0.174 against 0.121
+ * when the second core is contended (1 thread: 0.110 against 0.132). The
+ * smallest Winograd layers of the ImageNet zoo are above it but one of
+ * GoogLeNet's (7 MFLOP, no change measured). */
+#define WINO_MT_MIN_FLOPS ((int64_t)16000000)
+
 /* Node i is a convolution the Winograd kernels take (3x3, stride 1, no
- * dilation, one group, 16+ channels each way, constant weights): its
+ * dilation, one group, 16+ channels each way, constant weights; on more
+ * than one thread WINO_MT_MIN_FLOPS or more): its
  * output's H * W and its weights' bytes. On this class of CPU Winograd
  * (F(4x4,3x3) or F(2x2,3x3)) takes 0.25-0.8x the time of the direct
  * kernel, measured per layer from 7x7 to 224x224, at errors of about 1e-6
@@ -516,6 +527,8 @@ static int wino_candidate(const struct dn_state *s, int i, int64_t *hw, int64_t 
 		return 0;
 	if (sp.k[1] != 3 || sp.k[2] != 3 || sp.s[1] != 1 || sp.s[2] != 1 || sp.d[1] != 1 || sp.d[2] != 1 ||
 	    xi->dims[1] < 16 || yi->dims[1] < 16)
+		return 0;
+	if (s->threads > 1 && n->op->flops && n->op->flops(g, n) < WINO_MT_MIN_FLOPS)
 		return 0;
 	*hw = yi->dims[2] * yi->dims[3];
 	*wbytes = (int64_t)jalad_ir_bytes(wi);
