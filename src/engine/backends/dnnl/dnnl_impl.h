@@ -330,6 +330,8 @@ enum jalad_status dn_input_ref(struct dn_state *s, struct dn_unit *u, int node, 
 /* References to a tensor's home seen through md, and to a prepared memory. */
 enum jalad_status dn_ref_home(struct dn_state *s, struct dn_ref *r, int t, const dnnl_memory_desc_t *md);
 void dn_ref_mem(struct dn_ref *r, dnnl_memory_t mem);
+/* A new temporary of layout md, live while node runs, and r on it. */
+enum jalad_status dn_ref_temp_new(struct dn_state *s, int node, const dnnl_memory_desc_t *md, struct dn_ref *r);
 
 /* Make a primitive (registered in s) from an op descriptor with post-ops
  * (po may be NULL), or share the one made before from the same descriptor,

@@ -721,6 +721,17 @@ void dn_ref_mem(struct dn_ref *r, dnnl_memory_t mem)
 	r->mem = mem;
 }
 
+enum jalad_status dn_ref_temp_new(struct dn_state *s, int node, const dnnl_memory_desc_t *md, struct dn_ref *r)
+{
+	int tmp;
+	JALAD_FORWARD(dn_temp_new(s, node, md, &tmp));
+	memset(r, 0, sizeof *r);
+	r->kind = DN_REF_TEMP;
+	r->id = tmp;
+	r->md = s->temps[tmp].md;
+	return JALAD_OK;
+}
+
 enum jalad_status dn_input_ref(struct dn_state *s, struct dn_unit *u, int node, int t,
 			       const dnnl_memory_desc_t *want, struct dn_ref *out)
 {
@@ -735,14 +746,9 @@ enum jalad_status dn_input_ref(struct dn_state *s, struct dn_unit *u, int node, 
 		   (dn_md_is_plain(home) && dn_md_is_plain(want) && dn_md_bytes(want) == dn_md_bytes(home))) {
 		return dn_ref_home(s, out, t, want);
 	}
-	int tmp;
 	struct dn_ref r;
-	JALAD_FORWARD(dn_temp_new(s, node, want, &tmp));
+	JALAD_FORWARD(dn_ref_temp_new(s, node, want, out));
 	JALAD_FORWARD(dn_ref_home(s, &r, t, home));
-	memset(out, 0, sizeof *out);
-	out->kind = DN_REF_TEMP;
-	out->id = tmp;
-	out->md = s->temps[tmp].md;
 	return dn_copy_steps(s, u, &r, out, 1);
 }
 #endif /* JALAD_HAVE_DNNL */

@@ -272,18 +272,14 @@ static enum jalad_status param_ref(struct dn_state *s, struct dn_unit *u, int no
 		return dn_ref_home(s, out, t, want);
 	/* A plain home seen as user (grouped weights have one more dim),
 	 * reordered into a temp on every run. */
-	int prim, tmp;
+	int prim;
 	struct dn_step *st;
 	struct dn_ref r;
 	JALAD_FORWARD(dn_reorder_get(s, user, want, &prim));
-	JALAD_FORWARD(dn_temp_new(s, node, want, &tmp));
+	JALAD_FORWARD(dn_ref_temp_new(s, node, want, out));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	JALAD_FORWARD(dn_ref_home(s, &r, t, user));
 	JALAD_FORWARD(dn_step_arg(st, DNNL_ARG_FROM, &r));
-	memset(out, 0, sizeof *out);
-	out->kind = DN_REF_TEMP;
-	out->id = tmp;
-	out->md = s->temps[tmp].md;
 	return dn_step_arg(st, DNNL_ARG_TO, out);
 }
 
@@ -658,13 +654,8 @@ static enum jalad_status gemm_as_conv(struct dn_state *s, int i, struct dn_unit 
 	if (in_place) {
 		JALAD_FORWARD(add_home(s, st, DNNL_ARG_DST, y, pdst));
 	} else {
-		int tmp;
 		struct dn_ref tr, hr;
-		JALAD_FORWARD(dn_temp_new(s, i, pdst, &tmp));
-		memset(&tr, 0, sizeof tr);
-		tr.kind = DN_REF_TEMP;
-		tr.id = tmp;
-		tr.md = s->temps[tmp].md;
+		JALAD_FORWARD(dn_ref_temp_new(s, i, pdst, &tr));
 		JALAD_FORWARD(add_ref(st, DNNL_ARG_DST, &tr));
 		JALAD_FORWARD(dn_ref_home(s, &hr, y, &dplain));
 		JALAD_FORWARD(dn_copy_steps(s, u, &tr, &hr, 1));
@@ -902,16 +893,12 @@ static enum jalad_status build_reduce_mean(struct dn_state *s, int i, struct dn_
 						 dn_home(s, x), &any, strides, kern, zero, zero, zero),
 	       "pooling descriptor");
 	dnnl_primitive_desc_t pd;
-	int prim, tmp;
+	int prim;
 	JALAD_FORWARD(dn_make_prim(s, &od, NULL, &pd, &prim));
 	struct dn_ref xr, tr, yr;
 	struct dn_step *st;
 	JALAD_FORWARD(dn_input_ref(s, u, i, x, dn_home(s, x), &xr));
-	JALAD_FORWARD(dn_temp_new(s, i, pd_md(pd, dnnl_query_dst_md), &tmp));
-	memset(&tr, 0, sizeof tr);
-	tr.kind = DN_REF_TEMP;
-	tr.id = tmp;
-	tr.md = s->temps[tmp].md;
+	JALAD_FORWARD(dn_ref_temp_new(s, i, pd_md(pd, dnnl_query_dst_md), &tr));
 	JALAD_FORWARD(dn_unit_step(u, prim, &st));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_SRC, &xr));
 	JALAD_FORWARD(add_ref(st, DNNL_ARG_DST, &tr));
