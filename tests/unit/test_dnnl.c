@@ -914,6 +914,13 @@ done:
 }
 #endif
 
+/* oneDNN's Winograd and jit_1x1 kernels need these (AVX-512 core). */
+static int has_avx512(void)
+{
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
 #ifdef JALAD_HAVE_DNNL
 /* Winograd weights made by dnnl_wino.c equal oneDNN's own reorder into
  * the same format, bit for bit, on convolutions that get each of the three
@@ -993,8 +1000,7 @@ static void check_wino_weights(void)
 	for (size_t i = 0; eng && strm && i < sizeof shapes / sizeof *shapes; i++)
 		seen |= wino_weights_case(eng, strm, shapes[i][0], shapes[i][1], shapes[i][2]);
 	/* oneDNN has float Winograd kernels for AVX-512 only */
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+	if (has_avx512())
 		CHECK_MSG(seen == (1 << dnnl_wino_wei_aaOio | 1 << dnnl_wino_wei_aaOBiOo | 1 << dnnl_wino_wei_OBaaIBOIio),
 			  "Winograd weight formats met: mask %#x", seen);
 	printf("test_dnnl: Winograd weights equal oneDNN's reorder (formats mask %#x)\n", seen);
@@ -1055,8 +1061,7 @@ static void check_wino(void)
 	}
 	/* oneDNN has Winograd kernels for AVX-512 only: elsewhere neither is */
 	CHECK_MSG(!strstr(impl[2], "wino"), "the 4x4 layer runs %s", impl[2]);
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+	if (has_avx512())
 		CHECK_MSG(strstr(impl[0], "wino") != NULL, "the 16x16 layer runs %s", impl[0]);
 	printf("test_dnnl: Winograd budget: 16x16 layer %s, 4x4 layer %s\n", impl[0], impl[2]);
 }
@@ -1088,8 +1093,7 @@ static void check_wino_threads(void)
 		jalad_session_free(s);
 	}
 	jalad_model_free(m);
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+	if (has_avx512())
 		CHECK_MSG(count[0] > 0, "no Winograd layer at 1 thread");
 	CHECK_MSG(count[1] == 0, "%d Winograd layers at 2 threads", count[1]);
 }
@@ -1121,8 +1125,7 @@ static void check_fcconv(void)
 	char impl[6][IMPL_LEN];
 	CHECK(native_impls("fcconv", buf, len, impl, 6) == 6);
 	/* oneDNN's jit_1x1 kernels need AVX-512: elsewhere the inner product */
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+	if (has_avx512())
 		for (int k = 3; k < 6; k += 2)
 			CHECK_MSG(strstr(impl[k], "jit_1x1") != NULL, "Gemm node %d runs %s", k, impl[k]);
 	printf("test_dnnl: classifier Gemms run %s and %s\n", impl[3], impl[5]);
